@@ -1,0 +1,102 @@
+"""The destination contract: a marketing platform the host writes contacts and records to.
+
+Writes take batches of ``DestinationRecord`` made by the destination's mapper and answer one
+``WriteResult`` per record, so one bad record fails alone. Writes must be idempotent by key
+(contacts by email, records by key): the host may repeat a batch after a crash.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from host.models import Connection
+
+
+@dataclass(frozen=True)
+class Option:
+    """An address book, program or data field offered in the settings dropdowns."""
+
+    id: str
+    name: str
+    active: bool = True  # programs: whether enrolments are accepted
+    type: str | None = None  # data fields: String, Numeric, Date, Boolean
+
+
+@dataclass
+class AccountInfo:
+    """What a successful credentials check learned; kept on the connection."""
+
+    account: str  # the API user or account name shown to the merchant
+    data: dict[str, Any] = field(default_factory=dict)  # e.g. the region endpoint
+    secrets: dict[str, Any] = field(default_factory=dict)  # stored encrypted
+
+
+@dataclass
+class DestinationRecord:
+    """One record ready to send; ``payload`` is what is hashed to skip unchanged records."""
+
+    kind: str  # contact, order, product, ...
+    source_id: str
+    key: str  # the destination's identity for it: an email, an order id
+    payload: dict[str, Any]
+
+
+@dataclass
+class WriteResult:
+    source_id: str
+    ok: bool
+    destination_id: str | None = None
+    reason: str | None = None  # why a record was refused, for the ledger
+
+
+class Destination(ABC):
+    name: ClassVar[str]  # e.g. "engagement_cloud"
+    title: ClassVar[str]
+
+    @abstractmethod
+    def check_credentials(self, credentials: dict[str, str]) -> AccountInfo:
+        """Verify what the merchant typed; raise ``ConfigurationError`` with a clear message."""
+
+    @abstractmethod
+    def address_books(self, connection: Connection) -> list[Option]: ...
+
+    @abstractmethod
+    def programs(self, connection: Connection) -> list[Option]: ...
+
+    @abstractmethod
+    def data_fields(self, connection: Connection) -> list[Option]: ...
+
+    @abstractmethod
+    def create_data_field(self, connection: Connection, name: str, type: str) -> Option: ...
+
+    @abstractmethod
+    def write_contacts(
+        self, connection: Connection, records: Sequence[DestinationRecord], *, book_id: str | None
+    ) -> list[WriteResult]:
+        """Create or update contacts (by email), adding them to ``book_id`` when given."""
+
+    @abstractmethod
+    def remove_from_book(self, connection: Connection, book_id: str, emails: Sequence[str]) -> None:
+        """Take contacts out of one book (an unsubscribe), without suppressing them globally."""
+
+    @abstractmethod
+    def write_records(
+        self, connection: Connection, collection: str, records: Sequence[DestinationRecord]
+    ) -> list[WriteResult]:
+        """Create or replace records (by key) in a collection such as order history or catalog."""
+
+    @abstractmethod
+    def enrol(self, connection: Connection, program_id: str, contact_ids: Sequence[str]) -> str:
+        """Enrol contacts in a program; answer the destination's enrolment id."""
+
+    @abstractmethod
+    def contact_status(self, connection: Connection, email: str) -> str | None:
+        """subscribed, pending_opt_in, unsubscribed, ... or None when the contact does not exist."""
+
+    @abstractmethod
+    def enrolment_status(self, connection: Connection, enrolment_id: str) -> str:
+        """The enrolment's state at the destination: processing, finished, deactivated, ..."""

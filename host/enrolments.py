@@ -1,0 +1,1 @@
+"""Program enrolments: which events enrol which contacts, tracked one row per enrolment."""

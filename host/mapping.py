@@ -1,0 +1,42 @@
+"""The mapper contract: canonical records in, destination records out, under a field mapping.
+
+A field mapping is ``{canonical contact field key: destination data field name}`` over the keys
+of ``host.records.CONTACT_FIELDS``; an absent key is unmapped and is not sent.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from host.destinations import DestinationRecord
+    from host.models import Connection
+
+
+class Mapper(ABC):
+    destination: ClassVar[str]  # name of the destination whose records it makes
+
+    @abstractmethod
+    def default_mapping(self) -> dict[str, str]:
+        """The mapping a new connection starts with (the destination's default fields)."""
+
+    @abstractmethod
+    def map_contact(
+        self,
+        connection: Connection,
+        *,
+        email: str,
+        fields: Mapping[str, Any],
+        mapping: Mapping[str, str],
+        subscriber: Mapping[str, Any] | None = None,
+    ) -> DestinationRecord:
+        """A contact from the 26 field values (``host.records.contact_fields``) and, for a
+        subscriber, its canonical subscriber record (opt-in and consent)."""
+
+    @abstractmethod
+    def map_order(self, connection: Connection, order: Mapping[str, Any]) -> DestinationRecord: ...
+
+    @abstractmethod
+    def map_product(self, connection: Connection, product: Mapping[str, Any]) -> DestinationRecord: ...

@@ -1,0 +1,222 @@
+"""What the host keeps: connections and their settings, cursors, the record ledger, runs,
+enrolments, destination jobs and the webhook inbox. No platform is named here: plugins are
+referred to by name and keep their own details in the JSON and encrypted columns.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from host.crypto import EncryptedJSON
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes on every database (SQLite would otherwise hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, datetime: UTCDateTime}
+
+
+class Connection(Base):
+    """A store (source account) linked to a marketing account (destination account)."""
+
+    __tablename__ = "connections"
+    __table_args__ = (UniqueConstraint("source", "source_account"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))  # source plugin name
+    source_account: Mapped[str] = mapped_column(String(255))  # e.g. the store's hash
+    store_name: Mapped[str] = mapped_column(String(255), default="")
+    store_url: Mapped[str] = mapped_column(String(1024), default="")
+    source_data: Mapped[dict[str, Any]] = mapped_column(default=dict)  # scopes, owner, ...
+    source_secrets: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON, default=None)
+    destination: Mapped[str | None] = mapped_column(String(64), default=None)
+    destination_account: Mapped[str | None] = mapped_column(String(255), default=None)
+    destination_data: Mapped[dict[str, Any]] = mapped_column(default=dict)  # region endpoint, ...
+    destination_secrets: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON, default=None)
+    webhook_secret: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON, default=None)
+    sync_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    installed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Records created before this instant are history: the backfill enrols nobody.
+    connected_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_sync_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A cross-process lease: no two cycles of one connection at once.
+    lock_owner: Mapped[str | None] = mapped_column(String(255), default=None)
+    lock_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    settings: Mapped[list[ConnectionSetting]] = relationship(
+        back_populates="connection", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_connected(self) -> bool:
+        return self.destination is not None and self.destination_secrets is not None
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.id} {self.source}:{self.source_account} → {self.destination}>"
+
+
+class ConnectionSetting(Base):
+    """One namespace of a connection's settings (e.g. "contacts", "field_mapping", "smtp")."""
+
+    __tablename__ = "connection_settings"
+    __table_args__ = (UniqueConstraint("connection_id", "namespace"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    namespace: Mapped[str] = mapped_column(String(64))
+    values: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    secrets: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON, default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    connection: Mapped[Connection] = relationship(back_populates="settings")
+
+
+class StreamCursor(Base):
+    """How far a stream has been read and accepted by the destination."""
+
+    __tablename__ = "stream_cursors"
+    __table_args__ = (UniqueConstraint("connection_id", "stream"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    stream: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str | None] = mapped_column(String(255), default=None)
+    last_full_refresh_at: Mapped[datetime | None] = mapped_column(default=None)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class LedgerEntry(Base):
+    """What was last sent for one source record, so nothing is lost, re-sent or duplicated."""
+
+    __tablename__ = "ledger"
+    __table_args__ = (UniqueConstraint("connection_id", "kind", "source_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))  # contact, subscriber, order, product, ...
+    source_id: Mapped[str] = mapped_column(String(255))
+    destination_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    payload_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # synced/pending/excluded/failed
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SyncRun(Base):
+    """One cycle: its phase and heartbeat while running, its counts and errors afterwards."""
+
+    __tablename__ = "sync_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    trigger: Mapped[str] = mapped_column(String(32))  # scheduled, manual, fast_lane, cli
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running/finished/failed
+    phase: Mapped[str | None] = mapped_column(String(64), default=None)
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {stream: {read, sent, ...}}
+    errors: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Enrolment(Base):
+    """One contact's enrolment for one trigger in one subscription episode."""
+
+    __tablename__ = "enrolments"
+    __table_args__ = (UniqueConstraint("connection_id", "trigger", "contact_key", "episode"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    trigger: Mapped[str] = mapped_column(String(32))  # new_customer, new_subscriber, first_order
+    contact_key: Mapped[str] = mapped_column(String(255))  # the contact's email
+    episode: Mapped[int] = mapped_column(Integer, default=1)
+    program_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    # pending, pending_opt_in, sending, active, deactivated, failed, suppressed, expired
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    destination_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class DestinationJob(Base):
+    """An asynchronous job at the destination (a bulk import), kept so a restart resumes polling."""
+
+    __tablename__ = "destination_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))  # contacts, insight:Orders, ...
+    remote_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    state: Mapped[str] = mapped_column(String(16), default="submitted")  # submitted/finished/failed
+    record_count: Mapped[int] = mapped_column(Integer, default=0)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WebhookEvent(Base):
+    """A thin event from the source, kept until the fast lane has synced it."""
+
+    __tablename__ = "webhook_inbox"
+    __table_args__ = (UniqueConstraint("connection_id", "dedupe_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    dedupe_key: Mapped[str] = mapped_column(String(255))
+    stream: Mapped[str] = mapped_column(String(64))  # which stream to read the ids from
+    record_id: Mapped[str] = mapped_column(String(255))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ConnectionProblem(Base):
+    """A configuration problem the merchant must fix (shown plainly on the Store tab)."""
+
+    __tablename__ = "connection_problems"
+    __table_args__ = (UniqueConstraint("connection_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(64))  # e.g. insight_disabled
+    area: Mapped[str] = mapped_column(String(64))  # which part is paused: orders, catalog, ...
+    message: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

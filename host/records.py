@@ -1,0 +1,189 @@
+"""The host's canonical commerce records: what every source emits and every mapper reads.
+
+Records travel as plain JSON-ready dicts (dates as ISO 8601 strings in UTC); these marshmallow
+schemas define and validate them. A new source fills these in; it needs no new mapper.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, fields
+
+
+class _Record(Schema):
+    class Meta:
+        unknown = EXCLUDE
+        ordered = True
+
+
+class AddressSchema(_Record):
+    first_name = fields.String(allow_none=True)
+    last_name = fields.String(allow_none=True)
+    company = fields.String(allow_none=True)
+    address1 = fields.String(allow_none=True)
+    address2 = fields.String(allow_none=True)
+    city = fields.String(allow_none=True)
+    state = fields.String(allow_none=True)  # full state or province name
+    region = fields.String(allow_none=True)  # ISO 3166-2 subdivision code, e.g. "US-CA"
+    postcode = fields.String(allow_none=True)
+    country = fields.String(allow_none=True)  # country name
+    country_code = fields.String(allow_none=True)  # ISO 3166-1 alpha-2
+    phone = fields.String(allow_none=True)
+    fax = fields.String(allow_none=True)
+
+
+class CustomerSchema(_Record):
+    """A person with a store account, or a guest known only from orders (``is_guest``)."""
+
+    id = fields.String(required=True)  # source id; for guests, the lower-cased email
+    email = fields.Email(required=True)
+    first_name = fields.String(allow_none=True)
+    last_name = fields.String(allow_none=True)
+    company = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    notes = fields.String(allow_none=True)
+    is_guest = fields.Boolean(load_default=False)
+    addresses = fields.List(fields.Nested(AddressSchema), load_default=list)  # saved, first = fallback
+    date_created = fields.DateTime(required=True)
+    date_modified = fields.DateTime(required=True)
+
+
+class ConsentSchema(_Record):
+    date = fields.DateTime(allow_none=True)
+    url = fields.String(allow_none=True)
+    ip = fields.String(allow_none=True)
+    user_agent = fields.String(allow_none=True)
+
+
+class SubscriberSchema(_Record):
+    """A newsletter record: ``opted_in`` says whether this email may receive marketing."""
+
+    id = fields.String(required=True)
+    email = fields.Email(required=True)
+    first_name = fields.String(allow_none=True)
+    last_name = fields.String(allow_none=True)
+    opted_in = fields.Boolean(required=True)
+    source = fields.String(allow_none=True)  # where the signup came from: storefront, checkout, ...
+    order_id = fields.String(allow_none=True)  # set for checkout opt-ins
+    consent = fields.Nested(ConsentSchema, allow_none=True)
+    date_created = fields.DateTime(required=True)
+    date_modified = fields.DateTime(required=True)
+
+
+class LineItemSchema(_Record):
+    product_id = fields.String(allow_none=True)
+    variant_id = fields.String(allow_none=True)
+    sku = fields.String(allow_none=True)
+    name = fields.String(required=True)
+    quantity = fields.Integer(required=True)
+    price = fields.Decimal(as_string=True, required=True)
+    total = fields.Decimal(as_string=True, allow_none=True)
+
+
+class OrderSchema(_Record):
+    """An order; ``customer_id`` is empty for guest orders. Incomplete or deleted orders are flagged."""
+
+    id = fields.String(required=True)
+    email = fields.Email(required=True)
+    customer_id = fields.String(allow_none=True)
+    status = fields.String(required=True)
+    is_incomplete = fields.Boolean(load_default=False)  # an abandoned checkout, not a real order
+    is_deleted = fields.Boolean(load_default=False)  # archived/deleted in the store
+    currency = fields.String(allow_none=True)
+    subtotal = fields.Decimal(as_string=True, allow_none=True)
+    discount = fields.Decimal(as_string=True, allow_none=True)
+    shipping = fields.Decimal(as_string=True, allow_none=True)
+    tax = fields.Decimal(as_string=True, allow_none=True)
+    total = fields.Decimal(as_string=True, required=True)
+    payment_method = fields.String(allow_none=True)
+    billing_address = fields.Nested(AddressSchema, allow_none=True)
+    shipping_address = fields.Nested(AddressSchema, allow_none=True)  # the first one
+    items = fields.List(fields.Nested(LineItemSchema), load_default=list)
+    date_created = fields.DateTime(required=True)
+    date_modified = fields.DateTime(required=True)
+
+
+class ProductSchema(_Record):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    sku = fields.String(allow_none=True)
+    type = fields.String(allow_none=True)
+    url = fields.String(allow_none=True)
+    image_url = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    brand = fields.String(allow_none=True)
+    categories = fields.List(fields.String(), load_default=list)
+    price = fields.Decimal(as_string=True, allow_none=True)
+    sale_price = fields.Decimal(as_string=True, allow_none=True)
+    inventory = fields.Integer(allow_none=True)
+    is_visible = fields.Boolean(required=True)
+    date_created = fields.DateTime(allow_none=True)
+    date_modified = fields.DateTime(required=True)
+
+
+SCHEMAS: dict[str, type[Schema]] = {
+    "customer": CustomerSchema,
+    "subscriber": SubscriberSchema,
+    "order": OrderSchema,
+    "product": ProductSchema,
+}
+
+
+def validation_errors(kind: str, record: dict[str, Any]) -> dict[str, Any]:
+    """Marshmallow's error dict for a canonical record of ``kind`` (empty when valid)."""
+    return SCHEMAS[kind]().validate(record)
+
+
+ADDRESS_PARTS = {
+    "address1": "address 1",
+    "address2": "address 2",
+    "phone": "phone",
+    "fax": "fax",
+    "city": "city",
+    "postcode": "postcode",
+    "state": "state",
+    "region": "region",
+    "country": "country",
+    "company": "company",
+}
+
+# The 26 mappable contact fields: key → label. Keys are what mappings store.
+CONTACT_FIELDS: dict[str, str] = {
+    "first_name": "First name",
+    "last_name": "Last name",
+    "date_created": "Created date",
+    "company": "Company",
+    "phone": "Phone",
+    "notes": "Note",
+    **{f"billing_{part}": f"Billing {label}" for part, label in ADDRESS_PARTS.items()},
+    **{f"shipping_{part}": f"Shipping {label}" for part, label in ADDRESS_PARTS.items()},
+}
+DATE_FIELDS = frozenset({"date_created"})
+
+
+def contact_fields(customer: dict[str, Any], latest_order: dict[str, Any] | None) -> dict[str, Any]:
+    """The 26 field values of one contact.
+
+    Billing comes from the latest order's billing address and shipping from its first shipping
+    address; with no order both fall back to the customer's first saved address. Guests have no
+    saved address, so everything but their name comes from their latest order.
+    """
+    values: dict[str, Any] = {
+        "first_name": customer.get("first_name"),
+        "last_name": customer.get("last_name"),
+        "date_created": customer.get("date_created"),
+        "company": customer.get("company"),
+        "phone": customer.get("phone"),
+        "notes": customer.get("notes"),
+    }
+    fallback = (customer.get("addresses") or [None])[0] or {}
+    if latest_order:
+        billing = latest_order.get("billing_address") or {}
+        shipping = latest_order.get("shipping_address") or {}
+    else:
+        billing = shipping = fallback
+    for part in ADDRESS_PARTS:
+        values[f"billing_{part}"] = billing.get(part)
+        values[f"shipping_{part}"] = shipping.get(part)
+    return values

@@ -1,0 +1,82 @@
+"""The source contract: a commerce platform declared as streams of canonical records.
+
+A source fills in attributes (``Stream``) rather than writing loops; the host reads streams in
+their declared order, advances each cursor only after the destination accepted the records, and
+calls ``read(..., ids=...)`` for the targeted syncs of the webhook fast lane.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from host.models import Connection
+
+
+class Paginator(ABC):
+    """Walks the pages of one listing; the source's HTTP client asks it what to fetch next."""
+
+    @abstractmethod
+    def first_page(self) -> Mapping[str, Any]:
+        """Query parameters of the first page."""
+
+    @abstractmethod
+    def next_page(self, previous: Mapping[str, Any], response: Any) -> Mapping[str, Any] | None:
+        """Query parameters of the page after ``response``, or None when the listing has ended."""
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One readable resource of a source."""
+
+    name: str  # "customers"; unique within the source
+    kind: str  # canonical record kind emitted: customer, subscriber, order, product
+    path: str  # API path, relative to the source's base URL
+    primary_key: str  # canonical field identifying a record
+    cursor_field: str | None  # canonical field that orders changes; None = full reads only
+    page_size: int
+    paginator: Paginator | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)  # fixed query parameters
+    cursor_overlap: timedelta = timedelta(0)  # re-read this much before the cursor
+    full_refresh_every: timedelta | None = None  # changes the cursor cannot see (variants)
+
+
+@dataclass
+class Page:
+    """One page of canonical records, in ascending cursor order."""
+
+    records: list[dict[str, Any]]
+
+
+class Source(ABC):
+    """A commerce platform the host reads from."""
+
+    name: ClassVar[str]  # the plugin-facing name, e.g. "bigcommerce"
+    title: ClassVar[str]  # shown to merchants, e.g. "BigCommerce"
+    field_labels: ClassVar[Mapping[str, str]] = {}  # overrides of host.records.CONTACT_FIELDS labels
+
+    @abstractmethod
+    def streams(self) -> Sequence[Stream]:
+        """The streams, in the order a cycle reads them."""
+
+    @abstractmethod
+    def read(
+        self,
+        connection: Connection,
+        stream: Stream,
+        *,
+        since: str | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> Iterator[Page]:
+        """Pages of canonical records changed at or after ``since`` (minus the stream's overlap),
+        or exactly the records with these primary keys. Raises ``host.errors`` classes on failure."""
+
+    def stream(self, name: str) -> Stream:
+        for stream in self.streams():
+            if stream.name == name:
+                return stream
+        raise KeyError(f"{self.name} has no stream named {name!r}")

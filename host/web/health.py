@@ -1,0 +1,31 @@
+"""``GET /healthz``: is the database reachable, and is the scheduler alive?"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from host.db import get_db
+
+blueprint = Blueprint("health", __name__)
+
+
+def scheduler_status() -> dict:
+    scheduler = current_app.extensions.get("host.scheduler")
+    if scheduler is None:
+        return {"status": "not running in this process"}
+    return scheduler.status()
+
+
+@blueprint.get("/healthz")
+def healthz():
+    try:
+        with get_db().engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        database = {"status": "ok", "dialect": get_db().engine.dialect.name}
+    except SQLAlchemyError as error:
+        database = {"status": "error", "error": error.__class__.__name__}
+    healthy = database["status"] == "ok"
+    body = {"status": "ok" if healthy else "error", "database": database, "scheduler": scheduler_status()}
+    return jsonify(body), 200 if healthy else 503

@@ -1,0 +1,1 @@
+"""The bigcommerce plugin's hook implementations."""

@@ -1,0 +1,1 @@
+"""The engagement_cloud plugin's hook implementations."""

@@ -1,0 +1,1 @@
+"""The smtp plugin's hook implementations."""
