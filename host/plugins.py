@@ -66,7 +66,7 @@ class PluginHost:
         self.pm.check_pending()
 
     def plugin_names(self) -> list[str]:
-        return sorted(name for name, _ in self.pm.list_name_plugin() if name is not None)
+        return sorted(name for name, plugin in self.pm.list_name_plugin() if plugin is not None)
 
     @cached_property
     def sources(self) -> dict[str, Source]:

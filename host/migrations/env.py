@@ -3,16 +3,8 @@
 from alembic import context
 from sqlalchemy.types import TypeDecorator
 
+from host.migrations.env_filters import include_object
 from host.models import Base
-
-# Tables owned by libraries (APScheduler's job store) are not ours to migrate.
-OWN_TABLES = set(Base.metadata.tables)
-
-
-def include_object(obj, name, type_, reflected, compare_to):
-    if type_ == "table":
-        return name in OWN_TABLES
-    return True
 
 
 def render_item(type_, obj, autogen_context):

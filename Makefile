@@ -1,0 +1,34 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both set everything up first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test lint browser install clean
+
+$(INSTALLED): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+## Start the host on http://127.0.0.1:5000 (schema created or upgraded first).
+run: install
+	$(BIN)/flask --app host db upgrade
+	$(BIN)/flask --app host run --host 127.0.0.1 --port 5000
+
+## Run the whole test suite (SQLite; set DATABASE_URL for PostgreSQL).
+test: install browser
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+# Debian's Chromium for the browser tests (Playwright cannot download its own browser here).
+browser:
+	@bash tools/ensure_chromium.sh
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache
