@@ -1,0 +1,142 @@
+"""``/v3/hooks``: create, list, read, update, delete (default scope; per-client visibility).
+
+Hooks are visible only to the client (API account or app) that created them. One hook per
+store + client + scope + destination, at most 10 per store + client + scope (documented
+limits; the status for breaking them is UNCONFIRMED: 422 here). DELETE answers 200 with the
+deleted hook, as specified.
+"""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlparse
+
+from flask import Blueprint, g, request
+
+from .context import requires_scope
+from .listing import offset_meta, page_of, paging
+from .responses import json_response, v3_error
+
+blueprint = Blueprint("bc_hooks", __name__)
+HOOK_FIELDS = ("scope", "destination", "is_active", "headers")
+
+
+def _mine() -> list[dict]:
+    return [h for h in g.store.hooks.values() if h["client_id"] == g.grant.client_id]
+
+
+def _validate(body: dict, partial: bool) -> dict:
+    errors = {}
+    for name in ("scope", "destination"):
+        if name in body and (not isinstance(body[name], str) or not body[name]):
+            errors[name] = "error.path.invalid"
+        elif name not in body and not partial:
+            errors[name] = "error.path.missing."
+    destination = body.get("destination")
+    if isinstance(destination, str) and urlparse(destination).scheme not in ("http", "https"):
+        errors["destination"] = "error.url.invalid"
+    if "is_active" in body and not isinstance(body["is_active"], bool):
+        errors["is_active"] = "error.expected.jsboolean"
+    headers = body.get("headers")
+    if headers is not None and not (isinstance(headers, dict) and all(isinstance(v, str) for v in headers.values())):
+        errors["headers"] = "error.expected.jsobject"
+    if partial and not any(name in body for name in HOOK_FIELDS):
+        errors["body"] = "at least one of scope, destination, is_active, headers"
+    return errors
+
+
+def _conflicts(candidate: dict, hook_id: int | None = None) -> dict:
+    same_scope = [h for h in _mine() if h["scope"] == candidate["scope"] and h["id"] != hook_id]
+    if any(h["destination"] == candidate["destination"] for h in same_scope):
+        return {"destination": "a hook for this scope and destination already exists"}
+    if len(same_scope) >= 10:
+        return {"scope": "at most 10 hooks per scope"}
+    return {}
+
+
+@blueprint.post("/v3/hooks")
+@requires_scope(None)
+def create_hook(store_hash: str):
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return v3_error(400, "Request body must be a JSON object")
+    errors = _validate(body, partial=False)
+    if errors:
+        return v3_error(422, errors=errors)
+    now = int(time.time())
+    with g.store.lock:
+        hook = {"id": g.store.next_hook_id, "client_id": g.grant.client_id, "store_hash": store_hash,
+                "scope": body["scope"], "destination": body["destination"],
+                "is_active": body.get("is_active", True), "headers": body.get("headers"),
+                "created_at": now, "updated_at": now}
+        conflict = _conflicts(hook)
+        if conflict:
+            return v3_error(422, errors=conflict)
+        g.store.next_hook_id += 1
+        g.store.hooks[hook["id"]] = hook
+        return json_response({"data": dict(hook), "meta": {}})
+
+
+@blueprint.get("/v3/hooks")
+@requires_scope(None)
+def list_hooks(store_hash: str):
+    page, limit = paging()
+    with g.store.lock:
+        hooks = sorted(_mine(), key=lambda h: h["id"])
+    if "is_active" in request.args:
+        wanted = request.args["is_active"].lower() in ("true", "1")
+        hooks = [h for h in hooks if h["is_active"] is wanted]
+    for name in ("scope", "destination"):
+        if request.args.get(name):
+            hooks = [h for h in hooks if h[name] == request.args[name]]
+    chunk = [dict(h) for h in page_of(hooks, page, limit)]
+    return json_response({"data": chunk, "meta": offset_meta(len(hooks), len(chunk), page, limit)})
+
+
+def _find(hook_id: int) -> dict | None:
+    hook = g.store.hooks.get(hook_id)
+    return hook if hook and hook["client_id"] == g.grant.client_id else None
+
+
+def _not_found(hook_id: int):
+    return v3_error(404, f"Webhook with id [{hook_id}] not found")
+
+
+@blueprint.get("/v3/hooks/<int:hook_id>")
+@requires_scope(None)
+def get_hook(store_hash: str, hook_id: int):
+    with g.store.lock:
+        hook = _find(hook_id)
+        return json_response({"data": dict(hook), "meta": {}}) if hook else _not_found(hook_id)
+
+
+@blueprint.put("/v3/hooks/<int:hook_id>")
+@requires_scope(None)
+def update_hook(store_hash: str, hook_id: int):
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return v3_error(400, "Request body must be a JSON object")
+    errors = _validate(body, partial=True)
+    if errors:
+        return v3_error(422, errors=errors)
+    with g.store.lock:
+        hook = _find(hook_id)
+        if hook is None:
+            return _not_found(hook_id)
+        changed = hook | {k: body[k] for k in HOOK_FIELDS if k in body}
+        conflict = _conflicts(changed, hook_id) if ("scope" in body or "destination" in body) else {}
+        if conflict:
+            return v3_error(422, errors=conflict)
+        hook.update(changed, updated_at=int(time.time()))
+        return json_response({"data": dict(hook), "meta": {}})
+
+
+@blueprint.delete("/v3/hooks/<int:hook_id>")
+@requires_scope(None)
+def delete_hook(store_hash: str, hook_id: int):
+    with g.store.lock:
+        hook = _find(hook_id)
+        if hook is None:
+            return _not_found(hook_id)
+        del g.store.hooks[hook_id]
+        return json_response({"data": dict(hook), "meta": {}})

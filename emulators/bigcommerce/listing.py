@@ -1,0 +1,164 @@
+"""Shared list machinery for v3 collections: filters on the compact tables, paging, cursors.
+
+Choices where the reference says UNCONFIRMED:
+- maximum ``limit`` is 250 everywhere; above it the answer is 413 with the family's error body
+  (confirmed for v2 only);
+- ``:min``/``:max`` date filters are inclusive (>=, <=), as the common-query-params page says;
+- the default order of v3 lists without ``sort`` is id ascending.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Sequence
+from urllib.parse import urlencode
+
+from flask import request
+
+from .formats import parse_date
+from .responses import pagination_meta
+from .table import LazyTable
+
+MAX_LIMIT = 250
+DEFAULT_LIMIT = 50
+
+
+class BadRequest(ValueError):
+    """A malformed parameter: answered 422 (v3) or 400 (v2) with the field named."""
+
+    def __init__(self, field: str, message: str = "is invalid") -> None:
+        super().__init__(f"{field} {message}")
+        self.field = field
+
+
+class LimitTooLarge(ValueError):
+    pass
+
+
+def paging() -> tuple[int, int]:
+    try:
+        page = int(request.args.get("page") or 1)
+        limit = int(request.args.get("limit") or DEFAULT_LIMIT)
+    except ValueError as error:
+        raise BadRequest("page/limit", "must be integers") from error
+    if page < 1 or limit < 1:
+        raise BadRequest("page/limit", "must be positive")
+    if limit > MAX_LIMIT:
+        raise LimitTooLarge(limit)
+    return page, limit
+
+
+def int_list(name: str) -> set[int] | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    try:
+        return {int(part) for part in raw.split(",") if part.strip()}
+    except ValueError as error:
+        raise BadRequest(name, "must be a comma-separated list of integers") from error
+
+
+def text_list(name: str) -> set[str] | None:
+    raw = request.args.get(name)
+    return None if raw is None else {part.strip().lower() for part in raw.split(",") if part.strip()}
+
+
+def date_range(field: str, date_only_means_now: bool = False) -> tuple[int | None, int | None]:
+    """``field``, ``field:min``, ``field:max`` as an inclusive epoch range."""
+    low = high = None
+    try:
+        if request.args.get(field):
+            low = high = parse_date(request.args[field], date_only_means_now)
+        if request.args.get(f"{field}:min"):
+            low = parse_date(request.args[f"{field}:min"], date_only_means_now)
+        if request.args.get(f"{field}:max"):
+            high = parse_date(request.args[f"{field}:max"], date_only_means_now)
+    except ValueError as error:
+        raise BadRequest(field, "is not a valid date") from error
+    return low, high
+
+
+def select(table: LazyTable, key: str, descending: bool, ranges: dict[str, tuple[int | None, int | None]],
+           ids: set[int] | None = None, keep: Callable[[dict], bool] | None = None,
+           ordered: Sequence[int] | None = None) -> Sequence[int]:
+    """Ids in the requested order that pass every filter; bisects where the order allows."""
+    seq = ordered if ordered is not None else table.ordered(key, descending)
+    if ids is not None:
+        wanted = {i for i in ids if table.exists(i)}
+        seq = _in_order(table, wanted, key, descending, seq)
+    rest = {name: r for name, r in ranges.items() if r != (None, None)}
+    if key in rest and not isinstance(seq, list):
+        seq = table.narrow(seq, key, descending, *rest.pop(key))
+    if rest:
+        seq = [i for i in seq if all(table.in_range(name, i, *r) for name, r in rest.items())]
+    if keep is not None:
+        seq = [i for i in seq if keep(table.get(i))]
+    return seq
+
+
+def _in_order(table: LazyTable, wanted: set[int], key: str, descending: bool, seq: Sequence[int]) -> list[int]:
+    """A few wanted ids in the order of ``seq``, without walking all of it."""
+    if key == "id":
+        return sorted(wanted, reverse=descending)
+    values = table.key_array(key)
+    if values is None:  # a computed order (e.g. last name): walk it
+        return [i for i in seq if i in wanted]
+    if descending:
+        return sorted(wanted, key=lambda i: (-values[i], i))
+    return sorted(wanted, key=lambda i: (values[i], i))
+
+
+def page_of(seq: Sequence[int], page: int, limit: int) -> Sequence[int]:
+    start = (page - 1) * limit
+    return seq[start:start + limit]
+
+
+def offset_meta(total: int, count: int, page: int, limit: int) -> dict:
+    return {"pagination": pagination_meta(total, count, page, limit)}
+
+
+def encode_cursor(record_id: int) -> str:
+    return base64.b64encode(json.dumps({"id": record_id}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return int(json.loads(base64.b64decode(padded))["id"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise BadRequest("cursor", "is not a valid cursor") from error
+
+
+def cursor_page(seq: Sequence[int], limit: int) -> tuple[Sequence[int], bool, bool]:
+    """The page after ``after=`` or before ``before=``; returns (ids, has_previous, has_next)."""
+    after, before = request.args.get("after"), request.args.get("before")
+    if after and before:
+        raise BadRequest("after/before", "cannot be combined")
+    if after:
+        start = _position(seq, decode_cursor(after)) + 1
+        chunk = seq[start:start + limit]
+        return chunk, start > 0, start + limit < len(seq)
+    end = _position(seq, decode_cursor(before))
+    start = max(0, end - limit)
+    return seq[start:end], start > 0, True
+
+
+def _position(seq: Sequence[int], record_id: int) -> int:
+    try:
+        return seq.index(record_id)
+    except ValueError as error:
+        raise BadRequest("cursor", "points at a record that no longer matches") from error
+
+
+def cursor_meta(chunk: Sequence[int], limit: int, has_previous: bool, has_next: bool) -> dict:
+    others = [(k, v) for k, v in request.args.items(multi=True) if k not in ("page", "limit", "after", "before")]
+    start = encode_cursor(chunk[0]) if chunk else ""
+    end = encode_cursor(chunk[-1]) if chunk else ""
+    links = {}
+    if has_previous and start:
+        links["previous"] = "?" + urlencode([*others, ("before", start), ("limit", limit)])
+    links["current"] = "?" + urlencode([*others, *[(k, request.args[k]) for k in ("after", "before") if k in request.args], ("limit", limit)])
+    if has_next and end:
+        links["next"] = "?" + urlencode([*others, ("after", end), ("limit", limit)])
+    return {"count": len(chunk), "per_page": limit, "start_cursor": start, "end_cursor": end, "links": links}

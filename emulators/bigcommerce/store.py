@@ -1,0 +1,164 @@
+"""One emulated store: its customers, subscribers, orders, products and hooks, behind one lock.
+
+Generated records come from ``generator``/``order_generator``; records changed through the
+emulator are kept whole in the tables' overrides. ``snapshot()`` returns exactly the objects
+the API serves, so tools can compare what a client read with what the store holds.
+"""
+
+from __future__ import annotations
+
+import threading
+from array import array
+
+from emulators.common import derive_rng, derive_seed
+
+from . import generator, order_generator, pools
+from .formats import parse_date
+from .generator import HISTORY_ENDS_AT, OPENED_AT, SPAN, StoreSpec, mix64
+from .table import LazyTable
+
+ORDER_ARCHIVED, ORDER_GUEST = 1, 2
+
+
+class Store:
+    """All data of one store; take ``store.lock`` around any read or change."""
+
+    def __init__(self, spec: StoreSpec) -> None:
+        self.spec = spec
+        self.lock = threading.RLock()
+        for country in pools.LOCALES:  # build the word pools now, not during a timed request
+            pools.locale_pool(country)
+        created, modified, self.address_counts = generator.customer_indexes(spec)
+        self.customers = LazyTable(self._build_customer, created, modified)
+        created, modified, self.order_status, self.order_flags = generator.order_indexes(spec)
+        self.orders = LazyTable(self._build_order, created, modified)
+        self._link_subscribers()
+        self.products = self._generate_products()
+        self.hooks: dict[int, dict] = {}
+        self.next_hook_id = 18_048_287
+        self.next_address_id = 1_500_000_000
+        self._subscriber_emails: tuple[int, dict[str, int]] = (-1, {})
+
+    # ------------------------------------------------------------------ generation
+    def _build_customer(self, cid: int) -> dict:
+        return generator.customer(self.spec, cid, self.customers.created[cid],
+                                  self.customers.modified[cid], self.address_counts[cid])
+
+    def _build_order(self, oid: int) -> dict:
+        return order_generator.order(self.spec, oid, self.orders.created[oid], self.orders.modified[oid],
+                                     self.order_status[oid], self.order_flags[oid], oid in self.opt_in_orders)
+
+    def _build_subscriber(self, sid: int) -> dict:
+        kind, target = self.subscriber_links[sid]
+        if kind == "customer":
+            person = generator.base_customer(self.spec, target)
+        elif kind == "order":
+            person = generator.guest(self.spec, self._guest_person(target))
+        else:
+            who = generator.guest(self.spec, -sid)
+            person = {**who, "email": generator.email_for(who["first_name"], who["last_name"], f"_s{sid}",
+                                                          who["email"].split("@")[1])}
+        return order_generator.subscriber(self.spec, sid, (kind, target), self.subscribers.created[sid],
+                                          self.subscribers.modified[sid], person)
+
+    def _guest_person(self, oid: int) -> int:
+        # The first draw of an order's RNG picks its guest (see order_generator._buyer).
+        return derive_rng(self.spec.seed, "order", oid).randrange(max(1, self.spec.orders // 6))
+
+    def _link_subscribers(self) -> None:
+        """Decide who each subscriber is: half store customers (every tenth of all records
+        unsubscribed), a fifth checkout opt-ins from guest orders (with ``order_id``), the
+        rest strangers who used the signup form."""
+        spec, rng = self.spec, derive_rng(self.spec.seed, "subscriber-links")
+        kinds = ["customer" if sid % 10 in (0, 1, 2, 3, 4, 9) else "order" if sid % 10 in (7, 8) else "none"
+                 for sid in range(spec.subscribers + 1)]
+        customers = iter(rng.sample(range(1, spec.customers + 1), min(spec.customers, kinds.count("customer"))))
+        guest_orders = [oid for oid in range(1, spec.orders + 1)
+                        if self.order_flags[oid] == ORDER_GUEST and self.order_status[oid] != 0]
+        rng.shuffle(guest_orders)
+        guest_orders_iter, used_people = iter(guest_orders), set()
+        self.subscriber_links: list[tuple[str, int]] = [("none", 0)]
+        self.opt_in_orders: dict[int, int] = {}
+        created, modified = array("q", [0]), array("q", [0])
+        base = derive_seed(spec.seed, "subscriber-index")
+        for sid in range(1, spec.subscribers + 1):
+            h = mix64(base ^ sid)
+            link, born = ("none", 0), OPENED_AT + h % SPAN
+            if kinds[sid] == "customer":
+                cid = next(customers, None)
+                if cid:
+                    link, born = ("customer", cid), self.customers.created[cid] + (h & 0x3FFFF)
+            elif kinds[sid] == "order":
+                for oid in guest_orders_iter:
+                    person = self._guest_person(oid)
+                    if person not in used_people:
+                        used_people.add(person)
+                        link, born = ("order", oid), self.orders.created[oid]
+                        self.opt_in_orders[oid] = sid
+                        break
+            self.subscriber_links.append(link)
+            born = min(born, HISTORY_ENDS_AT)
+            created.append(born)
+            modified.append(born if h & 0x100000 else born + (h >> 21) % (HISTORY_ENDS_AT - born + 1))
+        self.subscribers = LazyTable(self._build_subscriber, created, modified)
+
+    def _generate_products(self) -> LazyTable:
+        count = self.spec.products
+        created, modified = array("q", [0]) * (count + 1), array("q", [0]) * (count + 1)
+        table = LazyTable(lambda pid: generator.product(self.spec, pid), created, modified)
+        for pid in range(1, count + 1):
+            record = generator.product(self.spec, pid)
+            created[pid] = _epoch_of_iso(record["date_created"])
+            modified[pid] = _epoch_of_iso(record["date_modified"])
+        return table
+
+    # ------------------------------------------------------------------ lookups
+    def customer_ids_by_email(self, emails: set[str]) -> set[int]:
+        """Customer ids for e-mails (case-insensitive), via the id embedded in generated e-mails."""
+        found = set()
+        for cid, record in self.customers.overrides.items():
+            if record["email"].lower() in emails:
+                found.add(cid)
+        for email in emails:
+            local = email.split("@")[0]
+            digits = ""
+            while local and local[-1].isdigit():
+                digits, local = local[-1] + digits, local[:-1]
+            if digits and int(digits) < self.customers.next_id:
+                record = self.customers.get(int(digits))
+                if record and record["email"].lower() == email:
+                    found.add(int(digits))
+        return found
+
+    def subscriber_id_by_email(self, email: str) -> int | None:
+        version, index = self._subscriber_emails
+        if version != self.subscribers.version:
+            index = {self.subscribers.get(sid)["email"].lower(): sid for sid in self.subscribers.ordered()}
+            self._subscriber_emails = (self.subscribers.version, index)
+        return index.get(email.lower())
+
+    def order_is_listed_by_default(self, oid: int) -> bool:
+        """Default ``/v2/orders`` view: neither Incomplete (status 0) nor archived. UNCONFIRMED."""
+        return self.order_status[oid] != 0 and not self.order_flags[oid] & ORDER_ARCHIVED
+
+    # ------------------------------------------------------------------ snapshot
+    def snapshot(self, summary: bool = False) -> dict:
+        """The store as ``/_emulator/state`` shows it. Records are shared, not copied: stored
+        records are never changed in place (a change replaces the whole record)."""
+        head = {"store_hash": self.spec.store_hash, "name": self.spec.name, "store_id": self.spec.store_id}
+        if summary:
+            return head | {
+                "customers": len(self.customers), "subscribers": len(self.subscribers),
+                "orders": len(self.orders), "products": len(self.products), "hooks": len(self.hooks),
+            }
+        tables = {"customers": self.customers, "subscribers": self.subscribers,
+                  "orders": self.orders, "products": self.products}
+        body = {name: [t.get(i) for i in t.ordered()] for name, t in tables.items()}
+        extras = ("images", "variants", "custom_fields")
+        body["products"] = [{k: v for k, v in p.items() if k not in extras} for p in body["products"]]
+        body["hooks"] = [dict(h) for h in self.hooks.values()]
+        return head | body
+
+
+def _epoch_of_iso(text: str) -> int:
+    return parse_date(text)
