@@ -1,1 +1,18 @@
-"""The smtp plugin's hook implementations."""
+"""The smtp plugin's hook implementations: the SMTP settings tab and its pages."""
+
+from __future__ import annotations
+
+from host.hookspecs import hookimpl
+from host.web.tabs import SettingsTab
+
+
+@hookimpl
+def register_settings_tabs(register):
+    register(SettingsTab(name="smtp", title="SMTP", endpoint="smtp.tab", order=30))
+
+
+@hookimpl
+def register_blueprints(register):
+    from .views import blueprint
+
+    register(blueprint)

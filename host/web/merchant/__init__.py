@@ -1,0 +1,61 @@
+"""The merchant settings pages (``/settings/...``), shown inside the store's control panel.
+
+One blueprint, named ``settings``: the connect page, the Store tab, the Field mapping tab, the
+sync status endpoint and the removal flow. Plugins add tabs of their own (``register_settings_tabs``)
+whose templates extend ``settings/shell.html``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flask import Blueprint, g, render_template
+
+WEB_ROOT = Path(__file__).resolve().parent.parent
+
+blueprint = Blueprint(
+    "settings",
+    __name__,
+    url_prefix="/settings",
+    template_folder=str(WEB_ROOT / "templates"),
+    static_folder=str(WEB_ROOT / "static"),
+)
+
+
+@blueprint.app_context_processor
+def shell_context() -> dict:
+    """What ``settings/shell.html`` needs on every tab, the plugins' tabs included."""
+    from host.plugins import get_plugins
+    from host.web.tabs import all_tabs
+
+    def source_title(connection) -> str:
+        source = get_plugins().sources.get(connection.source) if connection else None
+        return source.title if source else (connection.source if connection else "")
+
+    return {
+        "settings_tabs": lambda: all_tabs(get_plugins()),
+        "merchant_connection": lambda: g.get("connection"),
+        "source_title_of": source_title,
+    }
+
+
+@blueprint.app_errorhandler(401)
+def not_signed_in(error):
+    """No merchant session: the pages open only from the store's control panel."""
+    message = error.description or "Open the app from your store's control panel to sign in."
+    return render_template("settings/error.html", title="Open the app from your control panel", message=message), 401
+
+
+@blueprint.app_template_filter("when")
+def format_when(value: str | datetime | None) -> str:
+    """A moment as the merchant reads it: "12 Mar 2025, 14:05 UTC"."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%-d %b %Y, %H:%M UTC")
+
+
+from host.web.merchant import connect, field_mapping, store  # noqa: E402,F401  (routes)

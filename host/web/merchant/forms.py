@@ -1,0 +1,148 @@
+"""Marshmallow schemas for the settings forms: what the merchant typed, checked against the account.
+
+Errors come back as ``{field: [message]}`` and are shown next to the field they concern;
+``_schema`` errors are shown at the top of the form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from marshmallow import (
+    EXCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    pre_load,
+    validate,
+    validates_schema,
+)
+
+BOOK_FIELDS = ("customers_book_id", "subscribers_book_id")
+PROGRAM_FIELDS = ("new_customer_program_id", "new_subscriber_program_id", "first_order_program_id")
+
+
+class _Form(Schema):
+    class Meta:
+        unknown = EXCLUDE  # the CSRF token and the submit button's name
+
+    @pre_load
+    def strip_text(self, data: Mapping[str, Any], **_kwargs) -> dict[str, Any]:
+        return {key: value.strip() if isinstance(value, str) else value for key, value in data.items()}
+
+
+def _optional_id() -> fields.String:
+    """A dropdown whose empty choice means "none"."""
+    return fields.String(load_default=None, allow_none=True)
+
+
+class ConnectForm(_Form):
+    destination = fields.String(required=True, error_messages={"required": "Choose the account type."})
+    username = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=255, error="Enter the API username."),
+        error_messages={"required": "Enter the API username."},
+    )
+    password = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=1024, error="Enter the API password."),
+        error_messages={"required": "Enter the API password."},
+    )
+
+    def __init__(self, destinations: Collection[str], **kwargs):
+        super().__init__(**kwargs)
+        self.destinations = destinations
+
+    @validates_schema
+    def known_destination(self, data: dict[str, Any], **_kwargs) -> None:
+        if data.get("destination") not in self.destinations:
+            raise ValidationError("Choose one of the offered accounts.", "destination")
+
+
+class StoreSettingsForm(_Form):
+    """The Contacts and Automation sections of the Store tab, saved together."""
+
+    double_opt_in = fields.String(
+        required=True,
+        validate=validate.OneOf(["yes", "no"], error="Choose Yes or No."),
+        error_messages={"required": "Choose Yes or No."},
+    )
+    customers_book_id = _optional_id()
+    subscribers_book_id = _optional_id()
+    consent_text = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=1000, error="Enter the wording shoppers agree to (up to 1000 characters)."),
+        error_messages={"required": "Enter the wording shoppers agree to."},
+    )
+    new_customer_program_id = _optional_id()
+    new_subscriber_program_id = _optional_id()
+    first_order_program_id = _optional_id()
+
+    def __init__(self, book_ids: Collection[str] | None, program_ids: Collection[str] | None, **kwargs):
+        """``None`` for a list that could not be read from the account: nothing can be checked then."""
+        super().__init__(**kwargs)
+        self.book_ids = book_ids
+        self.program_ids = program_ids
+
+    @pre_load
+    def empty_means_none(self, data: Mapping[str, Any], **_kwargs) -> dict[str, Any]:
+        return {key: (None if value == "" and key in (*BOOK_FIELDS, *PROGRAM_FIELDS) else value)
+                for key, value in data.items()}
+
+    @validates_schema
+    def books_exist_and_differ(self, data: dict[str, Any], **_kwargs) -> None:
+        errors: dict[str, list[str]] = {}
+        for name in BOOK_FIELDS:
+            chosen = data.get(name)
+            if chosen is None:
+                continue
+            if self.book_ids is None:
+                errors[name] = ["The address books could not be read from your account, so this cannot be saved now."]
+            elif chosen not in self.book_ids:
+                errors[name] = ["This address book does not exist in your Engagement Cloud account."]
+        customers, subscribers = data.get("customers_book_id"), data.get("subscribers_book_id")
+        if customers is not None and customers == subscribers and not errors:
+            errors["subscribers_book_id"] = [
+                "Customers and subscribers must go to different address books: choose another book."
+            ]
+        for name in PROGRAM_FIELDS:
+            chosen = data.get(name)
+            if chosen is None:
+                continue
+            if self.program_ids is None:
+                errors[name] = ["The programs could not be read from your account, so this cannot be saved now."]
+            elif chosen not in self.program_ids:
+                errors[name] = ["This program does not exist in your Engagement Cloud account."]
+        if errors:
+            raise ValidationError(errors)
+
+
+def _data_field_validator(data_field_names: Collection[str] | None):
+    def check(value: str) -> None:
+        if not value:
+            return
+        if data_field_names is None:
+            raise ValidationError("Your account's data fields could not be read, so this cannot be saved now.")
+        if value not in data_field_names:
+            raise ValidationError(f"{value} is not a data field of your Engagement Cloud account.")
+
+    return check
+
+
+def field_mapping_form(field_keys: Collection[str], data_field_names: Collection[str] | None) -> Schema:
+    """A schema reading ``map.<field key>`` dropdowns: a data field name, or empty for unmapped.
+
+    ``load`` answers ``{field key: data field name or ""}``; drop the empty ones for the mapping.
+    """
+    check = _data_field_validator(data_field_names)
+    declared = {
+        key: fields.String(data_key=f"map.{key}", load_default="", validate=check) for key in field_keys
+    }
+    return _Form.from_dict(declared, name="FieldMappingForm")()
+
+
+DATA_FIELD_NAME = validate.Regexp(
+    r"^[A-Za-z0-9_-]{1,20}$",
+    error="Use up to 20 letters, digits, '-' or '_' for a data field name.",
+)

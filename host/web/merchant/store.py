@@ -1,0 +1,138 @@
+"""The Store tab: connected store, Data sync and Sync now, Contacts and Automation, problems,
+and Store access (remove the connection, after a confirmation)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, jsonify, redirect, render_template, request, session, url_for
+from marshmallow import ValidationError
+
+from host import connections
+from host.db import db_session
+from host.plugins import get_plugins
+from host.settings import get_settings, save_settings
+from host.web.merchant import blueprint
+from host.web.merchant.forms import BOOK_FIELDS, PROGRAM_FIELDS, StoreSettingsForm
+from host.web.merchant.lookups import lookup
+from host.web.merchant.status import sync_status
+from host.web.session import current_connection, merchant_required
+
+
+def _saved_values() -> dict[str, Any]:
+    connection = current_connection()
+    values = {
+        **get_settings(db_session(), connection, "contacts"),
+        **get_settings(db_session(), connection, "automation"),
+    }
+    values["double_opt_in"] = "yes" if values.get("double_opt_in") else "no"
+    return values
+
+
+def _render_store(values: dict[str, Any], errors: dict, status: int = 200):
+    connection = current_connection()
+    sync = sync_status(db_session(), connection)
+    return (
+        render_template(
+            "settings/store.html",
+            active_tab="store",
+            connection=connection,
+            values=values,
+            errors=errors,
+            books=lookup("address_books"),
+            programs=lookup("programs"),
+            sync=sync,
+            requested=connection.sync_requested_at is not None,
+            poll=bool(sync["running"]) or connection.sync_requested_at is not None
+            or request.args.get("requested") == "1",
+            book_fields=BOOK_FIELDS,
+            program_fields=PROGRAM_FIELDS,
+        ),
+        status,
+    )
+
+
+def _require_connected():
+    if not current_connection().is_connected:
+        return redirect(url_for("settings.connect"))
+    return None
+
+
+@blueprint.get("/")
+@blueprint.get("/store")
+@merchant_required
+def store():
+    return _require_connected() or _render_store(_saved_values(), {})
+
+
+@blueprint.post("/store")
+@merchant_required
+def store_submit():
+    if (redirected := _require_connected()) is not None:
+        return redirected
+    form = StoreSettingsForm(lookup("address_books").ids, lookup("programs").ids)
+    typed = request.form.to_dict()
+    try:
+        data = form.load(typed)
+    except ValidationError as error:
+        return _render_store({**_saved_values(), **typed}, error.messages, 400)
+    connection = current_connection()
+    contacts = {name: data[name] for name in (*BOOK_FIELDS, "consent_text")}
+    contacts["double_opt_in"] = data["double_opt_in"] == "yes"
+    save_settings(db_session(), connection, "contacts", contacts)
+    save_settings(db_session(), connection, "automation", {name: data[name] for name in PROGRAM_FIELDS})
+    db_session().commit()
+    flash("Settings saved. They apply from the next sync.", "success")
+    return redirect(url_for("settings.store"))
+
+
+@blueprint.get("/store/status")
+@merchant_required
+def store_status():
+    """The live sync status, polled by the Store tab while a run is active."""
+    return jsonify(sync_status(db_session(), current_connection()))
+
+
+@blueprint.post("/store/data-sync")
+@merchant_required
+def data_sync():
+    connection = current_connection()
+    connection.sync_enabled = request.form.get("enabled") == "on"
+    db_session().commit()
+    flash("Data sync is on." if connection.sync_enabled else "Data sync is off: nothing syncs until you turn it on.",
+          "success")
+    return redirect(url_for("settings.store"))
+
+
+@blueprint.post("/store/sync-now")
+@merchant_required
+def sync_now():
+    if (redirected := _require_connected()) is not None:
+        return redirected
+    connection = current_connection()
+    if not connection.sync_enabled:
+        flash("Data sync is off: turn it on to sync.", "error")
+        return redirect(url_for("settings.store"))
+    from host.scheduler import request_sync
+
+    request_sync(connection.id)
+    flash("Sync requested: it starts in a few seconds.", "success")
+    return redirect(url_for("settings.store", requested=1))
+
+
+@blueprint.get("/store/remove")
+@merchant_required
+def remove_confirm():
+    return render_template("settings/remove.html", active_tab="store", connection=current_connection())
+
+
+@blueprint.post("/store/remove")
+@merchant_required
+def remove():
+    """Stop syncing, delete the webhooks (through the plugins), purge secrets, end the session."""
+    connection = current_connection()
+    store_name = connection.store_name
+    connections.remove(db_session(), get_plugins(), connection)
+    db_session().commit()
+    session.clear()
+    return render_template("settings/removed.html", store_name=store_name)

@@ -1,0 +1,66 @@
+// Store tab: while a sync runs (or was just requested), poll the status endpoint and show the
+// live phase and counts; when a new run has finished, reload to show its results.
+(function () {
+  "use strict";
+  var POLL_MS = 1500;
+  var GIVE_UP_MS = 120000; // a requested sync that never starts stops being polled
+
+  function cell(text) {
+    var td = document.createElement("td");
+    td.textContent = String(text);
+    return td;
+  }
+
+  function renderCounts(table, streams) {
+    var body = table.tBodies[0];
+    while (body.firstChild) body.removeChild(body.firstChild);
+    streams.forEach(function (stream) {
+      var row = document.createElement("tr");
+      var name = document.createElement("th");
+      name.scope = "row";
+      name.textContent = stream.name.replace(/_/g, " ").replace(/^./, function (c) { return c.toUpperCase(); });
+      row.appendChild(name);
+      ["read", "sent", "unchanged", "excluded", "failed"].forEach(function (column) {
+        row.appendChild(cell(stream[column]));
+      });
+      row.dataset.stream = stream.name;
+      body.appendChild(row);
+    });
+  }
+
+  function start() {
+    var live = document.getElementById("sync-live");
+    if (!live || !live.dataset.poll) return;
+    var startedAt = Date.now();
+    var sawRun = !live.hidden;
+
+    function poll() {
+      fetch(live.dataset.statusUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : Promise.reject(response.status); })
+        .then(function (status) {
+          var lastId = status.last_run ? String(status.last_run.id) : "";
+          if (status.running) {
+            sawRun = true;
+            live.hidden = false;
+            var waiting = document.getElementById("sync-waiting");
+            if (waiting) waiting.hidden = true;
+            document.getElementById("sync-phase").textContent = status.running.phase || "starting";
+            renderCounts(document.getElementById("live-counts"), status.running.streams);
+          } else if (lastId !== live.dataset.lastRunId || sawRun) {
+            window.location.replace(live.dataset.storeUrl); // show the finished run
+            return;
+          } else if (Date.now() - startedAt > GIVE_UP_MS) {
+            var note = document.getElementById("sync-waiting");
+            if (note) note.textContent = "The sync has not started yet. It will run as soon as the scheduler is free; reload this page to check.";
+            return;
+          }
+          window.setTimeout(poll, POLL_MS);
+        })
+        .catch(function () { window.setTimeout(poll, POLL_MS * 4); });
+    }
+    window.setTimeout(poll, POLL_MS);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -1,0 +1,103 @@
+"""A throwaway destination plugin for the page tests: an account with books, programs and fields."""
+
+from __future__ import annotations
+
+from host.destinations import AccountInfo, Destination, Option
+from host.errors import ConfigurationError
+from host.hookspecs import hookimpl
+from host.mapping import Mapper
+
+ACCOUNTS = {"api-staging@example.com": "staging-pass", "api-live@example.com": "live-pass"}
+
+
+class FakeDestination(Destination):
+    name = "fake_cloud"
+    title = "Fake Cloud"
+
+    def __init__(self):
+        self.book_options = [Option("11", "Customers"), Option("12", "Newsletter"), Option("13", "VIP")]
+        self.program_options = [Option("21", "Welcome series"), Option("22", "Old promo", active=False)]
+        self.field_options = [Option(name, name, type="String") for name in ("FIRSTNAME", "LASTNAME", "FULLNAME", "POSTCODE")]
+        self.lookups_fail: str | None = None
+
+    def check_credentials(self, credentials):
+        if ACCOUNTS.get(credentials.get("username")) != credentials.get("password"):
+            raise ConfigurationError("Fake Cloud did not accept this API username and password.")
+        return AccountInfo(
+            account=credentials["username"],
+            data={"region": "r2", "api_endpoint": "https://r2-api.example.test"},
+            secrets=dict(credentials),
+        )
+
+    def _answer(self, options):
+        if self.lookups_fail:
+            raise ConfigurationError(self.lookups_fail)
+        return list(options)
+
+    def address_books(self, connection):
+        return self._answer(self.book_options)
+
+    def programs(self, connection):
+        return self._answer(self.program_options)
+
+    def data_fields(self, connection):
+        return self._answer(self.field_options)
+
+    def create_data_field(self, connection, name, type):
+        option = Option(name, name, type=type)
+        self.field_options.append(option)
+        return option
+
+    def write_contacts(self, connection, records, *, book_id):
+        raise NotImplementedError
+
+    def remove_from_book(self, connection, book_id, emails):
+        raise NotImplementedError
+
+    def write_records(self, connection, collection, records):
+        raise NotImplementedError
+
+    def enrol(self, connection, program_id, contact_ids):
+        raise NotImplementedError
+
+    def contact_status(self, connection, email):
+        raise NotImplementedError
+
+    def enrolment_status(self, connection, enrolment_id):
+        raise NotImplementedError
+
+
+class FakeMapper(Mapper):
+    destination = "fake_cloud"
+
+    def default_mapping(self):
+        return {"first_name": "FIRSTNAME", "last_name": "LASTNAME", "billing_postcode": "POSTCODE"}
+
+    def map_contact(self, connection, *, email, fields, mapping, subscriber=None):
+        raise NotImplementedError
+
+    def map_order(self, connection, order):
+        raise NotImplementedError
+
+    def map_product(self, connection, product):
+        raise NotImplementedError
+
+
+class FakeCloudPlugin:
+    """Registered for one test with ``make_app(PLUGIN_MODULES=[plugin])``."""
+
+    def __init__(self):
+        self.destination = FakeDestination()
+        self.removed: list[int] = []
+
+    @hookimpl
+    def register_destinations(self, register):
+        register(self.destination)
+
+    @hookimpl
+    def register_mappers(self, register):
+        register(FakeMapper())
+
+    @hookimpl
+    def connection_removed(self, connection):
+        self.removed.append(connection.id)
