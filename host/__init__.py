@@ -48,9 +48,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     plugins = PluginHost(app.config["PLUGINS"], extra_plugins=app.config["PLUGIN_MODULES"])
     app.extensions["host.plugins"] = plugins
 
-    from host import cli
+    from host import cli, scheduler
     from host.web import init_app as init_web
 
     init_web(app, plugins)
     cli.init_app(app, plugins)
+    scheduler.init_app(app)  # only where it should run: see host.scheduler
     return app

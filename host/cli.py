@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from host import migrations
 from host.plugins import PluginHost
@@ -26,6 +26,40 @@ def current_command() -> None:
     click.echo(migrations.current_revision() or "empty")
 
 
+@click.command("sync")
+@click.argument("store_hash")
+@click.option("--full", is_flag=True, help="Read every stream from the start (unchanged records are still not re-sent).")
+@with_appcontext
+def sync_command(store_hash: str, full: bool) -> None:
+    """Run one sync cycle of the store's connection now, in the foreground."""
+    from host.sync.console import run_cycle_with_progress
+
+    raise SystemExit(run_cycle_with_progress(store_hash, full=full))
+
+
+@click.command("scheduler")
+@with_appcontext
+def scheduler_command() -> None:
+    """Run the scheduler alone (production): cycles, "Sync now" and the webhook fast lane."""
+    import signal
+    import threading
+
+    from flask import current_app
+
+    from host.scheduler import HostScheduler
+
+    scheduler = HostScheduler(current_app._get_current_object())
+    scheduler.start()
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo("scheduler running; Ctrl+C to stop")
+    stop.wait()
+    scheduler.shutdown()
+
+
 def init_app(app: Flask, plugins: PluginHost) -> None:
     app.cli.add_command(db_cli)
+    app.cli.add_command(sync_command)
+    app.cli.add_command(scheduler_command)
     plugins.add_commands(app.cli)

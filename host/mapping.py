@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 class Mapper(ABC):
     destination: ClassVar[str]  # name of the destination whose records it makes
+    # Where the engine writes each canonical kind with write_records, e.g. {"order": "Orders"};
+    # a kind not listed is written to a collection named after the kind itself.
+    collections: ClassVar[dict[str, str]] = {}
 
     @abstractmethod
     def default_mapping(self) -> dict[str, str]:

@@ -75,6 +75,8 @@ class Connection(Base):
     # A cross-process lease: no two cycles of one connection at once.
     lock_owner: Mapped[str | None] = mapped_column(String(255), default=None)
     lock_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    # "Sync now": the scheduler runs a cycle at once, or right after the running one.
+    sync_requested_at: Mapped[datetime | None] = mapped_column(default=None)
 
     settings: Mapped[list[ConnectionSetting]] = relationship(
         back_populates="connection", cascade="all, delete-orphan"
@@ -137,6 +139,30 @@ class LedgerEntry(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class ContactProfile(Base):
+    """What the host knows of one email: its customer, subscriber and order facts.
+
+    Contacts are built from several streams (customers, subscribers, orders, guests); keeping
+    the canonical facts here lets a cycle re-map any contact locally (a mapping change, an
+    address from a newer order) and detect events (a first order, a re-subscription).
+    """
+
+    __tablename__ = "contact_profiles"
+    __table_args__ = (UniqueConstraint("connection_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))  # lower-cased
+    customer: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # canonical customer
+    is_guest: Mapped[bool] = mapped_column(Boolean, default=False)
+    subscriber: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # canonical subscriber
+    subscribed: Mapped[bool] = mapped_column(Boolean, default=False)
+    episode: Mapped[int] = mapped_column(Integer, default=0)  # subscription episodes begun so far
+    latest_order: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # id, date, addresses
+    first_order: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # id, date
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class SyncRun(Base):
     """One cycle: its phase and heartbeat while running, its counts and errors afterwards."""
 
@@ -165,6 +191,7 @@ class Enrolment(Base):
     trigger: Mapped[str] = mapped_column(String(32))  # new_customer, new_subscriber, first_order
     contact_key: Mapped[str] = mapped_column(String(255))  # the contact's email
     episode: Mapped[int] = mapped_column(Integer, default=1)
+    source_id: Mapped[str | None] = mapped_column(String(255), default=None)  # e.g. the first order's id
     program_id: Mapped[str | None] = mapped_column(String(64), default=None)
     # pending, pending_opt_in, sending, active, deactivated, failed, suppressed, expired
     state: Mapped[str] = mapped_column(String(16), default="pending")
@@ -172,6 +199,7 @@ class Enrolment(Base):
     destination_id: Mapped[str | None] = mapped_column(String(64), default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)  # set when marked "sending"
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 20:17:25.546565
+Create Date: 2026-11-27 20:30:36.818354
 """
 
 import sqlalchemy as sa
@@ -35,6 +35,7 @@ def upgrade() -> None:
     sa.Column('last_sync_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('lock_owner', sa.String(length=255), nullable=True),
     sa.Column('lock_expires_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('sync_requested_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('source', 'source_account')
     )
@@ -60,6 +61,22 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('connection_id', 'namespace')
     )
+    op.create_table('contact_profiles',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('connection_id', sa.Integer(), nullable=False),
+    sa.Column('email', sa.String(length=320), nullable=False),
+    sa.Column('customer', sa.JSON(), nullable=True),
+    sa.Column('is_guest', sa.Boolean(), nullable=False),
+    sa.Column('subscriber', sa.JSON(), nullable=True),
+    sa.Column('subscribed', sa.Boolean(), nullable=False),
+    sa.Column('episode', sa.Integer(), nullable=False),
+    sa.Column('latest_order', sa.JSON(), nullable=True),
+    sa.Column('first_order', sa.JSON(), nullable=True),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['connection_id'], ['connections.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('connection_id', 'email')
+    )
     op.create_table('destination_jobs',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('connection_id', sa.Integer(), nullable=False),
@@ -79,12 +96,14 @@ def upgrade() -> None:
     sa.Column('trigger', sa.String(length=32), nullable=False),
     sa.Column('contact_key', sa.String(length=255), nullable=False),
     sa.Column('episode', sa.Integer(), nullable=False),
+    sa.Column('source_id', sa.String(length=255), nullable=True),
     sa.Column('program_id', sa.String(length=64), nullable=True),
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('destination_id', sa.String(length=64), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['connection_id'], ['connections.id'], ondelete='CASCADE'),
@@ -156,6 +175,7 @@ def downgrade() -> None:
     op.drop_table('ledger')
     op.drop_table('enrolments')
     op.drop_table('destination_jobs')
+    op.drop_table('contact_profiles')
     op.drop_table('connection_settings')
     op.drop_table('connection_problems')
     op.drop_table('connections')

@@ -1,0 +1,191 @@
+"""When cycles run: APScheduler 3, with its jobs kept in the host's own database.
+
+Each connection has one job, ``cycle:<id>``, a one-off run date: when a cycle finishes, the job
+is set again for ``[sync] interval_seconds`` later (five minutes after the last one finished, not
+on a fixed clock). A ``tick`` job every ``[sync] fast_lane_seconds`` drains the webhook inbox
+(the fast lane), answers "Sync now" requests, and gives a job back to any connection without
+one (a new connection, a job lost to a crash). Because the jobs live in the database, a restart
+resumes the schedule; late jobs run at once.
+
+One scheduler per deployment: inside the web process under ``make run`` (``[scheduler] enabled``)
+or alone with ``flask --app host scheduler`` in production. Even if two ran by mistake, the
+connection lease keeps cycles of one connection from overlapping.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+import click
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from flask import Flask, current_app
+from sqlalchemy import select
+from werkzeug.serving import is_running_from_reloader
+
+from host.db import get_db
+from host.models import Connection, utcnow
+from host.sync import connections_with_events, run_cycle, run_fast_lane
+
+log = logging.getLogger(__name__)
+EXTENSION = "host.scheduler"
+TICK_JOB = "host:tick"
+_app: Flask | None = None  # the app whose jobs run in this process (jobs are stored by name)
+
+
+def cycle_job_id(connection_id: int) -> str:
+    return f"cycle:{connection_id}"
+
+
+def run_cycle_job(connection_id: int, trigger: str = "scheduled") -> None:
+    """A stored job: run the connection's cycle, then plan the next one."""
+    with _app.app_context():
+        scheduler: HostScheduler = current_app.extensions[EXTENSION]
+        try:
+            started = run_cycle(connection_id, trigger=trigger) is not None
+        except Exception:
+            log.exception("cycle of connection %s failed", connection_id)
+            started = True  # it ran and failed: the next one comes after the interval as usual
+        if started:  # otherwise another cycle holds the connection and plans the next itself
+            scheduler.plan_next(connection_id)
+
+
+def tick_job() -> None:
+    """A stored job: fast lane, "Sync now" requests, and a job for every connection."""
+    with _app.app_context():
+        current_app.extensions[EXTENSION].tick()
+
+
+def request_sync(connection_id: int) -> None:
+    """ "Sync now": a cycle starts at once, or right after the running one finishes."""
+    with get_db().transaction() as session:
+        session.get(Connection, connection_id).sync_requested_at = utcnow()
+    scheduler = current_app.extensions.get(EXTENSION)
+    if scheduler is not None and scheduler.running:
+        scheduler.tick_connection(connection_id)  # else the scheduler's next tick answers it
+
+
+class HostScheduler:
+    def __init__(self, app: Flask):
+        self.app = app
+        config = app.config.get("SYNC", {})
+        self.interval = timedelta(seconds=float(config.get("interval_seconds", 300)))
+        self.tick_seconds = float(config.get("fast_lane_seconds", 5))
+        self.last_tick_at: datetime | None = None
+        with app.app_context():
+            engine = get_db().engine
+        self.scheduler = BackgroundScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=engine)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone="UTC",
+        )
+        app.extensions[EXTENSION] = self
+
+    @property
+    def running(self) -> bool:
+        return self.scheduler.running
+
+    def start(self, *, paused: bool = False) -> None:
+        global _app
+        _app = self.app
+        self.scheduler.start(paused=paused)
+        self.scheduler.add_job(
+            "host.scheduler:tick_job",
+            "interval",
+            seconds=self.tick_seconds,
+            id=TICK_JOB,
+            replace_existing=True,
+        )
+
+    def shutdown(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    def plan_next(self, connection_id: int) -> None:
+        """After a cycle: the next one after the interval, or now if "Sync now" came meanwhile."""
+        with get_db().transaction() as session:
+            connection = session.get(Connection, connection_id)
+            if connection is None:
+                return
+            requested = connection.sync_requested_at is not None
+            finished = connection.last_sync_at or utcnow()
+        when = utcnow() if requested else max(finished + self.interval, utcnow())
+        self._set_job(connection_id, when, "manual" if requested else "scheduled")
+
+    def tick(self) -> None:
+        self.last_tick_at = utcnow()
+        with get_db().transaction() as session:
+            ids = session.scalars(
+                select(Connection.id).where(
+                    Connection.sync_enabled.is_(True), Connection.destination.is_not(None)
+                )
+            ).all()
+        for connection_id in ids:
+            self.tick_connection(connection_id)
+        for connection_id in connections_with_events():
+            try:
+                run_fast_lane(connection_id)
+            except Exception:
+                log.exception("fast lane of connection %s failed", connection_id)
+
+    def tick_connection(self, connection_id: int) -> None:
+        with get_db().transaction() as session:
+            connection = session.get(Connection, connection_id)
+            now = utcnow()
+            if connection.lock_expires_at is not None and connection.lock_expires_at > now:
+                return  # a cycle is running: it plans the next one (a request included) when done
+            requested, last_sync_at = connection.sync_requested_at, connection.last_sync_at
+        if requested is not None:
+            self._set_job(connection_id, now, "manual")
+        elif self.scheduler.get_job(cycle_job_id(connection_id)) is None:
+            self._set_job(
+                connection_id, max(now, last_sync_at + self.interval) if last_sync_at else now
+            )
+
+    def _set_job(self, connection_id: int, when: datetime, trigger: str = "scheduled") -> None:
+        self.scheduler.add_job(
+            "host.scheduler:run_cycle_job",
+            "date",
+            run_date=when,
+            args=[connection_id, trigger],
+            id=cycle_job_id(connection_id),
+            replace_existing=True,
+        )
+
+    def next_cycle_at(self, connection_id: int) -> datetime | None:
+        job = self.scheduler.get_job(cycle_job_id(connection_id))
+        return job.next_run_time if job is not None else None
+
+    def status(self) -> dict[str, Any]:
+        jobs = self.scheduler.get_jobs() if self.running else []
+        cycles = [job for job in jobs if job.id.startswith("cycle:")]
+        upcoming = min((job.next_run_time for job in cycles if job.next_run_time), default=None)
+        return {
+            "status": "running" if self.running else "stopped",
+            "connections_scheduled": len(cycles),
+            "next_cycle_at": upcoming.isoformat() if upcoming else None,
+            "last_tick_at": self.last_tick_at.isoformat() if self.last_tick_at else None,
+        }
+
+
+def _runs_here(app: Flask) -> bool:
+    """Only ``flask run`` (the development web process of ``make run``) starts the scheduler:
+    other ``flask`` commands, scripts and WSGI servers do not (production runs
+    ``flask --app host scheduler`` beside them), nor does the watching parent of ``--reload``."""
+    if not app.config.get("SCHEDULER", {}).get("enabled") or app.config.get("TESTING"):
+        return False
+    context = click.get_current_context(silent=True)
+    if context is None or context.info_name != "run":
+        return False
+    return not context.params.get("reload") or is_running_from_reloader()
+
+
+def init_app(app: Flask) -> None:
+    if _runs_here(app):
+        import atexit
+
+        scheduler = HostScheduler(app)
+        scheduler.start()
+        atexit.register(scheduler.shutdown)

@@ -1,0 +1,79 @@
+"""``flask --app host sync STORE_HASH``: one cycle in the foreground, with a progress bar per
+stream and a summary table at the end."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import select
+
+from host.db import get_db
+from host.models import Connection
+from host.sync.cycle import run_cycle
+from host.sync.runs import COUNTERS
+
+
+def run_cycle_with_progress(
+    store_hash: str, *, full: bool = False, console: Console | None = None
+) -> int:
+    """Run the cycle; answer the process exit code (0 finished, 1 not run or failed, 2 partial)."""
+    console = console or Console()
+    with get_db().transaction() as session:
+        connection_id = session.scalar(
+            select(Connection.id).where(Connection.source_account == store_hash)
+        )
+    if connection_id is None:
+        console.print(f"[red]no connection for store {store_hash}[/red]")
+        return 1
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        TextColumn("{task.fields[counts]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        tasks: dict[str, int] = {}
+
+        def report(stream: str, counts: dict[str, int]) -> None:
+            if stream not in tasks:
+                tasks[stream] = progress.add_task(stream, total=None, counts="")
+            text = "  ".join(f"{key} {value}" for key, value in counts.items() if value)
+            progress.update(tasks[stream], completed=counts.get("read", 0), counts=text)
+
+        run = run_cycle(connection_id, trigger="cli", full=full, progress=report)
+        for task in tasks.values():
+            progress.update(
+                task,
+                total=progress.tasks[task].completed or 1,
+                completed=progress.tasks[task].completed or 1,
+            )
+    if run is None:
+        console.print(
+            "[yellow]not run: another cycle holds this connection, or its sync is off[/yellow]"
+        )
+        return 1
+    console.print(summary(run))
+    return {"finished": 0, "partial": 2}.get(run.status, 1)
+
+
+def summary(run) -> Table:
+    duration = (run.finished_at - run.started_at).total_seconds() if run.finished_at else 0
+    table = Table(title=f"Cycle {run.id}: {run.status} in {duration:.1f} s")
+    table.add_column("stream")
+    for counter in COUNTERS:
+        table.add_column(counter, justify="right")
+    for stream, counts in run.counts.items():
+        if stream == "enrolments":
+            continue
+        table.add_row(stream, *(str(counts.get(counter, 0)) for counter in COUNTERS))
+    enrolments = run.counts.get("enrolments") or {}
+    if enrolments:
+        table.caption = "enrolments: " + ", ".join(
+            f"{state} {n}" for state, n in sorted(enrolments.items())
+        )
+    for area, message in run.errors.items():
+        table.add_row(f"[red]{area}[/red]", message, *[""] * (len(COUNTERS) - 1))
+    return table

@@ -1,0 +1,124 @@
+"""Contact profiles: the facts of one email gathered from the customers, subscribers, orders
+and guests streams, and the events their changes reveal.
+
+Only records created after the connection was made are news: the backfill finds history and
+raises no event. A contact who unsubscribed and subscribes again begins a new subscription
+episode, so it can be welcomed again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from host.enrolments import Event
+from host.models import ContactProfile
+from host.sync.cursors import parse_time
+
+ORDER_FACTS = ("id", "date_created", "billing_address", "shipping_address")
+
+
+def email_of(record: dict[str, Any]) -> str:
+    return str(record["email"]).strip().lower()
+
+
+def load_profiles(
+    session: Session, connection_id: int, emails: Iterable[str]
+) -> dict[str, ContactProfile]:
+    """The profiles of these emails, created empty where none exists yet."""
+    wanted = sorted(set(emails))
+    found: dict[str, ContactProfile] = {}
+    for start in range(0, len(wanted), 500):
+        rows = session.scalars(
+            select(ContactProfile).where(
+                ContactProfile.connection_id == connection_id,
+                ContactProfile.email.in_(wanted[start : start + 500]),
+            )
+        )
+        found.update((row.email, row) for row in rows)
+    for email in wanted:
+        if email not in found:
+            found[email] = ContactProfile(connection_id=connection_id, email=email, episode=0)
+            session.add(found[email])
+    return found
+
+
+class ProfileUpdater:
+    """Applies canonical records to profiles; answers the events they reveal."""
+
+    def __init__(self, connected_at: datetime | None):
+        self.connected_at = connected_at
+
+    def is_new(self, timestamp: str | None) -> bool:
+        return bool(self.connected_at and timestamp and parse_time(timestamp) >= self.connected_at)
+
+    def customer(self, profile: ContactProfile, customer: dict[str, Any]) -> list[Event]:
+        is_guest = bool(customer.get("is_guest"))
+        registered_before = profile.customer is not None and not profile.is_guest
+        if is_guest and registered_before:
+            return []  # the store account speaks for this email, not its guest orders
+        profile.customer, profile.is_guest = customer, is_guest
+        events = []
+        if not is_guest and not registered_before and self.is_new(customer.get("date_created")):
+            events.append(Event("new_customer", profile.email, str(customer["id"])))
+        return events
+
+    def subscriber(self, profile: ContactProfile, subscriber: dict[str, Any]) -> list[Event]:
+        opted_in = bool(subscriber.get("opted_in"))
+        known_unsubscribed = profile.subscriber is not None and not profile.subscribed
+        events = []
+        if opted_in and not profile.subscribed:
+            profile.episode = (profile.episode or 0) + 1
+            brand_new = self.is_new(subscriber.get("date_created"))
+            came_back = known_unsubscribed and self.is_new(subscriber.get("date_modified"))
+            if brand_new or came_back:
+                events.append(
+                    Event("new_subscriber", profile.email, str(subscriber["id"]), profile.episode)
+                )
+        profile.subscriber, profile.subscribed = subscriber, opted_in
+        return events
+
+    def order(self, profile: ContactProfile, order: dict[str, Any]) -> list[Event]:
+        """Orders that count (not incomplete, not deleted) give the latest addresses and the first order."""
+        if order.get("is_incomplete") or order.get("is_deleted"):
+            return []
+        facts = {key: order.get(key) for key in ORDER_FACTS}
+        events = []
+        latest = profile.latest_order
+        if latest is None or latest["id"] == facts["id"] or _order_key(facts) > _order_key(latest):
+            profile.latest_order = facts
+        first = profile.first_order
+        if first is None or _order_key(facts) < _order_key(first):
+            profile.first_order = {"id": facts["id"], "date_created": facts["date_created"]}
+            if self.is_new(facts["date_created"]):
+                events.append(Event("first_order", profile.email, str(facts["id"])))
+        if profile.customer is None:
+            profile.customer, profile.is_guest = guest_from_order(order), True
+        return events
+
+
+def guest_from_order(order: dict[str, Any]) -> dict[str, Any]:
+    """A guest known only from an order, until the source's guests stream describes it."""
+    billing = order.get("billing_address") or {}
+    return {
+        "id": email_of(order),
+        "email": email_of(order),
+        "first_name": billing.get("first_name"),
+        "last_name": billing.get("last_name"),
+        "company": billing.get("company"),
+        "phone": billing.get("phone"),
+        "notes": None,
+        "is_guest": True,
+        "addresses": [],
+        "date_created": order.get("date_created"),
+        "date_modified": order.get("date_modified"),
+    }
+
+
+def _order_key(facts: dict[str, Any]) -> tuple:
+    order_id = str(facts["id"])
+    return (parse_time(facts["date_created"]), len(order_id), order_id)

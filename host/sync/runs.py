@@ -1,0 +1,123 @@
+"""Each cycle as a ``SyncRun`` row: phase, heartbeat and counts while it runs, outcome after.
+
+The row is written in its own short transactions, so the pages see progress while the cycle's
+own transaction is still open, and a page that rolls back does not roll back the counts.
+Configuration problems are kept here too: one ``ConnectionProblem`` per code, cleared when the
+area it paused works again.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from host.db import Database
+from host.errors import ConfigurationError
+from host.models import ConnectionProblem, SyncRun, utcnow
+
+COUNTERS = ("read", "sent", "unchanged", "excluded", "failed")
+
+
+def empty_counts() -> dict[str, int]:
+    return dict.fromkeys(COUNTERS, 0)
+
+
+class RunRecorder:
+    """Counts per stream, phase and errors of one run, mirrored to its row."""
+
+    def __init__(
+        self,
+        database: Database,
+        connection_id: int,
+        trigger: str,
+        progress: Callable[[str, dict[str, int]], None] | None = None,
+    ):
+        self.database = database
+        self.connection_id = connection_id
+        self.counts: dict[str, dict[str, int]] = {}
+        self.errors: dict[str, str] = {}
+        self.progress = progress
+        self._lock = threading.Lock()  # the heartbeat thread writes the row too
+        with database.transaction() as session:
+            # A run left "running" by a process that died is over: say so.
+            session.execute(
+                update(SyncRun)
+                .where(SyncRun.connection_id == connection_id, SyncRun.status == "running")
+                .values(status="interrupted", finished_at=utcnow())
+            )
+            run = SyncRun(
+                connection_id=connection_id, trigger=trigger, status="running", counts={}, errors={}
+            )
+            session.add(run)
+        self.run_id = run.id
+        self.started_at = run.started_at
+
+    def stream(self, name: str) -> dict[str, int]:
+        return self.counts.setdefault(name, empty_counts())
+
+    def add(self, name: str, **increments: int) -> None:
+        counts = self.stream(name)
+        for key, value in increments.items():
+            counts[key] = counts.get(key, 0) + value
+
+    def phase(self, phase: str) -> None:
+        self._write(phase=phase)
+
+    def page_done(self, name: str) -> None:
+        self._write()
+        if self.progress is not None:
+            self.progress(name, dict(self.stream(name)))
+
+    def error(self, area: str, message: str) -> None:
+        self.errors[area] = message
+        self._write()
+
+    def beat(self) -> None:
+        self._write()
+
+    def finish(self, status: str) -> SyncRun:
+        return self._write(status=status, phase=None, finished_at=utcnow())
+
+    def row(self) -> SyncRun:
+        with self.database.transaction() as session:
+            return session.get(SyncRun, self.run_id)
+
+    def _write(self, **values: Any) -> SyncRun:
+        with self._lock, self.database.transaction() as session:
+            run = session.get(SyncRun, self.run_id)
+            run.counts = copy.deepcopy(self.counts)
+            run.errors = dict(self.errors)
+            run.heartbeat_at = utcnow()
+            for key, value in values.items():
+                setattr(run, key, value)
+            return run
+
+
+def record_problem(
+    database: Database, connection_id: int, area: str, error: ConfigurationError
+) -> None:
+    """Show ``error`` on the Store tab until ``area`` works again (one row per code)."""
+    with database.transaction() as session:
+        row = session.scalar(
+            select(ConnectionProblem).where(
+                ConnectionProblem.connection_id == connection_id,
+                ConnectionProblem.code == error.code,
+            )
+        )
+        if row is None:
+            row = ConnectionProblem(connection_id=connection_id, code=error.code)
+            session.add(row)
+        row.area, row.message = area, error.message
+
+
+def clear_problems(database: Database, connection_id: int, area: str) -> None:
+    with database.transaction() as session:
+        session.execute(
+            delete(ConnectionProblem).where(
+                ConnectionProblem.connection_id == connection_id, ConnectionProblem.area == area
+            )
+        )

@@ -1,0 +1,94 @@
+"""A connected fake store per test: ``world.sync()`` runs one cycle inside the app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import select
+
+from host.db import get_db
+from host.models import Base, Connection, Enrolment, LedgerEntry
+from host.settings import save_settings
+from host.sync import run_cycle
+from host.sync.cursors import parse_time
+from tests.sync.fakes import CONNECTED_AT, FakePlugin
+
+PROGRAMS = {
+    "new_customer_program_id": "P-customer",
+    "new_subscriber_program_id": "P-subscriber",
+    "first_order_program_id": "P-first-order",
+}
+
+
+@dataclass
+class World:
+    app: object
+    plugin: FakePlugin
+    connection_id: int
+
+    @property
+    def store(self):
+        return self.plugin.source
+
+    @property
+    def destination(self):
+        return self.plugin.destination
+
+    def sync(self, **kwargs):
+        with self.app.app_context():
+            return run_cycle(self.connection_id, **kwargs)
+
+    def save(self, namespace: str, values: dict) -> None:
+        with self.app.app_context(), get_db().transaction() as session:
+            save_settings(session, session.get(Connection, self.connection_id), namespace, values)
+
+    def update_connection(self, **values) -> None:
+        with self.app.app_context(), get_db().transaction() as session:
+            connection = session.get(Connection, self.connection_id)
+            for key, value in values.items():
+                setattr(connection, key, value)
+
+    def query(self, statement):
+        with self.app.app_context(), get_db().transaction() as session:
+            return list(session.scalars(statement))
+
+    def ledger(self, kind: str, source_id: str) -> LedgerEntry | None:
+        rows = self.query(
+            select(LedgerEntry).where(LedgerEntry.kind == kind, LedgerEntry.source_id == source_id)
+        )
+        return rows[0] if rows else None
+
+    def query_last_sync(self):
+        return self.query(select(Connection.last_sync_at))[0]
+
+    def enrolments(self) -> list[Enrolment]:
+        return self.query(select(Enrolment).order_by(Enrolment.id))
+
+
+@pytest.fixture
+def world(make_app):
+    plugin = FakePlugin()
+    app = make_app(
+        PLUGIN_MODULES=[plugin], PLUGINS={"enabled": ["enrolments"]}, SYNC={"max_attempts": 3}
+    )
+    with app.app_context(), get_db().transaction() as session:
+        Base.metadata.create_all(get_db().engine)
+        connection = Connection(
+            source="fake_store",
+            source_account="store-1",
+            destination="fake_dest",
+            destination_secrets={"password": "secret"},
+            connected_at=parse_time(CONNECTED_AT),
+        )
+        session.add(connection)
+        session.flush()
+        save_settings(
+            session,
+            connection,
+            "contacts",
+            {"customers_book_id": "B-customers", "subscribers_book_id": "B-subscribers"},
+        )
+        save_settings(session, connection, "automation", PROGRAMS)
+        connection_id = connection.id
+    return World(app, plugin, connection_id)

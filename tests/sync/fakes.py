@@ -1,0 +1,275 @@
+"""Throwaway source, destination and mapper plugins for the engine's unit tests.
+
+The source keeps canonical records in dicts and derives guests from orders; the destination
+keeps books, contacts, collections and enrolments in memory and counts every write, so a test
+can say exactly what a user would find there.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import timedelta
+
+from host.destinations import AccountInfo, Destination, DestinationRecord, WriteResult
+from host.hookspecs import hookimpl
+from host.mapping import Mapper
+from host.sources import Page, Source, Stream
+
+
+def at(day: int, hour: int = 0) -> str:
+    """An ISO 8601 UTC instant in June 2025 (the connection is made on day 10)."""
+    return f"2025-06-{day:02d}T{hour:02d}:00:00+00:00"
+
+
+CONNECTED_AT = at(10)
+
+
+def customer(cid, email, created, *, modified=None, **extra):
+    return {
+        "id": str(cid),
+        "email": email,
+        "first_name": f"First{cid}",
+        "last_name": f"Last{cid}",
+        "company": None,
+        "phone": None,
+        "notes": None,
+        "is_guest": False,
+        "addresses": [],
+        "date_created": created,
+        "date_modified": modified or created,
+        **extra,
+    }
+
+
+def subscriber(sid, email, created, *, opted_in=True, modified=None):
+    return {
+        "id": str(sid),
+        "email": email,
+        "first_name": None,
+        "last_name": None,
+        "opted_in": opted_in,
+        "source": "storefront",
+        "order_id": None,
+        "consent": {"date": created, "url": "https://shop.example", "ip": None, "user_agent": None},
+        "date_created": created,
+        "date_modified": modified or created,
+    }
+
+
+def order(oid, email, created, *, customer_id=None, postcode="AB1", modified=None, **flags):
+    address = {"first_name": "Bill", "last_name": "Payer", "postcode": postcode, "city": "Town"}
+    return {
+        "id": str(oid),
+        "email": email,
+        "customer_id": customer_id,
+        "status": "Completed",
+        "is_incomplete": False,
+        "is_deleted": False,
+        "total": "10.00",
+        "billing_address": address,
+        "shipping_address": address,
+        "items": [],
+        "date_created": created,
+        "date_modified": modified or created,
+        **flags,
+    }
+
+
+def product(pid, modified, *, visible=True, name=None):
+    return {
+        "id": str(pid),
+        "name": name or f"Product {pid}",
+        "is_visible": visible,
+        "date_modified": modified,
+    }
+
+
+class FakeSource(Source):
+    name = "fake_store"
+    title = "Fake store"
+
+    def __init__(self, page_size: int = 3):
+        self.customers, self.subscribers, self.orders, self.products = {}, {}, {}, {}
+        self.page_size = page_size
+        self.pages_served = 0
+        self.fail_after_pages: int | None = None  # simulate a crash mid-cycle
+
+    def streams(self):
+        return [
+            Stream("customers", "customer", "/customers", "id", "date_modified", self.page_size),
+            Stream(
+                "subscribers", "subscriber", "/subscribers", "id", "date_modified", self.page_size
+            ),
+            Stream("orders", "order", "/orders", "id", "date_modified", self.page_size),
+            Stream("guests", "customer", "/orders", "id", "date_modified", self.page_size),
+            Stream(
+                "products",
+                "product",
+                "/products",
+                "id",
+                "date_modified",
+                self.page_size,
+                full_refresh_every=timedelta(days=1),
+            ),
+        ]
+
+    def guests(self) -> dict:
+        registered = {c["email"] for c in self.customers.values()}
+        found: dict = {}
+        for item in sorted(self.orders.values(), key=lambda o: o["date_created"]):
+            email = item["email"]
+            if item["customer_id"] or email in registered or item["is_incomplete"]:
+                continue
+            guest = found.setdefault(
+                email, customer(email, email, item["date_created"], is_guest=True)
+            )
+            guest.update(first_name="Bill", last_name="Payer", date_modified=item["date_modified"])
+        return found
+
+    def read(self, connection, stream, *, since=None, ids=None):
+        table = self.guests() if stream.name == "guests" else getattr(self, stream.name)
+        records = [r for r in table.values() if (ids is None or r["id"] in ids)]
+        if ids is None and since is not None:
+            records = [r for r in records if r["date_modified"] >= since]
+        records.sort(key=lambda r: (r["date_modified"], r["id"]))
+        for start in range(0, len(records), stream.page_size):
+            if self.fail_after_pages is not None and self.pages_served >= self.fail_after_pages:
+                raise RuntimeError("the process died here")
+            self.pages_served += 1
+            yield Page([dict(r) for r in records[start : start + stream.page_size]])
+
+
+class FakeDestination(Destination):
+    name = "fake_dest"
+    title = "Fake destination"
+
+    def __init__(self):
+        self.contacts: dict[str, dict] = {}  # email → {"id", "payload", "books": set}
+        self.collections: dict[str, dict] = defaultdict(dict)
+        self.enrolments: list[tuple[str, list[str]]] = []
+        self.writes: Counter = Counter()  # records written per target
+        self.refuse: dict[str, str] = {}  # source id → reason
+        self.broken: dict[str, Exception] = {}  # "contacts" or a collection → error raised
+        self.statuses: dict[str, str] = {}  # email → contact status override
+
+    def check_credentials(self, credentials):
+        return AccountInfo(account="fake")
+
+    def address_books(self, connection):
+        return []
+
+    def programs(self, connection):
+        return []
+
+    def data_fields(self, connection):
+        return []
+
+    def create_data_field(self, connection, name, type):
+        raise NotImplementedError
+
+    def book(self, book_id) -> set[str]:
+        return {email for email, c in self.contacts.items() if book_id in c["books"]}
+
+    def write_contacts(self, connection, records, *, book_id):
+        if "contacts" in self.broken:
+            raise self.broken["contacts"]
+        results = []
+        for record in records:
+            self.writes[f"contacts:{book_id}"] += 1
+            if record.source_id in self.refuse:
+                results.append(
+                    WriteResult(record.source_id, False, reason=self.refuse[record.source_id])
+                )
+                continue
+            contact = self.contacts.setdefault(
+                record.key, {"id": str(len(self.contacts) + 1), "books": set()}
+            )
+            contact["payload"] = record.payload
+            if book_id:
+                contact["books"].add(book_id)
+            results.append(WriteResult(record.source_id, True, destination_id=contact["id"]))
+        return results
+
+    def remove_from_book(self, connection, book_id, emails):
+        for email in emails:
+            self.writes[f"remove:{book_id}"] += 1
+            self.contacts[email]["books"].discard(book_id)
+
+    def write_records(self, connection, collection, records):
+        if collection in self.broken:
+            raise self.broken[collection]
+        results = []
+        for record in records:
+            self.writes[collection] += 1
+            if record.source_id in self.refuse:
+                results.append(
+                    WriteResult(record.source_id, False, reason=self.refuse[record.source_id])
+                )
+            elif collection == "Orders" and record.payload["email"] not in self.contacts:
+                results.append(WriteResult(record.source_id, False, reason="contact not found"))
+            else:
+                self.collections[collection][record.key] = record.payload
+                results.append(WriteResult(record.source_id, True, destination_id=record.key))
+        return results
+
+    def enrol(self, connection, program_id, contact_ids):
+        self.enrolments.append((program_id, list(contact_ids)))
+        return f"enrolment-{len(self.enrolments)}"
+
+    def contact_status(self, connection, email):
+        return self.statuses.get(email, "subscribed" if email in self.contacts else None)
+
+    def enrolment_status(self, connection, enrolment_id):
+        return "finished"
+
+    def enrolled(self) -> list[tuple[str, str]]:
+        """(program, email) of every contact enrolled, repeats included."""
+        emails = {c["id"]: email for email, c in self.contacts.items()}
+        return [(program, emails[cid]) for program, ids in self.enrolments for cid in ids]
+
+
+class FakeMapper(Mapper):
+    destination = "fake_dest"
+    collections = {"order": "Orders", "product": "Catalog_Default"}
+
+    def default_mapping(self):
+        return {"first_name": "FIRSTNAME", "last_name": "LASTNAME", "billing_postcode": "POSTCODE"}
+
+    def map_contact(self, connection, *, email, fields, mapping, subscriber=None):
+        payload = {
+            "email": email,
+            "fields": {name: fields.get(key) for key, name in sorted(mapping.items())},
+        }
+        if subscriber is not None:
+            payload["consent"] = subscriber.get("consent")
+        return DestinationRecord("contact", email, email, payload)
+
+    def map_order(self, connection, order):
+        return DestinationRecord(
+            "order",
+            order["id"],
+            order["id"],
+            {"email": order["email"].lower(), "status": order["status"], "total": order["total"]},
+        )
+
+    def map_product(self, connection, product):
+        return DestinationRecord("product", product["id"], product["id"], {"name": product["name"]})
+
+
+class FakePlugin:
+    """Registers one fake source, destination and mapper."""
+
+    def __init__(self):
+        self.source, self.destination, self.mapper = FakeSource(), FakeDestination(), FakeMapper()
+
+    @hookimpl
+    def register_sources(self, register):
+        register(self.source)
+
+    @hookimpl
+    def register_destinations(self, register):
+        register(self.destination)
+
+    @hookimpl
+    def register_mappers(self, register):
+        register(self.mapper)
