@@ -14,7 +14,6 @@ from marshmallow import EXCLUDE, Schema, fields
 class _Record(Schema):
     class Meta:
         unknown = EXCLUDE
-        ordered = True
 
 
 class AddressSchema(_Record):
