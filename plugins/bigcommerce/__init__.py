@@ -1,0 +1,1 @@
+"""BigCommerce source: app callbacks, API client, declared streams and webhooks."""

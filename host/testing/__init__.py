@@ -1,0 +1,1 @@
+"""Test helpers any plugin may import: the source conformance suite (``source_conformance``)."""

@@ -1,0 +1,213 @@
+"""The app's control-panel callbacks: auth (install), load, uninstall and remove_user.
+
+Auth exchanges the one-time code for the store's token, stores it encrypted with the scopes and
+the store's name and URL, opens the merchant's session and leads to the Engagement Cloud
+credentials page. The other three carry a ``signed_payload_jwt`` that must verify before
+anything happens; a bad one answers 401 and changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import requests
+from flask import Blueprint, abort, redirect, request, url_for
+from markupsafe import escape
+from werkzeug.routing import BuildError
+
+from host import connections
+from host.db import db_session
+from host.errors import ConfigurationError, SyncError
+from host.plugins import get_plugins
+from host.web.session import login_merchant
+from plugins.bigcommerce.client import BigCommerceClient
+from plugins.bigcommerce.pacing import RetryPolicy
+from plugins.bigcommerce.settings import ROUTE_PREFIX, AppSettings
+from plugins.bigcommerce.signed_payload import InvalidCallback, verify
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("bigcommerce", __name__, url_prefix=ROUTE_PREFIX)
+
+# Read access each stream needs (the full-access variant of a scope covers its read-only one).
+REQUIRED_SCOPES = {
+    "store_v2_customers": "customers and newsletter subscribers",
+    "store_v2_orders": "orders",
+    "store_v2_products": "products",
+    "store_v2_information": "store information",
+}
+INTERACTIVE_RETRY = RetryPolicy(max_attempts=3, max_rate_limited_attempts=3, max_delay=5.0)
+
+
+def missing_scopes(granted: str) -> list[str]:
+    names = set(granted.split())
+    return [
+        scope
+        for scope in REQUIRED_SCOPES
+        if scope not in names and f"{scope}_read_only" not in names
+    ]
+
+
+def _page(message: str, status: int):
+    body = (
+        f"<!doctype html><title>BigCommerce connection</title><main><p>{escape(message)}</p></main>"
+    )
+    return body, status, {"Content-Type": "text/html; charset=utf-8"}
+
+
+def _settings_page(endpoint: str, fallback: str) -> str:
+    try:
+        return url_for(endpoint)
+    except BuildError:  # the settings pages are not registered (e.g. a minimal app)
+        return fallback
+
+
+def _exchange_code(settings: AppSettings, args: dict[str, str]) -> dict[str, Any]:
+    try:
+        response = requests.post(
+            f"{settings.login_base_url}/oauth2/token",
+            json={
+                "client_id": settings.client_id,
+                "client_secret": settings.client_secret,
+                "code": args["code"],
+                "scope": args["scope"],
+                "context": args["context"],
+                "grant_type": "authorization_code",
+                "redirect_uri": settings.url_for("auth"),
+            },
+            headers={"Accept": "application/json"},
+            timeout=(5, 30),
+        )
+    except requests.RequestException:
+        raise ConfigurationError(
+            "BigCommerce could not be reached to finish the installation; try again."
+        ) from None
+    body = (
+        response.json()
+        if response.headers.get("Content-Type", "").startswith("application/json")
+        else {}
+    )
+    if response.status_code >= 400 or not isinstance(body, dict) or not body.get("access_token"):
+        log.warning("BigCommerce token exchange failed with HTTP %s", response.status_code)
+        raise ConfigurationError(
+            "BigCommerce did not accept the installation code (it may have expired). Start the installation again "
+            "from your control panel."
+        )
+    return body
+
+
+@blueprint.get("/auth")
+def auth():
+    args = {
+        name: request.args.get(name, "") for name in ("code", "scope", "context", "account_uuid")
+    }
+    if not (args["code"] and args["context"].startswith("stores/")):
+        return _page("This page is opened by BigCommerce when you install the app.", 400)
+    settings = AppSettings.current()
+    try:
+        token = _exchange_code(settings, args)
+        granted = str(token.get("scope") or args["scope"])
+        missing = missing_scopes(granted)
+        if missing:
+            needs = ", ".join(REQUIRED_SCOPES[scope] for scope in missing)
+            raise ConfigurationError(
+                f"The app was installed without access to {needs}. Ask the app's administrator to request "
+                "these permissions, then install it again.",
+                area="store",
+                code="bigcommerce_scope",
+            )
+        store_hash = str(token.get("context") or args["context"]).removeprefix("stores/")
+        client = BigCommerceClient(
+            settings.api_base_url, store_hash, token["access_token"], retry=INTERACTIVE_RETRY
+        )
+        store = client.get_json("/v2/store", area="store") or {}
+    except SyncError as error:
+        return _page(error.message, 400)
+    user = token.get("user") or {}
+    session = db_session()
+    connection = connections.install(
+        session,
+        source="bigcommerce",
+        account=store_hash,
+        store_name=str(store.get("name") or store_hash),
+        store_url=str(
+            store.get("secure_url") or (f"https://{store['domain']}" if store.get("domain") else "")
+        ),
+        secrets_={"access_token": token["access_token"]},
+        data={
+            "scopes": granted.split(),
+            "user": user,
+            "owner": token.get("owner") or {},
+            "account_uuid": token.get("account_uuid") or args["account_uuid"],
+            "store_id": store.get("store_id"),
+            # The control panel that frames the settings pages (host.web.security allows it).
+            "control_panel_base_url": store.get("control_panel_base_url"),
+            "users": {str(user.get("id")): user.get("email")} if user.get("id") is not None else {},
+        },
+    )
+    session.commit()
+    login_merchant(connection, user)
+    return redirect(_settings_page("settings.connect", "/settings/connect"))
+
+
+def _verified_connection():
+    """(claims, connection or None) for a verified callback; 401 when the token does not verify."""
+    settings = AppSettings.current()
+    try:
+        claims = verify(
+            request.args.get("signed_payload_jwt"),
+            client_id=settings.client_id,
+            client_secret=settings.client_secret,
+        )
+    except InvalidCallback as error:
+        log.warning(
+            "Rejected a BigCommerce %s callback: %s", request.path.rsplit("/", 1)[-1], error
+        )
+        abort(401)
+    return claims, connections.find(db_session(), "bigcommerce", claims["store_hash"])
+
+
+@blueprint.get("/load")
+def load():
+    claims, connection = _verified_connection()
+    if connection is None:
+        return _page(
+            "The app is not installed for this store any more. Install it again from your control panel.",
+            404,
+        )
+    user = claims["user"]
+    users = dict(connection.source_data.get("users") or {})
+    if users.get(str(user["id"])) != user.get("email"):
+        users[str(user["id"])] = user.get("email")
+        connection.source_data = {**connection.source_data, "users": users}
+        db_session().commit()
+    login_merchant(connection, user)
+    if connection.is_connected:
+        return redirect(_settings_page("settings.store", "/settings/store"))
+    return redirect(_settings_page("settings.connect", "/settings/connect"))
+
+
+@blueprint.get("/uninstall")
+def uninstall():
+    _claims, connection = _verified_connection()
+    if connection is not None:
+        session = db_session()
+        connections.remove(session, get_plugins(), connection)
+        session.commit()
+    return "", 204
+
+
+@blueprint.get("/remove_user")
+def remove_user():
+    claims, connection = _verified_connection()
+    if connection is not None:
+        user_id = str(claims["user"]["id"])
+        data = dict(connection.source_data)
+        data["users"] = {
+            key: value for key, value in (data.get("users") or {}).items() if key != user_id
+        }
+        if str((data.get("user") or {}).get("id")) == user_id:
+            data.pop("user")
+        connection.source_data = data
+        db_session().commit()
+    return "", 204

@@ -1,0 +1,71 @@
+"""The BigCommerce source passes the host's source conformance suite against the emulator."""
+
+from __future__ import annotations
+
+import pytest
+
+from host.testing.source_conformance import SourceConformance
+from tests.bigcommerce.truth import listed_orders, truth
+
+
+class TestBigCommerceConformance(SourceConformance):
+    @pytest.fixture
+    def conformance_source(self, bigcommerce):
+        with bigcommerce.app.app_context():
+            yield bigcommerce.source()
+
+    @pytest.fixture
+    def conformance_connection(self, bigcommerce):
+        return bigcommerce.connection()
+
+    @pytest.fixture
+    def conformance_truth(self, bigcommerce):
+        state = bigcommerce.state()
+        return lambda stream: truth(state, stream)
+
+    @pytest.fixture
+    def conformance_mutate(self, bigcommerce):
+        def mutate() -> dict[str, set[str]]:
+            state = bigcommerce.state()
+            store = f"stores/{state['store_hash']}"
+            registered = [o["id"] for o in listed_orders(state) if o["customer_id"]]
+            visible = [p["id"] for p in state["products"] if p["is_visible"]]
+            bigcommerce.control(f"{store}/customers/1", {"first_name": "Renamed"}, "PUT")
+            new_customer = bigcommerce.control(
+                f"{store}/customers",
+                {"email": "new.person@example.com", "first_name": "New", "last_name": "Person"},
+            )
+            new_subscriber = bigcommerce.control(
+                f"{store}/subscribers",
+                {"email": "fresh@example.com", "consents": ["marketing_newsletter"]},
+            )
+            bigcommerce.control(f"{store}/subscribers/2", {"consents": []}, "PUT")
+            bigcommerce.control(f"{store}/orders/{registered[0]}", {"status_id": 2}, "PUT")
+            bigcommerce.control(f"{store}/orders/{registered[1]}", method="DELETE")  # archived
+            guest_order = bigcommerce.control(f"{store}/orders", {"customer_id": 0})["data"]
+            bigcommerce.control(f"{store}/products/{visible[0]}", {"price": 99.5}, "PUT")
+            bigcommerce.control(
+                f"{store}/products/{visible[1]}", {"is_visible": False}, "PUT"
+            )  # hidden: not listed
+            new_product = bigcommerce.control(
+                f"{store}/products", {"name": "Brand New Thing", "is_visible": True}
+            )
+            return {
+                "customers": {"1", str(new_customer["data"]["id"])},
+                "subscribers": {"2", str(new_subscriber["data"]["id"])},
+                "orders": {str(registered[0]), str(registered[1]), str(guest_order["id"])},
+                "guests": {guest_order["billing_address"]["email"].lower()},
+                "products": {str(visible[0]), str(new_product["data"]["id"])},
+            }
+
+        return mutate
+
+    @pytest.fixture
+    def conformance_break(self, bigcommerce, conformance_connection):
+        def break_(kind: str) -> None:
+            if kind == "credentials":
+                conformance_connection.source_secrets = {"access_token": "revoked-token"}
+            else:
+                bigcommerce.control("faults", {"error_rate": 1.0, "error_statuses": [500, 503]})
+
+        return break_
