@@ -14,10 +14,11 @@ $(INSTALLED): setup.cfg pyproject.toml
 
 install: $(INSTALLED)
 
-## Start the host on http://127.0.0.1:5000 (schema created or upgraded first).
+## The demo: both emulators, a generated store, the app installed and connected through the real
+## flows, a first sync, then the host on http://127.0.0.1:5000 with its scheduler. Ctrl-C stops it.
 run: install
 	$(BIN)/flask --app host db upgrade
-	$(BIN)/flask --app host run --host 127.0.0.1 --port 5000
+	$(BIN)/flask --app host demo --port 5000
 
 ## Run the whole test suite (SQLite; set DATABASE_URL for PostgreSQL).
 test: install browser

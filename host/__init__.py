@@ -47,6 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     plugins = PluginHost(app.config["PLUGINS"], extra_plugins=app.config["PLUGIN_MODULES"])
     app.extensions["host.plugins"] = plugins
+    logging.getLogger("host").info("plugins loaded: %s", ", ".join(plugins.plugin_names()) or "none")
 
     from host import cli, scheduler
     from host.web import init_app as init_web

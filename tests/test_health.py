@@ -5,3 +5,4 @@ def test_healthz_reports_database_and_scheduler(client):
     assert body["status"] == "ok"
     assert body["database"]["status"] == "ok"
     assert "status" in body["scheduler"]
+    assert {"bigcommerce", "engagement_cloud", "smtp"} <= set(body["plugins"])

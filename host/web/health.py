@@ -1,4 +1,4 @@
-"""``GET /healthz``: is the database reachable, and is the scheduler alive?"""
+"""``GET /healthz``: is the database reachable, is the scheduler alive, which plugins are loaded?"""
 
 from __future__ import annotations
 
@@ -27,5 +27,10 @@ def healthz():
     except SQLAlchemyError as error:
         database = {"status": "error", "error": error.__class__.__name__}
     healthy = database["status"] == "ok"
-    body = {"status": "ok" if healthy else "error", "database": database, "scheduler": scheduler_status()}
+    body = {
+        "status": "ok" if healthy else "error",
+        "database": database,
+        "scheduler": scheduler_status(),
+        "plugins": current_app.extensions["host.plugins"].plugin_names(),
+    }
     return jsonify(body), 200 if healthy else 503

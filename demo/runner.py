@@ -1,0 +1,179 @@
+"""The demo, step by step, through the same flows a merchant goes through."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import click
+import requests
+from sqlalchemy import select
+
+from demo.browser import Browser
+from demo.world import (
+    API_PASSWORD,
+    API_USER,
+    CLIENT_ID,
+    CUSTOMERS_BOOK,
+    PROGRAMS,
+    STORE_HASH,
+    SUBSCRIBERS_BOOK,
+    DemoWorld,
+)
+from emulators.bigcommerce import signed_payload_jwt
+from emulators.bigcommerce.accounts import store_users
+
+PROGRAM_FIELDS = {
+    "new_customer": "new_customer_program_id",
+    "new_subscriber": "new_subscriber_program_id",
+    "first_order": "first_order_program_id",
+}
+
+
+class DemoError(click.ClickException):
+    """A step of the demo did not do what it should; the message says which."""
+
+
+def register_app(world: DemoWorld) -> None:
+    """The app as its developer registers it in the BigCommerce Developer Portal."""
+    callbacks = {name: f"{world.host_url}/bigcommerce/{name}" for name in ("auth", "load", "uninstall", "remove_user")}
+    response = requests.post(
+        f"{world.bigcommerce.url}/_emulator/apps",
+        json={
+            "client_id": CLIENT_ID,
+            "client_secret": world.client_secret,
+            "auth_callback": callbacks["auth"],
+            "load_callback": callbacks["load"],
+            "uninstall_callback": callbacks["uninstall"],
+            "remove_user_callback": callbacks["remove_user"],
+        },
+        timeout=30,
+    )
+    response.raise_for_status()
+
+
+def install(world: DemoWorld) -> None:
+    """The store owner clicks Install in the control panel."""
+    response = requests.post(
+        f"{world.bigcommerce.url}/_emulator/control-panel/install",
+        json={"client_id": CLIENT_ID, "store_hash": STORE_HASH, "user": "owner"},
+        timeout=120,
+    )
+    result = response.json()
+    if result.get("status") != 200 or not result.get("code_exchanged"):
+        raise DemoError(f"install did not complete: {result.get('status')} {result.get('error') or result.get('body', '')[:300]}")
+
+
+def login_link(world: DemoWorld) -> str:
+    """What the control panel opens when the owner clicks the app: the load callback, signed."""
+    users = store_users(STORE_HASH)
+    token = signed_payload_jwt(CLIENT_ID, world.client_secret, STORE_HASH, users["owner"], users["owner"], "/", None)
+    return f"{world.host_url}/bigcommerce/load?signed_payload_jwt={token}"
+
+
+def connect_and_configure(world: DemoWorld) -> Browser:
+    """Open the app, enter the Engagement Cloud API user, choose books and programs, save."""
+    browser = Browser()
+    browser.open(login_link(world))
+    form = browser.form("password")
+    form.fields.update({"username": API_USER, "password": API_PASSWORD})
+    browser.submit(form)
+    if "/settings/store" not in browser.page.url:
+        raise DemoError(f"connecting the Engagement Cloud account failed; the page says: {_text(browser)}")
+
+    form = browser.form("customers_book_id")
+    form.choose("customers_book_id", CUSTOMERS_BOOK)
+    form.choose("subscribers_book_id", SUBSCRIBERS_BOOK)
+    for trigger, name in PROGRAMS.items():
+        if PROGRAM_FIELDS[trigger] in form.options:
+            form.choose(PROGRAM_FIELDS[trigger], name)
+    browser.submit(form)
+    if browser.page.status_code != 200 or 'aria-invalid="true"' in browser.page.text:
+        raise DemoError(f"saving the Store tab failed: {_text(browser)}")
+    if "automation" not in browser.page.text.lower() and any(f in form.options for f in PROGRAM_FIELDS.values()):
+        return browser
+    _save_programs_if_separate(browser)
+    return browser
+
+
+def _save_programs_if_separate(browser: Browser) -> None:
+    """The Automation section may be its own form; fill it when it is."""
+    try:
+        form = browser.form(PROGRAM_FIELDS["new_customer"])
+    except LookupError:
+        return
+    if all(form.fields.get(field) for field in PROGRAM_FIELDS.values()):
+        return
+    for trigger, name in PROGRAMS.items():
+        form.choose(PROGRAM_FIELDS[trigger], name)
+    browser.submit(form)
+
+
+def _text(browser: Browser) -> str:
+    import re
+
+    return " ".join(re.sub(r"<[^>]+>", " ", browser.page.text).split())[:400]
+
+
+def first_sync(app) -> None:
+    from host.sync.console import run_cycle_with_progress
+
+    with app.app_context():
+        code = run_cycle_with_progress(STORE_HASH)
+    if code != 0:
+        raise DemoError(f"the first sync did not finish cleanly (exit code {code}); see the Store tab")
+
+
+def connection_id(app) -> int:
+    from host.db import get_db
+    from host.models import Connection
+
+    with app.app_context(), get_db().transaction() as session:
+        return session.scalar(select(Connection.id).where(Connection.source_account == STORE_HASH))
+
+
+def write_state(world: DemoWorld, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, server in (("bigcommerce", world.bigcommerce), ("engagement_cloud", world.engagement_cloud)):
+        response = requests.get(f"{server.url}/_emulator/state", timeout=120)
+        response.raise_for_status()
+        (folder / f"{name}.json").write_text(json.dumps(response.json(), indent=1, ensure_ascii=False))
+
+
+def keep_store_changing(world: DemoWorld, stop: threading.Event, every_seconds: float) -> threading.Thread:
+    """A little store life: a new customer, an order and a newsletter signup now and then."""
+
+    def loop():
+        while not stop.wait(every_seconds):
+            try:
+                requests.post(
+                    f"{world.bigcommerce.url}/_emulator/stores/{STORE_HASH}/activity",
+                    json={"customers": 1, "orders": 1, "subscribers": 1, "updates": 1},
+                    timeout=30,
+                )
+            except requests.RequestException:
+                pass  # the emulator is stopping
+
+    thread = threading.Thread(target=loop, name="demo-store-activity", daemon=True)
+    thread.start()
+    return thread
+
+
+def serve_host(world: DemoWorld) -> threading.Thread:
+    thread = threading.Thread(target=world.host_server.serve_forever, name="demo-host", daemon=True)
+    thread.start()
+    return thread
+
+
+def wait_until_healthy(url: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/healthz", timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise DemoError(f"the host at {url} did not become healthy")

@@ -1,0 +1,113 @@
+"""Start the two emulators and a host app wired to them, on loopback ports."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.serving import make_server
+
+from emulators import bigcommerce as bigcommerce_emulator
+from emulators import engagement_cloud as engagement_cloud_emulator
+from emulators.common import RunningServer, start_server
+
+STORE_HASH = "demo1234"
+STORE_NAME = "Demo Outdoor Goods"
+API_USER = "apiuser-demo@apiconnector.com"
+API_PASSWORD = "demo-password"
+CLIENT_ID = "connector-host-demo"
+CUSTOMERS_BOOK = "BigCommerce customers"
+SUBSCRIBERS_BOOK = "BigCommerce subscribers"
+PROGRAMS = {
+    "new_customer": "Welcome new customers",
+    "new_subscriber": "Welcome new subscribers",
+    "first_order": "Thank you for your first order",
+}
+
+
+@dataclass
+class StoreSize:
+    seed: int = 7
+    customers: int = 300
+    subscribers: int = 120
+    orders: int = 600
+    products: int = 60
+
+
+class _LateApp:
+    """A WSGI app filled in after the server is bound, so the host can learn its own port first."""
+
+    app: Flask | None = None
+
+    def __call__(self, environ, start_response):
+        return self.app(environ, start_response)
+
+
+@dataclass
+class DemoWorld:
+    bigcommerce: RunningServer
+    engagement_cloud: RunningServer
+    host_server: object  # werkzeug BaseWSGIServer
+    host_url: str
+    client_secret: str
+
+    @property
+    def api_base_url(self) -> str:
+        return self.engagement_cloud.url + "/r1"
+
+    def stop(self) -> None:
+        for server in (self.bigcommerce, self.engagement_cloud):
+            server.stop()
+        self.host_server.server_close()
+
+
+def start_world(size: StoreSize, instance_path: Path, host_port: int = 0, emulator_ports: tuple[int, int] = (0, 0)):
+    """Emulators with a fresh demo store and account, and the host app for them (not yet serving)."""
+    client_secret = secrets.token_urlsafe(24)
+    store = bigcommerce_emulator.StoreSpec(
+        store_hash=STORE_HASH, name=STORE_NAME, seed=size.seed, customers=size.customers,
+        subscribers=size.subscribers, orders=size.orders, products=size.products,
+    )
+    bigcommerce = start_server(bigcommerce_emulator.create_app(stores=[store]), port=emulator_ports[0])
+    account = engagement_cloud_emulator.AccountSeed(
+        api_user=API_USER,
+        password=API_PASSWORD,
+        address_books=[CUSTOMERS_BOOK, SUBSCRIBERS_BOOK],
+        programs=[engagement_cloud_emulator.ProgramSeed(name=name, status="Active") for name in PROGRAMS.values()],
+    )
+    engagement_cloud = start_server(engagement_cloud_emulator.create_app(accounts=[account]), port=emulator_ports[1])
+
+    late = _LateApp()
+    host_server = make_server("127.0.0.1", host_port, late, threaded=True)
+    host_url = f"http://127.0.0.1:{host_server.server_port}"
+    world = DemoWorld(bigcommerce, engagement_cloud, host_server, host_url, client_secret)
+    late.app = _host_app(world, instance_path)
+    return world, late.app
+
+
+def _host_app(world: DemoWorld, instance_path: Path) -> Flask:
+    from host import create_app
+
+    # A fresh database each time: the emulators start from a freshly generated store too.
+    shutil.rmtree(instance_path / "db", ignore_errors=True)
+    (instance_path / "db").mkdir(parents=True)
+    return create_app(
+        {
+            "INSTANCE_PATH": str(instance_path),
+            "DATABASE": {"url": f"sqlite:///{instance_path / 'db' / 'demo.db'}"},
+            "HOST": {"public_url": world.host_url},
+            "SCHEDULER": {"enabled": False},  # the demo starts its own, see demo.runner
+            "PLUGINS": {
+                "bigcommerce": {
+                    "client_id": CLIENT_ID,
+                    "client_secret": world.client_secret,
+                    "login_base_url": world.bigcommerce.url,
+                    "api_base_url": world.bigcommerce.url,
+                },
+                "engagement_cloud": {"api_base_url": world.api_base_url},
+            },
+        }
+    )
