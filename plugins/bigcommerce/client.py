@@ -17,6 +17,7 @@ import requests
 from host.sources import Paginator
 from plugins.bigcommerce.failures import RETRYABLE_STATUSES, classify, unreachable
 from plugins.bigcommerce.pacing import Pacer, RetryPolicy
+from plugins.bigcommerce.pagination import ListingPaginator
 
 log = logging.getLogger(__name__)
 USER_AGENT = "connector-host (+https://github.com/connector-host)"
@@ -147,3 +148,16 @@ class BigCommerceClient:
             )
             yield response
             page_params = paginator.next_page(page_params, response)
+
+    def listing(
+        self,
+        path: str,
+        paginator: ListingPaginator,
+        params: Mapping[str, Any] | None = None,
+        *,
+        area: str | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The rows of every page of a listing, each emitted once, walked afresh for this read."""
+        walk = paginator.walk()
+        for response in self.pages(path, walk, params, area=area):
+            yield walk.records(response)

@@ -33,7 +33,18 @@ def rows(response: requests.Response) -> list[dict[str, Any]]:
     return list(body_ or [])
 
 
-class V3PagePaginator(Paginator):
+class ListingPaginator(Paginator):
+    """A paginator that may keep state for one listing: ``walk()`` gives the walker of one read,
+    ``records(response)`` the rows of a page not emitted before. Offset paginators walk themselves."""
+
+    def walk(self) -> ListingPaginator:
+        return self
+
+    def records(self, response: requests.Response) -> list[dict[str, Any]]:
+        return rows(response)
+
+
+class V3PagePaginator(ListingPaginator):
     """``page``/``limit`` with ``meta.pagination.current_page < total_pages`` as the rule to go on."""
 
     def __init__(self, page_size: int = 250):
@@ -58,7 +69,7 @@ class V3PagePaginator(Paginator):
         return {**previous, "page": current + 1} if current < int(total) else None
 
 
-class V2PagePaginator(Paginator):
+class V2PagePaginator(ListingPaginator):
     """``page``/``limit``; a 204, an empty or a short page ends the listing."""
 
     def __init__(self, page_size: int = 250):
@@ -73,3 +84,68 @@ class V2PagePaginator(Paginator):
         if len(rows(response)) < int(previous["limit"]):
             return None
         return {**previous, "page": int(previous["page"]) + 1}
+
+
+class RereadWhenShrunkPaginator(ListingPaginator):
+    """Offset pages over a listing kept in id order (subscribers take no ``sort``).
+
+    A change keeps a record in its place there, but a record deleted from a page already read
+    moves every later one back a place, so the one at the next page boundary would be skipped.
+    When the listing's ``total`` drops during a pass, the listing is read again from its first
+    page (up to ``max_passes``); records already emitted unchanged are not emitted twice.
+    """
+
+    def __init__(self, offsets: V3PagePaginator, max_passes: int = 3):
+        self.offsets = offsets
+        self.max_passes = max_passes
+
+    def walk(self) -> ListingPaginator:
+        return _RereadWhenShrunkWalk(self)
+
+    def first_page(self) -> Mapping[str, Any]:
+        return self.offsets.first_page()
+
+    def next_page(
+        self, previous: Mapping[str, Any], response: requests.Response
+    ) -> Mapping[str, Any] | None:
+        return self.offsets.next_page(previous, response)  # walked without state: offsets only
+
+
+class _RereadWhenShrunkWalk(ListingPaginator):
+    def __init__(self, declaration: RereadWhenShrunkPaginator) -> None:
+        self.declaration = declaration
+        self.emitted: set[tuple[Any, Any]] = set()  # (id, date_modified)
+        self.pass_total: int | None = None
+        self.shrunk = False
+        self.passes = 1
+
+    def first_page(self) -> Mapping[str, Any]:
+        return self.declaration.first_page()
+
+    def records(self, response: requests.Response) -> list[dict[str, Any]]:
+        if "_unseen_records" not in response.__dict__:
+            fresh = []
+            for row in rows(response):
+                key = (row.get("id"), row.get("date_modified"))
+                if key not in self.emitted:
+                    self.emitted.add(key)
+                    fresh.append(row)
+            response.__dict__["_unseen_records"] = fresh
+        return response.__dict__["_unseen_records"]
+
+    def next_page(
+        self, previous: Mapping[str, Any], response: requests.Response
+    ) -> Mapping[str, Any] | None:
+        self.records(response)
+        decoded = body(response)
+        meta = (decoded.get("meta") or {}) if isinstance(decoded, dict) else {}
+        total = (meta.get("pagination") or {}).get("total")
+        if total is not None:
+            if self.pass_total is not None and int(total) < self.pass_total:
+                self.shrunk = True
+            self.pass_total = int(total)
+        following = self.declaration.next_page(previous, response)
+        if following is None and self.shrunk and self.passes < self.declaration.max_passes:
+            self.passes, self.pass_total, self.shrunk = self.passes + 1, None, False
+            return self.first_page()
+        return following

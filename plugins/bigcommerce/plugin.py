@@ -30,3 +30,9 @@ def connection_ready(connection):
 def connection_removed(connection):
     if getattr(connection, "source", None) == SOURCE_NAME:
         webhooks.on_connection_removed(connection)
+
+
+@hookimpl
+def before_sync_cycle(connection, run):
+    if getattr(connection, "source", None) == SOURCE_NAME:
+        webhooks.retry_if_due(connection)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC
-from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 
 from host.errors import ConfigurationError, RecordError
@@ -12,6 +10,7 @@ from host.sources import Page, Source, Stream
 from plugins.bigcommerce import orders as order_records
 from plugins.bigcommerce import transform
 from plugins.bigcommerce.client import BigCommerceClient
+from plugins.bigcommerce.keyset import format_moment
 from plugins.bigcommerce.pacing import RetryPolicy
 from plugins.bigcommerce.pagination import rows
 from plugins.bigcommerce.settings import AppSettings
@@ -32,12 +31,7 @@ IDS_PER_CALL = 50  # keeps ``id:in`` URLs short
 
 def since_value(stream: BigCommerceStream, since: str) -> str:
     """The change-date filter value: the cursor minus the stream's overlap, in the API's format."""
-    moment = (
-        (transform.parse_iso(since) - stream.cursor_overlap).astimezone(UTC).replace(microsecond=0)
-    )
-    if stream.since_style == "rfc2822":
-        return format_datetime(moment).replace("-0000", "+0000")
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_moment(transform.parse_iso(since) - stream.cursor_overlap, stream.since_style)
 
 
 def _chunks(values: Sequence[str], size: int) -> Iterator[list[str]]:
@@ -100,8 +94,7 @@ class BigCommerceSource(Source):
         if since and stream.since_param:
             params[stream.since_param] = since_value(stream, since)
         params.update(extra or {})
-        for response in client.pages(stream.path, stream.paginator, params, area=stream.name):
-            yield rows(response)
+        yield from client.listing(stream.path, stream.paginator, params, area=stream.name)
 
     def _by_ids(
         self,

@@ -7,7 +7,11 @@ Choices where bigcommerce-api.md says UNCONFIRMED:
   ``is_deleted=true`` pass so an archived order reaches the host flagged ``is_deleted``, and reads by
   id (the webhook fast lane) see every order, flagged.
 - ``customer_id=0`` may be ignored as a filter: guest reads also check ``customer_id`` themselves.
-- subscribers take no ``sort``: their pages are gathered and sorted by ``date_modified`` here.
+- subscribers take no ``sort``: their pages are gathered and sorted by ``date_modified`` here;
+  listed in id order, only a deletion shifts them, which ``RereadWhenShrunkPaginator`` detects.
+
+Listings sorted by change date are walked by keyset (``keyset.KeysetPaginator``), not by offset,
+so a record changed during a long read cannot push another one past a page boundary unseen.
 """
 
 from __future__ import annotations
@@ -16,11 +20,20 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from host.sources import Stream
-from plugins.bigcommerce.pagination import V2PagePaginator, V3PagePaginator
+from plugins.bigcommerce.keyset import KeysetPaginator
+from plugins.bigcommerce.pagination import (
+    RereadWhenShrunkPaginator,
+    V2PagePaginator,
+    V3PagePaginator,
+)
 
 PAGE_SIZE = 250  # the documented (v2, products) and peer-used (v3 customers) maximum
 V3_PAGES = V3PagePaginator(PAGE_SIZE)
 V2_PAGES = V2PagePaginator(PAGE_SIZE)
+V3_BY_CHANGE_DATE = KeysetPaginator(V3_PAGES, "date_modified:min", "date_modified:max")
+V2_BY_CHANGE_DATE = KeysetPaginator(
+    V2_PAGES, "min_date_modified", "max_date_modified", date_style="rfc2822"
+)
 ORDER_EMBEDS = {"include": "consignments.line_items", "consignment_structure": "object"}
 
 
@@ -40,7 +53,7 @@ CUSTOMERS = BigCommerceStream(
     primary_key="id",
     cursor_field="date_modified",
     page_size=PAGE_SIZE,
-    paginator=V3_PAGES,
+    paginator=V3_BY_CHANGE_DATE,
     params={"include": "addresses,formfields", "sort": "date_modified:asc"},
     cursor_overlap=timedelta(days=1),  # stores that read the filter by the day lose nothing
     since_param="date_modified:min",
@@ -53,7 +66,7 @@ SUBSCRIBERS = BigCommerceStream(
     primary_key="id",
     cursor_field="date_modified",
     page_size=PAGE_SIZE,
-    paginator=V3_PAGES,
+    paginator=RereadWhenShrunkPaginator(V3_PAGES),
     cursor_overlap=timedelta(days=1),
     since_param="date_modified:min",
     ids_param="id:in",
@@ -65,7 +78,7 @@ ORDERS = BigCommerceStream(
     primary_key="id",
     cursor_field="date_modified",
     page_size=PAGE_SIZE,
-    paginator=V2_PAGES,
+    paginator=V2_BY_CHANGE_DATE,
     params={**ORDER_EMBEDS, "sort": "date_modified:asc"},
     cursor_overlap=timedelta(minutes=5),
     since_param="min_date_modified",
@@ -78,7 +91,7 @@ GUESTS = BigCommerceStream(
     primary_key="id",  # the lower-cased email
     cursor_field="date_modified",
     page_size=PAGE_SIZE,
-    paginator=V2_PAGES,
+    paginator=V2_BY_CHANGE_DATE,
     params={"customer_id": 0, "sort": "date_modified:asc"},
     cursor_overlap=timedelta(minutes=5),
     since_param="min_date_modified",
@@ -92,7 +105,7 @@ PRODUCTS = BigCommerceStream(
     primary_key="id",
     cursor_field="date_modified",
     page_size=PAGE_SIZE,
-    paginator=V3_PAGES,
+    paginator=V3_BY_CHANGE_DATE,
     params={"is_visible": "true", "include": "images", "sort": "date_modified", "direction": "asc"},
     cursor_overlap=timedelta(minutes=5),
     full_refresh_every=timedelta(hours=24),  # variant changes do not bump the product's date

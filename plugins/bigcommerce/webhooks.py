@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, request
@@ -21,7 +22,8 @@ from sqlalchemy.exc import IntegrityError
 from host import connections
 from host.db import db_session, get_db
 from host.errors import SyncError
-from host.models import Connection, WebhookEvent
+from host.models import Connection, WebhookEvent, utcnow
+from plugins.bigcommerce import webhook_problems
 from plugins.bigcommerce.client import BigCommerceClient
 from plugins.bigcommerce.pacing import RetryPolicy
 from plugins.bigcommerce.pagination import rows
@@ -40,6 +42,7 @@ HOOK_SCOPES = (
     "store/order/created", "store/order/updated", "store/order/archived", "store/order/statusUpdated",
     "store/product/created", "store/product/updated", "store/product/deleted",
 )  # fmt: skip
+REGISTRATION_RETRY_EVERY = timedelta(hours=1)
 HOOK_RETRY = RetryPolicy(max_attempts=3, max_rate_limited_attempts=4, max_delay=5.0)
 
 
@@ -183,7 +186,9 @@ def receive():
 
 
 def on_connection_ready(connection: Connection) -> None:
-    """Register the hooks; a failure is logged and kept on the connection, never blocks connecting."""
+    """Register the hooks. A failure never blocks connecting: it is logged, shown to the merchant as
+    a ``webhooks_not_registered`` problem, and tried again hourly (``retry_if_due``)."""
+    destination = AppSettings.current().url_for("webhooks")
     try:
         hook_ids = register(connection)
     except SyncError as error:
@@ -192,10 +197,34 @@ def on_connection_ready(connection: Connection) -> None:
             connection.source_account,
             error.message,
         )
-        connection.source_data = {**connection.source_data, "webhooks_error": error.message}
+        connection.source_data = {
+            **connection.source_data,
+            "webhooks_error": error.message,
+            "webhooks_failed_at": utcnow().isoformat(),
+        }
+        webhook_problems.show(connection, destination, error.message)
         return
-    data = {key: value for key, value in connection.source_data.items() if key != "webhooks_error"}
+    data = {
+        key: value
+        for key, value in connection.source_data.items()
+        if key not in ("webhooks_error", "webhooks_failed_at")
+    }
     connection.source_data = {**data, "webhooks": hook_ids}
+    webhook_problems.clear(connection)
+
+
+def retry_if_due(connection: Connection) -> None:
+    """Before a sync cycle: hooks that failed to register are tried again at most once an hour, so
+    fixing the public URL is enough. Never lets the cycle fail: the periodic sync is the safety net."""
+    if "webhooks_error" not in (connection.source_data or {}):
+        return
+    failed_at = connection.source_data.get("webhooks_failed_at")
+    if failed_at and utcnow() - datetime.fromisoformat(failed_at) < REGISTRATION_RETRY_EVERY:
+        return
+    try:
+        on_connection_ready(connection)
+    except Exception:  # a bug here must not stop the sync
+        log.exception("Retrying the BigCommerce webhooks of %s failed", connection.source_account)
 
 
 def on_connection_removed(connection: Connection) -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import requests
 from sqlalchemy import select
 
 from host import connections
 from host.db import get_db
-from host.models import WebhookEvent
+from host.models import WebhookEvent, utcnow
+from host.web.merchant.status import sync_status
 from plugins.bigcommerce.webhooks import HOOK_SCOPES, SECRET_HEADER
 from tests.bigcommerce.conftest import STORE_HASH
 
@@ -115,3 +117,47 @@ def test_remove_connection_deletes_the_hooks(bigcommerce):
         )
         session.commit()
     assert bigcommerce.state()["hooks"] == []
+
+
+def store_tab_problems(world) -> list[dict]:
+    with world.app.app_context():
+        session = get_db().session
+        connection = connections.find(session, "bigcommerce", STORE_HASH)
+        return sync_status(session, connection)["problems"]
+
+
+def test_a_refused_registration_is_shown_on_the_store_tab_until_a_later_one_works(bigcommerce):
+    bigcommerce.control(
+        "faults", {"error_rate": 1.0, "error_statuses": [422], "only_paths": ["/v3/hooks"]}
+    )
+    connection = ready(bigcommerce)  # connecting still succeeds
+    assert bigcommerce.state()["hooks"] == []
+    [problem] = store_tab_problems(bigcommerce)
+    assert (problem["code"], problem["area"]) == ("webhooks_not_registered", "webhooks")
+    assert f"{bigcommerce.host_url}/bigcommerce/webhooks" in problem["message"]
+    assert "https" in problem["message"] and "periodic sync still runs" in problem["message"]
+    assert connection.source_secrets["access_token"] not in problem["message"]
+
+    bigcommerce.control("faults", {"reset": True})
+    plugins = bigcommerce.app.extensions["host.plugins"]
+
+    def hook_calls() -> int:
+        return sum(n for key, n in bigcommerce.requests_made().items() if "/v3/hooks" in key)
+
+    calls_before = hook_calls()
+    with bigcommerce.app.app_context():
+        session = get_db().session
+        connection = connections.find(session, "bigcommerce", STORE_HASH)
+        plugins.before_sync_cycle(connection, None)  # failed minutes ago: not yet retried
+        session.commit()
+    assert hook_calls() == calls_before and len(store_tab_problems(bigcommerce)) == 1
+
+    with bigcommerce.app.app_context():
+        session = get_db().session
+        connection = connections.find(session, "bigcommerce", STORE_HASH)
+        an_hour_ago = (utcnow() - timedelta(hours=1, minutes=1)).isoformat()
+        connection.source_data = {**connection.source_data, "webhooks_failed_at": an_hour_ago}
+        plugins.before_sync_cycle(connection, None)  # the next cycle an hour on tries again
+        session.commit()
+    assert sorted(hook["scope"] for hook in bigcommerce.state()["hooks"]) == sorted(HOOK_SCOPES)
+    assert store_tab_problems(bigcommerce) == []
