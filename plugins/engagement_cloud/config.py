@@ -1,0 +1,78 @@
+"""The plugin's settings: ``[plugins.engagement_cloud]`` over the defaults below.
+
+Keys (all optional except ``api_base_url`` in production, which defaults to the real r1 host):
+
+- ``api_base_url``: where account-info is asked first (reference §1.3: always r1). The
+  account's own region endpoint (``ApiEndpoint``) is used for everything else.
+- ``request_timeout``: seconds to wait for an answer (the service asks clients to allow 121 s).
+- ``max_attempts``, ``retry_base_seconds``, ``retry_max_seconds``: retries of throttled (429),
+  failing (5xx) and unreachable calls, with exponential back-off and jitter.
+- ``max_rate_limit_wait``: the longest single pause taken on an ``X-RateLimit-Reset`` header.
+- ``contact_batch_size`` (2000), ``order_batch_size`` (4000), ``catalog_batch_size`` (5000):
+  records per bulk import, the official connector's sizes; capped at ``MAX_BATCH_SIZE`` so a
+  request stays far below the documented 50 MB body limit.
+- ``poll_interval``, ``poll_max_interval``, ``import_timeout``: how an import is polled
+  (the service suggests every 5–30 s) and how long a write waits before leaving the import
+  to be resumed later.
+- ``single_upsert_max``: batches this small use one PATCH per contact instead of an import
+  (the fast lane: no polling delay).
+- ``lookup_cache_seconds``: how long address books, programs and data fields are cached.
+- ``enrolments_per_hour`` (20, reference §8) and ``enrolment_batch_size`` (25, the ReadMe
+  spec's ``maxItems``): the enrolment budget kept on our side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from host.config import ConfigError, plugin_config
+
+PLUGIN_NAME = "engagement_cloud"
+DEFAULT_API_BASE_URL = "https://r1-api.dotdigital.com"
+MAX_BATCH_SIZE = 10_000
+
+
+@dataclass(frozen=True)
+class Settings:
+    api_base_url: str = DEFAULT_API_BASE_URL
+    request_timeout: float = 121.0
+    max_attempts: int = 6
+    retry_base_seconds: float = 1.0
+    retry_max_seconds: float = 60.0
+    max_rate_limit_wait: float = 120.0
+    contact_batch_size: int = 2000
+    order_batch_size: int = 4000
+    catalog_batch_size: int = 5000
+    poll_interval: float = 5.0
+    poll_max_interval: float = 30.0
+    import_timeout: float = 3600.0
+    single_upsert_max: int = 1
+    lookup_cache_seconds: float = 60.0
+    enrolments_per_hour: int = 20
+    enrolment_batch_size: int = 25
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> Settings:
+        """Typed settings from a config table; unknown keys and bad values stop with a message."""
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"[plugins.{PLUGIN_NAME}] has unknown key(s): {', '.join(unknown)}")
+        typed: dict[str, Any] = {}
+        for name, value in values.items():
+            kind = type(getattr(cls, name))
+            try:
+                typed[name] = kind(value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"[plugins.{PLUGIN_NAME}] {name} must be a {kind.__name__}") from None
+        settings = cls(**typed)
+        for name in ("contact_batch_size", "order_batch_size", "catalog_batch_size"):
+            if not 1 <= getattr(settings, name) <= MAX_BATCH_SIZE:
+                raise ConfigError(f"[plugins.{PLUGIN_NAME}] {name} must be between 1 and {MAX_BATCH_SIZE}")
+        return settings
+
+
+def current_settings() -> Settings:
+    """The running app's settings for this plugin."""
+    return Settings.from_mapping(plugin_config(PLUGIN_NAME))

@@ -1,0 +1,170 @@
+"""``EngagementCloud``: the destination the host calls, built on the modules beside it.
+
+Every method reads the plugin settings of the running app and talks to the connection's
+region endpoint through the account's shared client session and throttle. Writes are
+idempotent by email or record key; ``enrol`` is not (see ``programs``). Import jobs and the
+``data_fields_missing`` problem are written as ``jobs.job_session`` says: in their own
+short transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import ClassVar
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from host.destinations import AccountInfo, Destination, DestinationRecord, Option, WriteResult
+from host.errors import SyncError
+from host.models import Connection, ConnectionProblem
+
+from . import account, contacts, insight, jobs, lookups, programs
+from .client import ApiError
+from .config import Settings, current_settings
+
+log = logging.getLogger(__name__)
+
+MISSING_FIELDS_CODE = "data_fields_missing"
+
+
+class EngagementCloud(Destination):
+    name: ClassVar[str] = "engagement_cloud"
+    title: ClassVar[str] = "Engagement Cloud"
+
+    def settings(self) -> Settings:
+        return current_settings()
+
+    def client(self, connection: Connection):
+        return account.client_for(connection, self.settings())
+
+    @property
+    def enrolment_batch_size(self) -> int:
+        """Most contacts the engine should put in one ``enrol`` call."""
+        return self.settings().enrolment_batch_size
+
+    # ------------------------------------------------------------------ account and look-ups
+    def check_credentials(self, credentials: dict[str, str]) -> AccountInfo:
+        return account.check_credentials(self.settings(), credentials)
+
+    def _cached(self, connection: Connection, what: str, load) -> list[Option]:
+        client = self.client(connection)
+        key = lookups.cache_key(connection, client, what)
+        return lookups.cache.get_or_load(key, self.settings().lookup_cache_seconds, lambda: load(client))
+
+    def address_books(self, connection: Connection) -> list[Option]:
+        return self._cached(connection, "address_books", lookups.address_books)
+
+    def programs(self, connection: Connection) -> list[Option]:
+        return self._cached(connection, "programs", lookups.programs)
+
+    def data_fields(self, connection: Connection) -> list[Option]:
+        return self._cached(connection, "data_fields", lookups.data_fields)
+
+    def create_data_field(self, connection: Connection, name: str, type: str) -> Option:
+        client = self.client(connection)
+        try:
+            return lookups.create_data_field(client, name, type)
+        finally:
+            lookups.cache.forget(lookups.cache_key(connection, client, "data_fields"))
+
+    def missing_data_fields(self, connection: Connection, mapping: Mapping[str, str]) -> list[str]:
+        """Fields a mapping names that the account lacks (for the mapping page to offer creating)."""
+        return lookups.missing_fields(mapping, self.data_fields(connection))
+
+    def create_missing_data_fields(self, connection: Connection, mapping: Mapping[str, str]) -> list[Option]:
+        """Create, on the merchant's request, every field the mapping needs (dates as ``Date``)."""
+        from host.records import DATE_FIELDS
+
+        missing = set(self.missing_data_fields(connection, mapping))
+        return [self.create_data_field(connection, name, "Date" if key in DATE_FIELDS else "String")
+                for key, name in mapping.items() if name in missing]
+
+    # ------------------------------------------------------------------ contacts
+    def write_contacts(
+        self, connection: Connection, records: Sequence[DestinationRecord], *, book_id: str | None
+    ) -> list[WriteResult]:
+        """Upsert contacts by email into ``book_id``; fields the account lacks are left out and
+        reported once as a configuration problem (``data_fields_missing``) instead of failing
+        every contact."""
+        if not records:
+            return []
+        known = {field.name.lower(): field.name for field in self.data_fields(connection)}
+        _record_missing_fields(connection, contacts.unknown_fields(records, known))
+        return contacts.write_contacts(self.client(connection), self.settings(), connection=connection,
+                                       records=records, book_id=book_id, known_fields=known)
+
+    def upsert_contact(self, connection: Connection, record: DestinationRecord, *, book_id: str | None) -> WriteResult:
+        """The fast lane: one contact at once, no import to wait for."""
+        known = {field.name.lower(): field.name for field in self.data_fields(connection)}
+        answer = contacts.upsert_contact(self.client(connection), contacts.contact_request(record.payload, book_id, known))
+        return WriteResult(record.source_id, answer.ok, answer.destination_id, answer.reason)
+
+    def remove_from_book(self, connection: Connection, book_id: str, emails: Sequence[str]) -> None:
+        contacts.remove_from_book(self.client(connection), book_id, emails)
+
+    def contact_status(self, connection: Connection, email: str) -> str | None:
+        return contacts.contact_status(self.client(connection), email)
+
+    # ------------------------------------------------------------------ Insight data
+    def write_records(
+        self, connection: Connection, collection: str, records: Sequence[DestinationRecord]
+    ) -> list[WriteResult]:
+        """``collection``: ``Orders`` / ``orders`` or ``Catalog_Default`` / ``catalog``. Raises
+        ``ConfigurationError`` (``insight_disabled`` / ``catalog_disabled``) when the account
+        lacks the feature; that answer is kept until the next cycle begins."""
+        if not records:
+            return []
+        return insight.write_records(self.client(connection), self.settings(), connection=connection,
+                                     collection_name=collection, records=records)
+
+    def start_cycle(self, connection: Connection) -> None:
+        """A cycle begins: ask about features afresh and close import jobs a crash left open."""
+        insight.features.forget(connection.id)
+        if not connection.is_connected:
+            return
+        try:
+            jobs.resume_unfinished(self.client(connection), connection)
+        except (SyncError, ApiError) as error:  # the writes will meet it again and report it
+            log.warning("Engagement Cloud: open imports of connection %s not checked: %s", connection.id, error)
+
+    # ------------------------------------------------------------------ programs
+    def enrol(self, connection: Connection, program_id: str, contact_ids: Sequence[str]) -> str:
+        """One POST, never repeated once it may have arrived; see ``programs`` for the errors
+        (an inactive program raises ``ProgramNotActiveError`` carrying the deactivation reason)."""
+        return programs.enrol(self.client(connection), self.settings(), program_id, contact_ids)
+
+    def enrolment_status(self, connection: Connection, enrolment_id: str) -> str:
+        """``processing``, ``finished`` or ``not_found``."""
+        return programs.enrolment_state(self.client(connection), enrolment_id).state
+
+    def find_enrolment(
+        self, connection: Connection, program_id: str, contact_ids: Sequence[str], created_after: datetime
+    ) -> str | None:
+        """Settle an enrolment left "sending" by a crash or an uncertain answer: the id of one in
+        ``program_id`` including ``contact_ids``, created after ``created_after`` (UTC), else None."""
+        return programs.find_enrolment(self.client(connection), program_id, contact_ids, created_after)
+
+
+def _record_missing_fields(connection: Connection, names: list[str]) -> None:
+    """Keep one ``data_fields_missing`` problem while mapped fields are missing; clear it after."""
+    try:
+        with jobs.job_session(connection) as session:
+            existing = session.scalar(select(ConnectionProblem).where(
+                ConnectionProblem.connection_id == connection.id, ConnectionProblem.code == MISSING_FIELDS_CODE))
+            if not names:
+                if existing is not None:
+                    session.execute(delete(ConnectionProblem).where(ConnectionProblem.id == existing.id))
+                return
+            message = (
+                f"The field mapping uses data fields that do not exist in Engagement Cloud: {', '.join(names)}. "
+                "Create them from the Field mapping tab, or unmap them; the other fields keep syncing.")
+            if existing is None:
+                session.add(ConnectionProblem(connection_id=connection.id, code=MISSING_FIELDS_CODE,
+                                              area="field_mapping", message=message))
+            else:
+                existing.message = message
+    except IntegrityError:
+        pass  # another process recorded the same problem first: same outcome

@@ -1,0 +1,172 @@
+"""Insight data: order history (``Orders``, contact-scoped) and catalog (``Catalog_Default``).
+
+Records go in v3 bulk imports (``PUT /insightData/v3/import``, reference §7.2), upserted by
+key: order id or product id. A contact-scoped record is applied only when its contact exists;
+otherwise the import refuses it (``ContactEmailDoesNotExist``) and the ledger retries it after
+the contact has synced, so an order is never attached to nobody.
+
+A feature the account lacks (Insight data for orders, AccountInsight for the catalog) is
+learnt from the service's 403 and remembered until the next sync cycle
+(``forget_features``), so each cycle asks once and the other parts sync on.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from host.destinations import DestinationRecord, WriteResult
+from host.errors import ConfigurationError
+
+from . import jobs
+from .client import ApiError, EngagementCloudClient
+from .config import Settings
+
+if TYPE_CHECKING:
+    from host.models import Connection
+
+ORDERS = "Orders"
+CATALOG = "Catalog_Default"
+
+
+@dataclass(frozen=True)
+class Collection:
+    name: str
+    scope: str  # contact | account
+    type: str  # orders | catalog | custom
+    area: str  # the part of the sync it belongs to
+    feature_code: str
+    feature_message: str
+
+
+COLLECTIONS = {
+    ORDERS.lower(): Collection(
+        ORDERS, "contact", "orders", "orders", "insight_disabled",
+        "Order history is not synced: Insight data is not enabled on this Engagement Cloud account. "
+        "Ask Engagement Cloud support to enable it; customers and subscribers keep syncing.",
+    ),
+    CATALOG.lower(): Collection(
+        CATALOG, "account", "catalog", "catalog", "catalog_disabled",
+        "Products are not synced: Insight data and AccountInsight are not both enabled on this "
+        "Engagement Cloud account. Ask Engagement Cloud support to enable them; the rest keeps syncing.",
+    ),
+}
+ALIASES = {"orders": ORDERS, "order": ORDERS, "catalog": CATALOG, "products": CATALOG, "product": CATALOG}
+
+
+def collection_for(name: str) -> Collection:
+    """The collection for ``Orders``/``Catalog_Default`` (or ``orders``/``catalog``); others are custom."""
+    canonical = ALIASES.get(name.lower(), name)
+    found = COLLECTIONS.get(canonical.lower())
+    if found is not None:
+        return found
+    if canonical.lower().startswith("catalog_"):
+        return Collection(canonical, "account", "catalog", "catalog", "catalog_disabled",
+                          COLLECTIONS[CATALOG.lower()].feature_message)
+    return Collection(canonical, "contact", "custom", canonical.lower(), "insight_disabled",
+                      COLLECTIONS[ORDERS.lower()].feature_message)
+
+
+class FeatureMemory:
+    """Features found missing, per connection and account, until the next cycle starts."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._missing: dict[int, dict[tuple[str, str, str], ConfigurationError]] = {}
+
+    @staticmethod
+    def _key(client: EngagementCloudClient, area: str) -> tuple[str, str, str]:
+        return (client.base_url, client.username.lower(), area)
+
+    def known_missing(self, connection_id: int, client: EngagementCloudClient, area: str) -> ConfigurationError | None:
+        with self._lock:
+            return self._missing.get(connection_id, {}).get(self._key(client, area))
+
+    def remember(self, connection_id: int, client: EngagementCloudClient, error: ConfigurationError) -> None:
+        with self._lock:
+            self._missing.setdefault(connection_id, {})[self._key(client, error.area or "")] = error
+
+    def forget(self, connection_id: int) -> None:
+        with self._lock:
+            self._missing.pop(connection_id, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._missing.clear()
+
+
+features = FeatureMemory()
+
+
+def _feature_error(collection: Collection) -> ConfigurationError:
+    return ConfigurationError(collection.feature_message, area=collection.area, code=collection.feature_code)
+
+
+def _is_feature_refusal(error: ApiError) -> bool:
+    return error.status == 403 or "featurenotactive" in (error.code + error.message).lower()
+
+
+def write_records(
+    client: EngagementCloudClient,
+    settings: Settings,
+    *,
+    connection: Connection,
+    collection_name: str,
+    records: Sequence[DestinationRecord],
+) -> list[WriteResult]:
+    """Upsert records by key in batches; one answer per record, in order."""
+    collection = collection_for(collection_name)
+    known = features.known_missing(connection.id, client, collection.area)
+    if known is not None:
+        raise known
+    unique: dict[str, DestinationRecord] = {}
+    for record in records:
+        unique[str(record.key)] = record  # the last version of a key wins
+    keys = list(unique)
+    size = settings.order_batch_size if collection.scope == "contact" else settings.catalog_batch_size
+    answers: dict[str, WriteResult] = {}
+    for start in range(0, len(keys), size):
+        chunk = keys[start:start + size]
+        body = {
+            "collectionName": collection.name,
+            "collectionScope": collection.scope,
+            "collectionType": collection.type,
+            "records": [_import_record(unique[key], collection) for key in chunk],
+        }
+        try:
+            status = jobs.run_import(client, settings, jobs.INSIGHT, connection=connection,
+                                     kind=f"insight:{collection.name}", body=body, record_count=len(chunk))
+        except ApiError as error:
+            if not _is_feature_refusal(error):
+                raise
+            missing = _feature_error(collection)
+            features.remember(connection.id, client, missing)
+            raise missing from None
+        answers.update(_read_report(status, chunk))
+    return [WriteResult(r.source_id, answers[str(r.key)].ok, answers[str(r.key)].destination_id,
+                        answers[str(r.key)].reason) for r in records]
+
+
+def _import_record(record: DestinationRecord, collection: Collection) -> dict[str, Any]:
+    item: dict[str, Any] = {"key": str(record.key), "json": record.payload["json"]}
+    if collection.scope == "contact":
+        item["contactIdentity"] = record.payload["contactIdentity"]
+    return item
+
+
+def _read_report(status: dict[str, Any], keys: list[str]) -> dict[str, WriteResult]:
+    if status.get("status") in jobs.FAILED:
+        reason = f"the import was not processed by Engagement Cloud ({status.get('status')})"
+        return {key: WriteResult(key, False, None, reason) for key in keys}
+    refused: dict[str, str] = {}
+    for failure in status.get("failures") or []:
+        key = str(failure.get("key") or "")
+        why = str(failure.get("failureReason") or "Unknown")
+        details = "; ".join(str(d) for d in failure.get("details") or [])
+        if why == "ContactEmailDoesNotExist":
+            details = "the contact is not in Engagement Cloud yet; retried after it syncs"
+        refused[key] = f"{why}: {details}" if details else why
+    return {key: WriteResult(key, key not in refused, None if key in refused else key, refused.get(key))
+            for key in keys}

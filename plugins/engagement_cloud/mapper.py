@@ -1,0 +1,205 @@
+"""Canonical records → Engagement Cloud records (contacts, ``Orders``, ``Catalog_Default``).
+
+Contacts are v3 contact requests (reference §4.4) without their list: ``identifiers``,
+``dataFields`` under the connection's field mapping and, for subscribers, the email channel
+and a consent record. Choices made here:
+
+- Dates (``host.records.DATE_FIELDS``) are sent as ISO 8601 UTC (``2024-05-01T09:30:00Z``), the
+  format v3 uses for its own dates; a ``Date`` data field accepts it. Text values are cut to
+  255 characters (the data-field limit, §6). An empty value is sent as ``null``: it clears the
+  field, so a removed address does not linger.
+- An opted-in subscriber is sent with email status ``subscribed``. When the connection enforces
+  double opt-in and the subscriber is new (signed up after the account was connected; backfilled
+  history is not new), the opt-in type is ``verifiedDouble``: Engagement Cloud then sends its
+  confirmation email and keeps the contact pending, out of the book, until confirmed (§9).
+  Otherwise it is ``single``. A subscriber who is not opted in gets no channel change at all
+  (an unsubscribe is a book removal, done by the engine through ``remove_from_book``).
+- Consent record: the store's consent text (``contacts.consent_text``, ≤ 1000 characters), the
+  consent time (else the subscriber's creation time), the page URL (else the store URL), IP and
+  user agent. The v3 API requires all five; BigCommerce often knows neither IP nor user agent,
+  so ``UNKNOWN_IP`` ("0.0.0.0", the unspecified address) and ``UNKNOWN_USER_AGENT`` stand in.
+- Orders follow the official connector's ``Orders`` shape (lessons §3.2); products its catalog
+  shape (lessons §4). ``None`` values and empty lists are left out, so a collection's inferred
+  schema keeps stable types.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from host.destinations import DestinationRecord
+from host.mapping import Mapper
+from host.records import DATE_FIELDS
+from host.settings import get_settings
+
+TEXT_LIMIT = 255
+CONSENT_TEXT_LIMIT = 1000
+DESCRIPTION_LIMIT = 1000
+UNKNOWN_IP = "0.0.0.0"
+UNKNOWN_USER_AGENT = "unknown"
+SETTINGS_TTL = 2.0
+DEFAULT_MAPPING = {"first_name": "FIRSTNAME", "last_name": "LASTNAME", "billing_postcode": "POSTCODE"}
+
+
+def parse_moment(value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError:
+            return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def iso_z(value: Any) -> str | None:
+    moment = parse_moment(value)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+def _number(value: Any) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        return float(Decimal(str(value)))
+    except InvalidOperation:
+        return None
+
+
+def _compact(data: dict[str, Any]) -> dict[str, Any]:
+    """Leave out ``None``, empty strings and empty collections."""
+    return {k: v for k, v in data.items() if v not in (None, "", [], {})}
+
+
+def _field_value(key: str, value: Any) -> Any:
+    if value in (None, ""):
+        return None
+    if key in DATE_FIELDS:
+        return iso_z(value)
+    return str(value)[:TEXT_LIMIT]
+
+
+def _address(prefix: str, address: Mapping[str, Any] | None) -> dict[str, Any]:
+    address = address or {}
+    return _compact({
+        f"{prefix}_address_1": address.get("address1"),
+        f"{prefix}_address_2": address.get("address2"),
+        f"{prefix}_city": address.get("city"),
+        f"{prefix}_region": address.get("state"),
+        f"{prefix}_country": address.get("country_code") or address.get("country"),
+        f"{prefix}_postcode": address.get("postcode"),
+    })
+
+
+class EngagementCloudMapper(Mapper):
+    destination = "engagement_cloud"
+
+    def __init__(self) -> None:
+        self._settings_cache: dict[tuple[str, int], tuple[float, dict[str, Any]]] = {}
+
+    def default_mapping(self) -> dict[str, str]:
+        return dict(DEFAULT_MAPPING)
+
+    def map_contact(self, connection, *, email, fields, mapping, subscriber=None) -> DestinationRecord:
+        data_fields = {name: _field_value(key, fields.get(key)) for key, name in mapping.items() if name}
+        payload: dict[str, Any] = {"identifiers": {"email": email.strip()}, "dataFields": data_fields}
+        source_id = email.strip().lower()
+        if subscriber is not None:
+            source_id = str(subscriber.get("id") or source_id)
+            if subscriber.get("opted_in"):
+                payload.update(self._subscription(connection, subscriber))
+        return DestinationRecord(kind="contact", source_id=source_id, key=email.strip().lower(), payload=payload)
+
+    def _contact_settings(self, connection) -> dict[str, Any]:
+        """The ``contacts`` settings, read at most every ``SETTINGS_TTL`` seconds per connection:
+        mapping 20,000 subscribers should not cost 20,000 queries."""
+        from flask import current_app
+
+        from host.db import db_session
+
+        key = (current_app.instance_path, connection.id)
+        cached = self._settings_cache.get(key)
+        if cached is None or cached[0] < time.monotonic():
+            cached = (time.monotonic() + SETTINGS_TTL, get_settings(db_session(), connection, "contacts"))
+            self._settings_cache[key] = cached
+        return cached[1]
+
+    def _subscription(self, connection, subscriber: Mapping[str, Any]) -> dict[str, Any]:
+        settings = self._contact_settings(connection)
+        created = parse_moment(subscriber.get("date_created"))
+        connected = parse_moment(getattr(connection, "connected_at", None))
+        is_new = created is not None and connected is not None and created >= connected
+        opt_in = "verifiedDouble" if settings.get("double_opt_in") and is_new else "single"
+        consent = subscriber.get("consent") or {}
+        record = {
+            "text": str(settings.get("consent_text") or "")[:CONSENT_TEXT_LIMIT],
+            "dateTimeConsented": iso_z(consent.get("date")) or iso_z(subscriber.get("date_created")),
+            "url": consent.get("url") or connection.store_url,
+            "ipAddress": consent.get("ip") or UNKNOWN_IP,
+            "userAgent": consent.get("user_agent") or UNKNOWN_USER_AGENT,
+        }
+        channel = {"emailType": "html", "optInType": opt_in, "status": "subscribed"}
+        subscription: dict[str, Any] = {"channelProperties": {"email": channel}}
+        if all(record.values()):
+            subscription["consentRecords"] = [record]
+        return subscription
+
+    def map_order(self, connection, order: Mapping[str, Any]) -> DestinationRecord:
+        email = str(order["email"]).strip()
+        products = [
+            _compact({
+                "product_id": str(item.get("product_id") or "") or None,
+                "variant_id": str(item.get("variant_id") or "") or None,
+                "name": item.get("name"),
+                "sku": item.get("sku"),
+                "qty": int(item.get("quantity") or 0),
+                "price": _number(item.get("price")),
+                "total": _number(item.get("total")),
+            })
+            for item in order.get("items") or []
+        ]
+        body = _compact({
+            "id": str(order["id"]),
+            "email": email,
+            "storeName": connection.store_name,
+            "purchaseDate": iso_z(order.get("date_created")),
+            "orderStatus": order.get("status"),
+            "currency": order.get("currency"),
+            "orderSubtotal": _number(order.get("subtotal")),
+            "discountAmount": _number(order.get("discount")),
+            "deliveryTotal": _number(order.get("shipping")),
+            "taxAmount": _number(order.get("tax")),
+            "orderTotal": _number(order.get("total")),
+            "payment": order.get("payment_method"),
+            "billingAddress": _address("billing", order.get("billing_address")),
+            "deliveryAddress": _address("delivery", order.get("shipping_address")),
+            "products": products,
+        })
+        payload = {"contactIdentity": {"identifier": "email", "value": email}, "json": body}
+        return DestinationRecord(kind="order", source_id=str(order["id"]), key=str(order["id"]), payload=payload)
+
+    def map_product(self, connection, product: Mapping[str, Any]) -> DestinationRecord:
+        body = _compact({
+            "id": str(product["id"]),
+            "name": product.get("name"),
+            "sku": product.get("sku"),
+            "type": product.get("type"),
+            "status": "Enabled" if product.get("is_visible") else "Disabled",
+            "price": _number(product.get("price")),
+            "specialPrice": _number(product.get("sale_price")),
+            "brand": product.get("brand"),
+            "categories": [str(c) for c in product.get("categories") or []],
+            "url": product.get("url"),
+            "imagePath": product.get("image_url"),
+            "shortDescription": (product.get("description") or "")[:DESCRIPTION_LIMIT] or None,
+            "stock": product.get("inventory"),
+            "created_date": iso_z(product.get("date_created")),
+        })
+        return DestinationRecord(kind="product", source_id=str(product["id"]), key=str(product["id"]),
+                                 payload={"json": body})

@@ -1,0 +1,46 @@
+"""What the mapper makes of canonical contacts: mapped fields, dates, opt-in and consent."""
+
+from __future__ import annotations
+
+from host.records import contact_fields
+
+from . import records
+
+
+def test_default_mapping_covers_engagement_clouds_default_fields(mapper):
+    assert mapper.default_mapping() == {"first_name": "FIRSTNAME", "last_name": "LASTNAME",
+                                        "billing_postcode": "POSTCODE"}
+
+
+def test_only_mapped_fields_are_sent_dates_in_iso_utc_and_empty_values_clear(mapper, connection):
+    customer = records.customer(3) | {"date_created": "2023-06-01T14:00:00+02:00", "company": "x" * 300}
+    fields = contact_fields(customer, None)
+    mapping = {"first_name": "FIRSTNAME", "date_created": "CREATED", "company": "COMPANY", "phone": "PHONE"}
+
+    record = mapper.map_contact(connection, email=" Shopper3@Example.com ", fields=fields, mapping=mapping)
+
+    assert record.key == "shopper3@example.com"
+    assert record.payload == {"identifiers": {"email": "Shopper3@Example.com"},
+                              "dataFields": {"FIRSTNAME": "First3", "CREATED": "2023-06-01T12:00:00Z",
+                                             "COMPANY": "x" * 255, "PHONE": None}}
+
+
+def test_a_subscriber_without_known_ip_or_browser_still_gets_a_complete_consent_record(mapper, connection):
+    subscriber = records.subscriber(4) | {"consent": None}
+
+    record = mapper.map_contact(connection, email=subscriber["email"], fields={}, mapping={}, subscriber=subscriber)
+
+    assert record.payload["channelProperties"] == {"email": {"emailType": "html", "optInType": "single",
+                                                             "status": "subscribed"}}
+    assert record.payload["consentRecords"] == [{
+        "text": "Yes, I would like to receive news, offers and updates by email.",
+        "dateTimeConsented": "2023-06-01T12:04:00Z", "url": "https://demo-store.example.com",
+        "ipAddress": "0.0.0.0", "userAgent": "unknown"}]
+
+
+def test_a_subscriber_who_is_not_opted_in_changes_no_subscription(mapper, connection):
+    subscriber = records.subscriber(4, opted_in=False)
+
+    record = mapper.map_contact(connection, email=subscriber["email"], fields={}, mapping={}, subscriber=subscriber)
+
+    assert "channelProperties" not in record.payload and "consentRecords" not in record.payload
