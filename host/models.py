@@ -135,6 +135,9 @@ class LedgerEntry(Base):
     state: Mapped[str] = mapped_column(String(16), default="pending")  # synced/pending/excluded/failed
     reason: Mapped[str | None] = mapped_column(Text, default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The mapped record waiting to be sent ({key, payload, hash}) when it must wait for others
+    # (an order waits for its contact); cleared once the destination answered for it.
+    outbox: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -154,12 +157,19 @@ class ContactProfile(Base):
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(320))  # lower-cased
     customer: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # canonical customer
+    # The store account's id while this email belongs to one: an email change is noticed by it.
+    customer_id: Mapped[str | None] = mapped_column(String(255), default=None, index=True)
     is_guest: Mapped[bool] = mapped_column(Boolean, default=False)
     subscriber: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # canonical subscriber
     subscribed: Mapped[bool] = mapped_column(Boolean, default=False)
     episode: Mapped[int] = mapped_column(Integer, default=0)  # subscription episodes begun so far
     latest_order: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # id, date, addresses
     first_order: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # id, date
+    # Which stream gave the customer and subscriber facts ({"customer": "guests", ...}): the
+    # run counts a contact sent under the stream a merchant would expect.
+    sources: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Facts changed since the contacts were last sent: the cycle's contacts phase checks it.
+    dirty: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

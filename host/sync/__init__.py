@@ -6,9 +6,10 @@ Public API:
 - ``run_fast_lane(connection_id)`` and ``connections_with_events()``: the webhook fast lane.
 - ``request_sync`` lives in ``host.scheduler`` (it needs the scheduler).
 
-Modules: ``context`` (lease, run, settings of one cycle), ``cycle`` (streams and pages),
-``profiles`` (contact facts and events), ``contacts`` and ``collection_writes`` (what is sent),
-``ledger``, ``cursors``, ``lock``, ``runs``, ``fast_lane``.
+Modules: ``context`` (lease, run, settings of one cycle), ``cycle`` (streams, retries,
+enrolments), ``pages`` (one page: profiles, events, outbox), ``phases`` (contacts, then queued
+orders, then cursors), ``profiles`` (contact facts and events), ``contacts`` and
+``collection_writes`` (what is sent), ``ledger``, ``cursors``, ``lock``, ``runs``, ``fast_lane``.
 """
 
 from host.sync.cycle import run_cycle

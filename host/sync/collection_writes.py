@@ -2,14 +2,21 @@
 
 Every order counts except incomplete ones (abandoned checkouts) and deleted ones; only visible
 products are sent. Excluded records are kept in the ledger with the reason.
+
+Products are written page by page. Orders are contact-scoped: the destination attaches each to
+its contact, so they wait in the ledger's outbox (``queue_collection``) and are sent by
+``flush_outbox`` after the cycle's contacts phase, when every contact they name exists.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from host.destinations import WriteResult
+from sqlalchemy import select
+
+from host.destinations import DestinationRecord, WriteResult
 from host.errors import RecordError
+from host.models import LedgerEntry
 from host.sync.contacts import apply_results
 from host.sync.ledger import payload_hash
 
@@ -18,6 +25,8 @@ if TYPE_CHECKING:
     from host.sync.context import SyncContext
 
 MAPPERS = {"order": "map_order", "product": "map_product"}
+QUEUED_KINDS = frozenset({"order"})  # sent after the contacts they belong to
+OUTBOX_BATCH = 2000
 
 
 def exclusion(kind: str, record: dict[str, Any]) -> str | None:
@@ -31,9 +40,13 @@ def exclusion(kind: str, record: dict[str, Any]) -> str | None:
     return None
 
 
-def sync_collection(context: SyncContext, stream: Stream, records: list[dict[str, Any]]) -> None:
+def collection_of(context: SyncContext, kind: str) -> str:
+    return context.mapper.collections.get(kind, kind)
+
+
+def _plan(context: SyncContext, stream: Stream, records: list[dict[str, Any]]) -> list[tuple]:
+    """Ledger verdicts for one page: (row, hash, mapped record) of each record to send."""
     name, kind = stream.name, stream.kind
-    collection = context.mapper.collections.get(kind, kind)
     rows = context.ledger.entries(name, [str(record[stream.primary_key]) for record in records])
     map_record = getattr(context.mapper, MAPPERS[kind])
     planned = []
@@ -61,13 +74,60 @@ def sync_collection(context: SyncContext, stream: Stream, records: list[dict[str
             context.run.add(
                 name, unchanged=int(verdict == "unchanged"), failed=int(verdict == "held")
             )
-    if not planned:
-        return
+    return planned
+
+
+def queue_collection(context: SyncContext, stream: Stream, records: list[dict[str, Any]]) -> None:
+    """Keep the page's changed records in the outbox, in the page's transaction."""
+    for row, digest, mapped in _plan(context, stream, records):
+        context.ledger.queue(row, digest, mapped.key, mapped.payload)
+
+
+def sync_collection(context: SyncContext, stream: Stream, records: list[dict[str, Any]]) -> None:
+    """Send the page's changed records now."""
+    planned = _plan(context, stream, records)
+    if planned:
+        _send(context, stream.name, collection_of(context, stream.kind), planned)
+
+
+def flush_outbox(context: SyncContext, stream: Stream) -> None:
+    """Send what waits in the stream's outbox, a batch at a time (memory stays flat)."""
+    collection = collection_of(context, stream.kind)
+    while True:
+        rows = context.session.scalars(
+            select(LedgerEntry)
+            .where(
+                LedgerEntry.connection_id == context.connection.id,
+                LedgerEntry.kind == stream.name,
+                LedgerEntry.outbox.is_not(None),
+            )
+            .order_by(LedgerEntry.id)
+            .limit(OUTBOX_BATCH)
+        ).all()
+        rows = [row for row in rows if row.outbox]  # JSON null reads back as None too
+        if not rows:
+            return
+        planned = [
+            (
+                row,
+                row.outbox["hash"],
+                DestinationRecord(
+                    stream.kind, row.source_id, row.outbox["key"], row.outbox["payload"]
+                ),
+            )
+            for row in rows
+        ]
+        _send(context, stream.name, collection, planned)
+        context.commit()
+        context.run.page_done(stream.name)
+
+
+def _send(context: SyncContext, counts_name: str, collection: str, planned: list) -> None:
+    context.session.commit()  # never hold a write transaction while the destination works
+    records = [mapped for _, _, mapped in planned]
     try:
-        results = context.destination.write_records(
-            context.connection, collection, [m for _, _, m in planned]
-        )
+        results = context.destination.write_records(context.connection, collection, records)
     except RecordError as error:
-        results = [WriteResult(m.source_id, False, reason=error.message) for _, _, m in planned]
-    apply_results(context, planned, results, name)
-    context.worked(name)
+        results = [WriteResult(m.source_id, False, reason=error.message) for m in records]
+    apply_results(context, planned, results, counts_name)
+    context.worked(counts_name)

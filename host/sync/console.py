@@ -13,6 +13,8 @@ from host.models import Connection
 from host.sync.cycle import run_cycle
 from host.sync.runs import COUNTERS
 
+QUIET_UNLESS_USED = ("contacts", "enrolments")  # shown only when they did something
+
 
 def run_cycle_with_progress(
     store_hash: str, *, full: bool = False, console: Console | None = None
@@ -38,6 +40,8 @@ def run_cycle_with_progress(
         tasks: dict[str, int] = {}
 
         def report(stream: str, counts: dict[str, int]) -> None:
+            if stream not in tasks and stream in QUIET_UNLESS_USED and not any(counts.values()):
+                return
             if stream not in tasks:
                 tasks[stream] = progress.add_task(stream, total=None, counts="")
             text = "  ".join(f"{key} {value}" for key, value in counts.items() if value)
@@ -66,10 +70,10 @@ def summary(run) -> Table:
     for counter in COUNTERS:
         table.add_column(counter, justify="right")
     for stream, counts in run.counts.items():
-        if stream == "enrolments":
+        if stream == "enrolments" or (stream in QUIET_UNLESS_USED and not any(counts.values())):
             continue
         table.add_row(stream, *(str(counts.get(counter, 0)) for counter in COUNTERS))
-    enrolments = run.counts.get("enrolments") or {}
+    enrolments = {state: n for state, n in (run.counts.get("enrolments") or {}).items() if n}
     if enrolments:
         table.caption = "enrolments: " + ", ".join(
             f"{state} {n}" for state, n in sorted(enrolments.items())

@@ -4,7 +4,8 @@ one in the subscribers book — sent only when what would be sent changed.
 Customers (registered and guests) go to the customers book when one is chosen; with no book,
 a contact is still written (without a book) when it has orders, so its order history is never
 stranded. Only opted-in contacts go to the subscribers book, with their consent; an unsubscribe
-takes the contact out of that book (a list removal, not a global suppression).
+takes the contact out of that book (a list removal, not a global suppression), and so does a
+changed customer email for the old address in the customers book.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from host.sync.context import SyncContext
 
 CONTACT_AREA = "contacts"  # where contact configuration problems (a deleted book) are shown
+UNSUBSCRIBED = "unsubscribed in the store: removed from the subscribers book"
+NO_LONGER_CUSTOMER = "no store account has this email any more: removed from the customers book"
 
 
 def settings_fingerprint(context: SyncContext) -> str:
@@ -48,42 +51,49 @@ def sync_contacts(
     customer_rows = context.ledger.entries(CUSTOMER_CONTACT, emails)
     subscriber_rows = context.ledger.entries(SUBSCRIBER_CONTACT, emails)
     to_send: dict[tuple[str, str | None], list[tuple[Any, str, DestinationRecord]]] = {}
-    to_remove: list[Any] = []
+    to_remove: dict[str, list[tuple[Any, str]]] = {}  # book → (ledger row, why)
     for profile in profiles:
         if profile.customer is not None and (customers_book or profile.latest_order):
             row = context.ledger.entry(customer_rows, CUSTOMER_CONTACT, profile.email)
-            _plan(
-                context,
-                to_send,
-                (CUSTOMER_CONTACT, customers_book),
-                row,
-                profile,
-                None,
-                counts_name,
+            plan_key = (CUSTOMER_CONTACT, customers_book)
+            name = _counted_under(profile, "customer", counts_name)
+            _plan(context, to_send, plan_key, row, profile, None, name)
+        elif customers_book and _is_synced(customer_rows.get(profile.email)):
+            to_remove.setdefault(customers_book, []).append(
+                (customer_rows[profile.email], NO_LONGER_CUSTOMER)
             )
         if subscribers_book and profile.subscriber is not None:
             row = context.ledger.entry(subscriber_rows, SUBSCRIBER_CONTACT, profile.email)
             if profile.subscribed:
                 plan_key = (SUBSCRIBER_CONTACT, subscribers_book)
-                _plan(context, to_send, plan_key, row, profile, profile.subscriber, counts_name)
+                name = _counted_under(profile, "subscriber", counts_name)
+                _plan(context, to_send, plan_key, row, profile, profile.subscriber, name)
             elif row.state == "synced":
-                to_remove.append(row)
+                to_remove.setdefault(subscribers_book, []).append((row, UNSUBSCRIBED))
             elif row.state != "excluded":
                 context.ledger.record_excluded(row, "not opted in to marketing")
-                context.run.add(counts_name, excluded=1)
+                context.run.add(_counted_under(profile, "subscriber", counts_name), excluded=1)
+    context.session.commit()  # never hold a write transaction while the destination works
     for (_, book_id), planned in to_send.items():
         _write(context, book_id, planned, counts_name)
-    if to_remove:
+    for book_id, removals in to_remove.items():
         context.destination.remove_from_book(
-            context.connection, subscribers_book, [r.source_id for r in to_remove]
+            context.connection, book_id, [row.source_id for row, _ in removals]
         )
-        for row in to_remove:
-            context.ledger.record_excluded(
-                row, "unsubscribed in the store: removed from the subscribers book"
-            )
-        context.run.add(counts_name, sent=len(to_remove))
+        for row, reason in removals:
+            context.ledger.record_excluded(row, reason)
+        context.run.add(counts_name, sent=len(removals))
     if to_send or to_remove:
         context.worked(CONTACT_AREA)
+
+
+def _counted_under(profile: ContactProfile, fact: str, default: str) -> str:
+    """The stream a merchant expects a contact to be counted under: the one that gave its facts."""
+    return (profile.sources or {}).get(fact) or default
+
+
+def _is_synced(row) -> bool:
+    return row is not None and row.state == "synced"
 
 
 def _plan(context, to_send, plan_key, row, profile, subscriber, counts_name) -> None:
@@ -103,7 +113,7 @@ def _plan(context, to_send, plan_key, row, profile, subscriber, counts_name) -> 
     digest = payload_hash({"payload": record.payload, "book": plan_key[1]})
     verdict = context.ledger.verdict(row, digest, retrying=context.retrying)
     if verdict == "send":
-        to_send.setdefault(plan_key, []).append((row, digest, record))
+        to_send.setdefault(plan_key, []).append((row, digest, record, counts_name))
     else:
         context.run.add(
             counts_name, unchanged=int(verdict == "unchanged"), failed=int(verdict == "held")
@@ -111,7 +121,7 @@ def _plan(context, to_send, plan_key, row, profile, subscriber, counts_name) -> 
 
 
 def _write(context: SyncContext, book_id: str | None, planned: list, counts_name: str) -> None:
-    records = [record for _, _, record in planned]
+    records = [record for _, _, record, _ in planned]
     try:
         results = context.destination.write_contacts(context.connection, records, book_id=book_id)
     except RecordError as error:
@@ -122,11 +132,13 @@ def _write(context: SyncContext, book_id: str | None, planned: list, counts_name
 def apply_results(
     context: SyncContext, planned: Sequence, results: Sequence[WriteResult], counts_name: str
 ) -> None:
-    """Match the destination's answers to the planned rows by source id and record each."""
+    """Match the destination's answers to the planned rows by source id and record each; a
+    planned entry may carry its own counts name as a fourth item."""
     by_id = {result.source_id: result for result in results}
-    for row, digest, record in planned:
+    for row, digest, record, *name in planned:
         result = by_id.get(record.source_id) or WriteResult(
             record.source_id, False, reason="no answer for this record"
         )
         context.ledger.record_result(row, digest, result)
-        context.run.add(counts_name, sent=int(result.ok), failed=int(not result.ok))
+        counted_under = name[0] if name else counts_name
+        context.run.add(counted_under, sent=int(result.ok), failed=int(not result.ok))

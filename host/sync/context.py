@@ -54,6 +54,8 @@ class SyncContext:
     now: datetime = field(default_factory=utcnow)
     problem_areas: set[str] = field(default_factory=set)  # areas with a problem on record
     paused: set[str] = field(default_factory=set)  # areas paused for the rest of this run
+    worked_areas: set[str] = field(default_factory=set)  # areas whose problem is to be cleared
+    staged_cursors: dict[str, str | None] = field(default_factory=dict)  # stream → value read
     writing: str | None = None  # the area being written now (where a problem belongs)
     retrying: bool = False  # in the once-a-cycle pass that re-sends failed records
 
@@ -65,10 +67,18 @@ class SyncContext:
         self.paused.add(area)
 
     def worked(self, area: str) -> None:
-        """``area`` was written successfully: its problem, if any, is gone."""
+        """``area`` was written successfully: its problem, if any, goes at the next ``commit``
+        (clearing it now, from another session, would wait on this session's open write)."""
         if area in self.problem_areas:
+            self.worked_areas.add(area)
+
+    def commit(self) -> None:
+        """Commit the cycle's session, then clear the problems of areas that worked."""
+        self.session.commit()
+        for area in sorted(self.worked_areas):
             clear_problems(self.database, self.connection.id, area)
             self.problem_areas.discard(area)
+        self.worked_areas.clear()
 
     def should_stop(self) -> bool:
         """Data sync was switched off, or the lease was lost: stop between pages."""

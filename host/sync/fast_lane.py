@@ -14,7 +14,9 @@ from host.db import get_db
 from host.errors import ConfigurationError, SyncError
 from host.models import Connection, WebhookEvent, utcnow
 from host.sync.context import cycle_scope
-from host.sync.cycle import process_enrolments, process_page
+from host.sync.cycle import process_enrolments
+from host.sync.pages import process_page
+from host.sync.phases import send_everything
 
 BATCH = 200  # ids per targeted read
 
@@ -50,6 +52,7 @@ def run_fast_lane(connection_id: int):
                 break
             _sync_events_of(context, stream)
         if not context.should_stop():
+            send_everything(context)
             process_enrolments(context)
     return context.run.row()
 
@@ -79,7 +82,7 @@ def _sync_events_of(context, stream) -> None:
                 .where(WebhookEvent.id.in_([event.id for event in events]))
                 .values(processed_at=utcnow())
             )
-            session.commit()
+            context.commit()
             context.run.page_done(stream.name)
         except ConfigurationError as error:
             session.rollback()

@@ -78,7 +78,17 @@ class Ledger:
             return "held"
         return "send"
 
+    def queue(self, row: LedgerEntry, digest: str, key: str, payload: dict[str, Any]) -> bool:
+        """Keep a mapped record until its turn to be sent; False when this very payload already waits."""
+        if row.outbox is not None and row.outbox.get("hash") == digest:
+            return False
+        row.outbox = {"key": key, "payload": payload, "hash": digest}
+        if row.state != "failed":
+            row.state = "pending"
+        return True
+
     def record_result(self, row: LedgerEntry, digest: str, result: WriteResult) -> None:
+        row.outbox = None
         if result.ok:
             row.state, row.reason, row.attempts = "synced", None, 0
             row.destination_id = result.destination_id or row.destination_id
@@ -87,6 +97,7 @@ class Ledger:
         row.payload_hash = digest
 
     def record_failure(self, row: LedgerEntry, digest: str | None, reason: str) -> None:
+        row.outbox = None
         row.attempts = (
             row.attempts + 1 if row.payload_hash == digest and row.state == "failed" else 1
         )
@@ -94,6 +105,7 @@ class Ledger:
 
     def record_excluded(self, row: LedgerEntry, reason: str) -> None:
         row.state, row.reason, row.payload_hash, row.attempts = "excluded", reason, None, 0
+        row.outbox = None
 
     def retry_ids(self, kind: str, limit: int = 1000) -> list[str]:
         """Failed records still worth another try (a later cycle re-reads them by id)."""

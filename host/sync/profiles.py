@@ -47,6 +47,30 @@ def load_profiles(
     return found
 
 
+def release_changed_emails(
+    session: Session, connection_id: int, customers: Iterable[dict[str, Any]]
+) -> list[ContactProfile]:
+    """Store accounts whose email changed: the old email's profile is no longer a customer
+    (its contact leaves the customers book at the contacts phase). Answers those profiles."""
+    email_by_id = {
+        str(record["id"]): email_of(record) for record in customers if not record.get("is_guest")
+    }
+    if not email_by_id:
+        return []
+    released = []
+    for profile in session.scalars(
+        select(ContactProfile).where(
+            ContactProfile.connection_id == connection_id,
+            ContactProfile.customer_id.in_(list(email_by_id)),
+        )
+    ):
+        if email_by_id[profile.customer_id] != profile.email:
+            profile.customer, profile.customer_id, profile.is_guest = None, None, False
+            profile.dirty = True
+            released.append(profile)
+    return released
+
+
 class ProfileUpdater:
     """Applies canonical records to profiles; answers the events they reveal."""
 
@@ -62,6 +86,7 @@ class ProfileUpdater:
         if is_guest and registered_before:
             return []  # the store account speaks for this email, not its guest orders
         profile.customer, profile.is_guest = customer, is_guest
+        profile.customer_id = None if is_guest else str(customer["id"])
         events = []
         if not is_guest and not registered_before and self.is_new(customer.get("date_created")):
             events.append(Event("new_customer", profile.email, str(customer["id"])))

@@ -72,6 +72,13 @@ class RunRecorder:
         if self.progress is not None:
             self.progress(name, dict(self.stream(name)))
 
+    def all_done(self) -> None:
+        """Like ``page_done`` for every stream: a phase that counts under several of them."""
+        self._write()
+        if self.progress is not None:
+            for name, counts in list(self.counts.items()):
+                self.progress(name, dict(counts))
+
     def error(self, area: str, message: str) -> None:
         self.errors[area] = message
         self._write()

@@ -117,4 +117,20 @@ def test_a_full_read_re_reads_everything_but_sends_nothing_unchanged(world):
 
     assert world.store.pages_served - served >= 5  # every stream read from the start again
     assert sum(world.destination.writes.values()) == writes
-    assert run.counts["customers"]["unchanged"] == 6  # five customers; c1 is in both books
+    in_books = len(world.destination.book("B-customers")) + len(world.destination.book("B-subscribers"))
+    checked = sum(run.counts[name]["unchanged"] for name in ("customers", "subscribers", "guests"))
+    assert checked == in_books  # every contact checked again, none sent
+    assert run.counts["customers"]["unchanged"] == 5  # counted where a merchant looks for them
+
+
+def test_a_changed_customer_email_moves_the_contact_and_the_old_address_leaves_the_book(world):
+    fill_history(world.store)
+    world.sync()
+    world.store.customers["2"].update(email="c2.new@example.com", date_modified=at(7))
+
+    world.sync()
+
+    customers_book = world.destination.book("B-customers")
+    assert "c2.new@example.com" in customers_book and "c2@example.com" not in customers_book
+    assert world.ledger("customer_contact", "c2@example.com").state == "excluded"
+    assert world.enrolments() == []  # the same person, not a new customer

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 20:30:36.818354
+Create Date: 2026-11-27 20:47:16.105611
 """
 
 import sqlalchemy as sa
@@ -66,17 +66,23 @@ def upgrade() -> None:
     sa.Column('connection_id', sa.Integer(), nullable=False),
     sa.Column('email', sa.String(length=320), nullable=False),
     sa.Column('customer', sa.JSON(), nullable=True),
+    sa.Column('customer_id', sa.String(length=255), nullable=True),
     sa.Column('is_guest', sa.Boolean(), nullable=False),
     sa.Column('subscriber', sa.JSON(), nullable=True),
     sa.Column('subscribed', sa.Boolean(), nullable=False),
     sa.Column('episode', sa.Integer(), nullable=False),
     sa.Column('latest_order', sa.JSON(), nullable=True),
     sa.Column('first_order', sa.JSON(), nullable=True),
+    sa.Column('sources', sa.JSON(), nullable=False),
+    sa.Column('dirty', sa.Boolean(), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['connection_id'], ['connections.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('connection_id', 'email')
     )
+    with op.batch_alter_table('contact_profiles', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_contact_profiles_customer_id'), ['customer_id'], unique=False)
+
     op.create_table('destination_jobs',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('connection_id', sa.Integer(), nullable=False),
@@ -120,6 +126,7 @@ def upgrade() -> None:
     sa.Column('state', sa.String(length=16), nullable=False),
     sa.Column('reason', sa.Text(), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('outbox', sa.JSON(none_as_null=True), nullable=True),
     sa.Column('first_seen_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['connection_id'], ['connections.id'], ondelete='CASCADE'),
@@ -175,6 +182,9 @@ def downgrade() -> None:
     op.drop_table('ledger')
     op.drop_table('enrolments')
     op.drop_table('destination_jobs')
+    with op.batch_alter_table('contact_profiles', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_contact_profiles_customer_id'))
+
     op.drop_table('contact_profiles')
     op.drop_table('connection_settings')
     op.drop_table('connection_problems')

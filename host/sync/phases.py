@@ -1,0 +1,155 @@
+"""The phases after the streams were read: contacts, then queued records, then cursors.
+
+- Contacts: every dirty profile (its facts changed, or the contact settings did) is mapped
+  and sent only if its payload changed, a batch at a time; then the contacts that failed
+  earlier are retried. A backfill therefore sends each contact once per book, with the
+  addresses of its latest order already known.
+- Queued records (orders) follow, when their contacts exist at the destination.
+- A stream's cursor moves to what was read only once everything it fed was accepted:
+  customers, subscribers and guests after the contacts; orders after the contacts and the
+  orders. Profiles stay dirty and the outbox keeps its rows until then, so a crash or an
+  outage loses nothing, and a restart re-reads from the last accepted cursor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select, update
+
+from host.errors import ConfigurationError, SyncError
+from host.models import ContactProfile
+from host.sync.collection_writes import QUEUED_KINDS, flush_outbox
+from host.sync.contacts import CONTACT_AREA, settings_fingerprint, sync_contacts
+from host.sync.cursors import CONTACT_SETTINGS, cursor_row, later
+from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT
+from host.sync.profiles import load_profiles
+
+if TYPE_CHECKING:
+    from host.sync.context import SyncContext
+
+CONTACT_BATCH = 500
+
+
+@dataclass
+class Staged:
+    """How far a stream was read this cycle, waiting for its records to be accepted."""
+
+    value: str | None
+    whole: bool  # read from the start (a full refresh)
+
+
+def send_everything(context: SyncContext) -> None:
+    """Contacts, queued records, then the cursors they allow to move."""
+    contacts_done = send_contacts(context)
+    queued_done = send_queued(context) if contacts_done else set()
+    promote_cursors(context, contacts_done, queued_done)
+
+
+def send_contacts(context: SyncContext) -> bool:
+    """Send the dirty profiles' contacts; answer whether none is left waiting."""
+    if CONTACT_AREA in context.paused:
+        return False
+    context.run.phase("sending contacts")
+    context.run.stream(CONTACT_AREA)
+    try:
+        _mark_all_dirty_if_settings_changed(context)
+        last_id = 0
+        while batch := _dirty_batch(context, last_id):
+            context.writing = CONTACT_AREA
+            sync_contacts(context, batch, CONTACT_AREA)
+            for profile in batch:
+                profile.dirty = False
+            context.commit()
+            last_id = batch[-1].id
+            context.run.all_done()  # contacts count under the streams that described them
+        _retry_failed_contacts(context)
+        context.commit()
+        context.run.all_done()
+        return True
+    except ConfigurationError as error:
+        context.session.rollback()
+        context.pause(CONTACT_AREA, error)
+    except SyncError as error:
+        context.session.rollback()
+        context.run.error(CONTACT_AREA, error.message)
+    finally:
+        context.writing, context.retrying = None, False
+    return False
+
+
+def _mark_all_dirty_if_settings_changed(context: SyncContext) -> None:
+    """A new mapping or book: every contact is checked again (only changed payloads are sent)."""
+    marker = cursor_row(context.session, context.connection.id, CONTACT_SETTINGS)
+    fingerprint = settings_fingerprint(context)
+    if marker.value != fingerprint:
+        context.session.execute(
+            update(ContactProfile)
+            .where(ContactProfile.connection_id == context.connection.id)
+            .values(dirty=True)
+        )
+        marker.value = fingerprint
+        context.commit()
+
+
+def _dirty_batch(context: SyncContext, after_id: int) -> list[ContactProfile]:
+    return list(
+        context.session.scalars(
+            select(ContactProfile)
+            .where(
+                ContactProfile.connection_id == context.connection.id,
+                ContactProfile.dirty.is_(True),
+                ContactProfile.id > after_id,
+            )
+            .order_by(ContactProfile.id)
+            .limit(CONTACT_BATCH)
+        )
+    )
+
+
+def _retry_failed_contacts(context: SyncContext) -> None:
+    emails = {
+        *context.ledger.retry_ids(CUSTOMER_CONTACT),
+        *context.ledger.retry_ids(SUBSCRIBER_CONTACT),
+    }
+    if emails:
+        profiles = load_profiles(context.session, context.connection.id, emails)
+        context.retrying, context.writing = True, CONTACT_AREA
+        sync_contacts(context, list(profiles.values()), CONTACT_AREA)
+
+
+def send_queued(context: SyncContext) -> set[str]:
+    """Send the outbox of each queued stream; answer the streams whose outbox is now empty."""
+    done: set[str] = set()
+    for stream in context.source.streams():
+        if stream.kind not in QUEUED_KINDS or stream.name in context.paused:
+            continue
+        context.run.phase(f"sending {stream.name}")
+        context.writing = stream.name
+        try:
+            flush_outbox(context, stream)
+            done.add(stream.name)
+        except ConfigurationError as error:
+            context.session.rollback()
+            context.pause(stream.name, error)
+        except SyncError as error:
+            context.session.rollback()
+            context.run.error(stream.name, error.message)
+        finally:
+            context.writing = None
+    return done
+
+
+def promote_cursors(context: SyncContext, contacts_done: bool, queued_done: set[str]) -> None:
+    if not contacts_done:
+        return
+    for stream in context.source.streams():
+        staged = context.staged_cursors.get(stream.name)
+        if staged is None or (stream.kind in QUEUED_KINDS and stream.name not in queued_done):
+            continue
+        row = cursor_row(context.session, context.connection.id, stream.name)
+        row.value = later(row.value, staged.value)
+        if staged.whole:
+            row.last_full_refresh_at = context.now
+    context.commit()

@@ -1,0 +1,281 @@
+"""The whole product over loopback: both emulators, a live host, the real plugins.
+
+Shared by the end-to-end tests and ``bench/sync_end_to_end.py``. The host is installed the
+way a merchant installs it (the BigCommerce control-panel simulator drives the OAuth callback)
+and connected with ``host.connections.connect``; books and programs are saved as the Store tab
+saves them. ``expected_state`` says, from the store alone, what Engagement Cloud must hold.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from sqlalchemy import func, select
+from werkzeug.serving import make_server
+
+from emulators import bigcommerce as bigcommerce_emulator
+from emulators import engagement_cloud as engagement_cloud_emulator
+from emulators.common import RunningServer, start_server
+from host import connections
+from host.db import get_db
+from host.models import Connection, WebhookEvent
+from host.plugins import get_plugins
+from host.settings import save_settings
+
+STORE_HASH = "loop1234"
+CLIENT_ID = "connector-host-loopback"
+CLIENT_SECRET = "loopback-client-secret"
+API_USER = "apiuser-loopback@apiconnector.com"
+API_PASSWORD = "loopback-password"
+CUSTOMERS_BOOK, SUBSCRIBERS_BOOK = "Store customers", "Store subscribers"
+PROGRAMS = {
+    "new_customer_program_id": "Welcome customers",
+    "new_subscriber_program_id": "Welcome subscribers",
+    "first_order_program_id": "First order thanks",
+}
+INCOMPLETE_STATUS_ID = 0
+# Engagement Cloud calls that change something (everything else only reads).
+WRITE_METHODS = ("PUT ", "POST ", "PATCH ", "DELETE ")
+
+
+@dataclass(frozen=True)
+class StoreSize:
+    customers: int
+    subscribers: int
+    orders: int
+    products: int
+    seed: int = 11
+
+
+@dataclass
+class Emulators:
+    bigcommerce: RunningServer
+    engagement_cloud: RunningServer
+
+    def store(self) -> dict[str, Any]:
+        state = requests.get(f"{self.bigcommerce.url}/_emulator/state", timeout=120).json()
+        return next(s for s in state["stores"] if s["store_hash"] == STORE_HASH)
+
+    def account(self) -> dict[str, Any]:
+        state = self.engagement_cloud_state()
+        return next(a for a in state["accounts"] if a["api_user"] == API_USER)
+
+    def engagement_cloud_state(self) -> dict[str, Any]:
+        return requests.get(f"{self.engagement_cloud.url}/_emulator/state", timeout=120).json()
+
+    def engagement_cloud_writes(self) -> int:
+        """How many API calls so far changed something at Engagement Cloud."""
+        counts = self.engagement_cloud_state()["requests"]
+        return sum(n for call, n in counts.items() if call.startswith(WRITE_METHODS))
+
+    def create(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """A change in the store, as the emulator's control endpoints make it (webhooks fire)."""
+        response = requests.post(
+            f"{self.bigcommerce.url}/_emulator/stores/{STORE_HASH}/{kind}", json=fields, timeout=30
+        )
+        response.raise_for_status()
+        return response.json()["data"]
+
+    def update(self, kind: str, record_id: int, **fields: Any) -> dict[str, Any]:
+        response = requests.put(
+            f"{self.bigcommerce.url}/_emulator/stores/{STORE_HASH}/{kind}/{record_id}", json=fields, timeout=30
+        )
+        response.raise_for_status()
+        return response.json()["data"]
+
+    def stop(self) -> None:
+        self.bigcommerce.stop()
+        self.engagement_cloud.stop()
+
+
+def start_emulators(size: StoreSize) -> Emulators:
+    store = bigcommerce_emulator.StoreSpec(
+        store_hash=STORE_HASH, name="Loopback Outdoor", seed=size.seed, customers=size.customers,
+        subscribers=size.subscribers, orders=size.orders, products=size.products,
+    )
+    bigcommerce = start_server(
+        bigcommerce_emulator.create_app(stores=[store], webhook_retry_scale=0.001)
+    )
+    account = engagement_cloud_emulator.AccountSeed(
+        api_user=API_USER,
+        password=API_PASSWORD,
+        address_books=[CUSTOMERS_BOOK, SUBSCRIBERS_BOOK],
+        programs=[engagement_cloud_emulator.ProgramSeed(name=n, status="Active") for n in PROGRAMS.values()],
+        enrolments_per_hour=1000,
+    )
+    engagement_cloud = start_server(
+        engagement_cloud_emulator.create_app(accounts=[account], processing_delay=0.01)
+    )
+    return Emulators(bigcommerce, engagement_cloud)
+
+
+def host_config(emulators: Emulators, host_url: str) -> dict[str, Any]:
+    """The host's configuration sections for these emulators (fast polling, no scheduler)."""
+    return {
+        "HOST": {"public_url": host_url},
+        "SCHEDULER": {"enabled": False},
+        "PLUGINS": {
+            "bigcommerce": {
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "login_base_url": emulators.bigcommerce.url,
+                "api_base_url": emulators.bigcommerce.url,
+            },
+            "engagement_cloud": {
+                "api_base_url": emulators.engagement_cloud.url + "/r1",
+                "poll_interval": 0.02,
+                "poll_max_interval": 0.2,
+                "retry_base_seconds": 0.05,
+            },
+        },
+    }
+
+
+def host_environment(config: dict[str, Any], instance_path: str, database_url: str) -> dict[str, str]:
+    """The same configuration as ``HOST_*`` variables, for a ``flask --app host`` subprocess."""
+    environment = {"HOST_INSTANCE_PATH": instance_path, "HOST_DATABASE__URL": database_url}
+    for section, values in config.items():
+        for key, value in values.items():
+            if isinstance(value, dict):
+                for inner, item in value.items():
+                    environment[f"HOST_{section}__{key}__{inner}".upper()] = str(item).lower() if isinstance(item, bool) else str(item)
+            else:
+                environment[f"HOST_{section}__{key}".upper()] = str(value).lower() if isinstance(value, bool) else str(value)
+    return environment
+
+
+class LateApp:
+    """A WSGI app set after its server is bound, so the host can learn its own URL first."""
+
+    app = None
+
+    def __call__(self, environ, start_response):
+        return self.app(environ, start_response)
+
+
+@contextmanager
+def live_host() -> Iterator[tuple[str, LateApp]]:
+    late = LateApp()
+    server = make_server("127.0.0.1", 0, late, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", late
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def install_and_connect(app, emulators: Emulators, host_url: str) -> int:
+    """Install from the control panel, connect the account, choose books and programs."""
+    callbacks = {name: f"{host_url}/bigcommerce/{name}" for name in ("auth", "load", "uninstall", "remove_user")}
+    requests.post(
+        f"{emulators.bigcommerce.url}/_emulator/apps",
+        json={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+              **{f"{name}_callback": url for name, url in callbacks.items()}},
+        timeout=30,
+    ).raise_for_status()
+    answer = requests.post(
+        f"{emulators.bigcommerce.url}/_emulator/control-panel/install",
+        json={"client_id": CLIENT_ID, "store_hash": STORE_HASH, "user": "owner"},
+        timeout=120,
+    ).json()
+    assert answer.get("status") == 200 and answer.get("code_exchanged"), answer
+    with app.app_context(), get_db().transaction() as session:
+        connection = session.scalar(select(Connection).where(Connection.source_account == STORE_HASH))
+        plugins = get_plugins()
+        connections.connect(
+            session, plugins, connection, "engagement_cloud",
+            {"username": API_USER, "password": API_PASSWORD},
+        )
+        destination = plugins.destination("engagement_cloud")
+        books = {book.name: book.id for book in destination.address_books(connection)}
+        programs = {program.name: program.id for program in destination.programs(connection)}
+        save_settings(session, connection, "contacts", {
+            "customers_book_id": books[CUSTOMERS_BOOK], "subscribers_book_id": books[SUBSCRIBERS_BOOK],
+        })
+        save_settings(session, connection, "automation", {
+            setting: programs[name] for setting, name in PROGRAMS.items()
+        })
+        return connection.id
+
+
+def wait_for_events(app, connection_id: int, count: int, seconds: float = 15) -> int:
+    """Wait until the webhook inbox holds ``count`` unprocessed events; answer how many it holds."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with app.app_context(), get_db().transaction() as session:
+            waiting = session.scalar(
+                select(func.count(WebhookEvent.id)).where(
+                    WebhookEvent.connection_id == connection_id, WebhookEvent.processed_at.is_(None)
+                )
+            )
+        if waiting >= count or time.monotonic() > deadline:
+            return waiting
+        time.sleep(0.1)
+
+
+# ---------------------------------------------------------------------- what should be there
+def _counts(order: dict[str, Any]) -> bool:
+    return order.get("status_id") != INCOMPLETE_STATUS_ID and not order.get("is_deleted")
+
+
+def order_email(order: dict[str, Any]) -> str:
+    return str((order.get("billing_address") or {}).get("email") or "").strip().lower()
+
+
+def is_opted_in(subscriber: dict[str, Any]) -> bool:
+    """DESIGN §1: opted in when ``marketing_newsletter`` is among the consents (no field: yes)."""
+    consents = subscriber.get("consents")
+    return consents is None or "marketing_newsletter" in consents
+
+
+def expected_state(store: dict[str, Any]) -> dict[str, set[str]]:
+    """What Engagement Cloud must hold for this store, by the product's rules."""
+    guests = {order_email(o) for o in store["orders"] if not o.get("customer_id") and _counts(o)}
+    return {
+        "customers_book": {c["email"].lower() for c in store["customers"]} | (guests - {""}),
+        "subscribers_book": {s["email"].lower() for s in store["subscribers"] if is_opted_in(s)},
+        "orders": {str(o["id"]) for o in store["orders"] if _counts(o)},
+        "products": {str(p["id"]) for p in store["products"] if p.get("is_visible")},
+    }
+
+
+def actual_state(account: dict[str, Any]) -> dict[str, Any]:
+    """What the Engagement Cloud account holds, in the same shape (plus what a test checks)."""
+    email_of = {contact["id"]: contact["email"].lower() for contact in account["contacts"]}
+    books = {book["name"]: {email_of[i] for i in book["contacts"]} for book in account["address_books"]}
+    insight = account.get("insight") or {}
+    orders = [record["key"] for record in insight.get("Orders", [])]
+    return {
+        "customers_book": books[CUSTOMERS_BOOK],
+        "subscribers_book": books[SUBSCRIBERS_BOOK],
+        "orders": set(orders),
+        "products": {record["key"] for record in insight.get("Catalog_Default", [])},
+        "duplicate_contacts": _repeats(c["email"].lower() for c in account["contacts"]),
+        "duplicate_orders": _repeats(orders),
+        "contacts": {c["email"].lower(): c for c in account["contacts"]},
+        "enrolments": account.get("enrolments") or [],
+    }
+
+
+def _repeats(values) -> dict[str, int]:
+    return {value: n for value, n in Counter(values).items() if n > 1}
+
+
+def enrolled(account: dict[str, Any]) -> Counter:
+    """(program name, email) → how many times that contact was enrolled in that program."""
+    email_of = {contact["id"]: contact["email"].lower() for contact in account["contacts"]}
+    program_of = {program["id"]: program["name"] for program in account["programs"]}
+    found: Counter = Counter()
+    for enrolment in account.get("enrolments") or []:
+        for contact_id in enrolment["contacts"]:
+            found[(program_of.get(enrolment["programId"]), email_of.get(contact_id))] += 1
+    return found
