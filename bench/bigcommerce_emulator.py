@@ -23,10 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.report import write_section  # noqa: E402
 from emulators.bigcommerce import DEFAULT_TOKEN, StoreSpec, create_app  # noqa: E402
-
-DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-START, END = "<!-- bigcommerce-emulator:start -->", "<!-- bigcommerce-emulator:end -->"
 
 
 def median_ms(client, paths: list[str]) -> tuple[float, int]:
@@ -41,15 +39,6 @@ def median_ms(client, paths: list[str]) -> tuple[float, int]:
     return statistics.median(timings), records
 
 
-def write_section(text: str) -> None:
-    current = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    section = f"{START}\n{text}\n{END}"
-    if START in current and END in current:
-        before, rest = current.split(START, 1)
-        updated = before + section + rest.split(END, 1)[1]
-    else:
-        updated = current.rstrip("\n") + "\n\n" + section + "\n"
-    DOC.write_text(updated)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section("bigcommerce-emulator", text)
     return 0
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.report import write_section  # noqa: E402
 from host import create_app  # noqa: E402
 from host.db import get_db  # noqa: E402
 from host.models import Base  # noqa: E402
@@ -44,8 +45,6 @@ from tests.sync.loopback import (  # noqa: E402
     start_emulators,
 )
 
-DOC = ROOT / "docs" / "benchmarks.md"
-START, END = "<!-- sync-end-to-end:start -->", "<!-- sync-end-to-end:end -->"
 DEFAULT_SIZES = "1000/200/2000/100,5000/1000/10000/500,10000/2000/20000/1000"
 
 
@@ -174,15 +173,6 @@ def report(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_section(text: str) -> None:
-    current = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    section = f"{START}\n{text}\n{END}"
-    if START in current and END in current:
-        before, rest = current.split(START, 1)
-        updated = before + section + rest.split(END, 1)[1]
-    else:
-        updated = current.rstrip("\n") + "\n\n" + section + "\n"
-    DOC.write_text(updated)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     text = report(results)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section("sync-end-to-end", text)
     return 0 if all(r["exact"] and r["first"][2] == 0 and r["ec_writes"][1] == 0 for r in results) else 1
 
 
