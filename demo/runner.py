@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -147,14 +148,12 @@ def keep_store_changing(world: DemoWorld, stop: threading.Event, every_seconds: 
 
     def loop():
         while not stop.wait(every_seconds):
-            try:
+            with contextlib.suppress(requests.RequestException):  # the emulator is stopping
                 requests.post(
                     f"{world.bigcommerce.url}/_emulator/stores/{STORE_HASH}/activity",
                     json={"customers": 1, "orders": 1, "subscribers": 1, "updates": 1},
                     timeout=30,
                 )
-            except requests.RequestException:
-                pass  # the emulator is stopping
 
     thread = threading.Thread(target=loop, name="demo-store-activity", daemon=True)
     thread.start()

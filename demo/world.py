@@ -107,7 +107,8 @@ def _host_app(world: DemoWorld, instance_path: Path) -> Flask:
                     "login_base_url": world.bigcommerce.url,
                     "api_base_url": world.bigcommerce.url,
                 },
-                "engagement_cloud": {"api_base_url": world.api_base_url},
+                # The emulator finishes imports in a fraction of a second: poll it briskly.
+                "engagement_cloud": {"api_base_url": world.api_base_url, "poll_interval": 0.25},
             },
         }
     )

@@ -44,7 +44,7 @@ class Settings:
     contact_batch_size: int = 2000
     order_batch_size: int = 4000
     catalog_batch_size: int = 5000
-    poll_interval: float = 5.0
+    poll_interval: float = 1.0  # grows by half each poll: short imports finish fast, long ones cost few calls
     poll_max_interval: float = 30.0
     import_timeout: float = 3600.0
     single_upsert_max: int = 1

@@ -21,7 +21,7 @@ from plugins.bigcommerce.pacing import RetryPolicy
 from tests.support import serve
 
 CLIENT_ID = "connector-host-test-app"
-CLIENT_SECRET = "test-client-secret-3f9a"
+CLIENT_SECRET = "test-client-secret-3f9a-long-enough-for-hs256"
 STORE_HASH = "teststore1"
 API_TOKEN = "emulator-api-token"
 SMALL_STORE = StoreSpec(

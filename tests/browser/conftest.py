@@ -38,7 +38,7 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
-CLIENT_ID, CLIENT_SECRET = "connector-browser-test-app", "browser-test-secret-5c1e"
+CLIENT_ID, CLIENT_SECRET = "connector-browser-test-app", "browser-test-secret-5c1e-long-enough-for-hs256"
 STORE = StoreSpec(store_hash="browserstore", name="Harbour & Pine", seed=5, customers=24, subscribers=12,
                   orders=30, products=8)
 ACCOUNT = {

@@ -31,7 +31,7 @@ from host.settings import save_settings
 
 STORE_HASH = "loop1234"
 CLIENT_ID = "connector-host-loopback"
-CLIENT_SECRET = "loopback-client-secret"
+CLIENT_SECRET = "loopback-client-secret-long-enough-for-hs256"
 API_USER = "apiuser-loopback@apiconnector.com"
 API_PASSWORD = "loopback-password"
 CUSTOMERS_BOOK, SUBSCRIBERS_BOOK = "Store customers", "Store subscribers"

@@ -1,0 +1,41 @@
+"""`flask --app host demo --once` brings up the whole product on a generated store and syncs it."""
+
+import json
+
+import pytest
+
+from demo.world import CUSTOMERS_BOOK, SUBSCRIBERS_BOOK
+
+
+@pytest.fixture
+def demo_output(make_app, tmp_path):
+    app = make_app()
+    out = tmp_path / "state"
+    result = app.test_cli_runner().invoke(
+        args=["demo", "--once", "--seed", "3", "--customers", "40", "--subscribers", "20",
+              "--orders", "60", "--products", "12", "--state-out", str(out)]
+    )
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return result.output, json.loads((out / "bigcommerce.json").read_text()), json.loads(
+        (out / "engagement_cloud.json").read_text()
+    )
+
+
+def test_demo_installs_connects_and_syncs_the_store_through_the_real_flows(demo_output):
+    output, bigcommerce, engagement_cloud = demo_output
+    assert "Installed the app in the demo store." in output
+    assert "Cycle 1: finished" in output
+
+    store = bigcommerce["stores"][0]
+    account = engagement_cloud["accounts"][0]
+    assert store["hooks"], "webhooks are registered on connect"
+    assert all(hook["destination"].endswith("/bigcommerce/webhooks") for hook in store["hooks"])
+    books = {book["name"]: set(book["contacts"]) for book in account["address_books"]}
+    emails = {contact["id"]: contact["email"].lower() for contact in account["contacts"]}
+    customers_book = {emails[contact_id] for contact_id in books[CUSTOMERS_BOOK]}
+    assert {customer["email"].lower() for customer in store["customers"]} <= customers_book
+    assert books[SUBSCRIBERS_BOOK], "opted-in subscribers reach the subscribers book"
+    visible = {str(product["id"]) for product in store["products"] if product["is_visible"]}
+    assert {record["key"] for record in account["insight"]["Catalog_Default"]} == visible
+    assert account["insight"]["Orders"], "orders reach Insight data"
+    assert account["enrolments"] == [], "the backfill enrols nobody"
