@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 from pathlib import Path
 
@@ -71,10 +72,13 @@ def demo_command(once, seed, customers, subscribers, orders, products, state_out
         click.echo(f"Settings pages: {world.host_url}/settings/store")
         click.echo(f"Log in as the demo merchant (as the control panel does): {runner.login_link(world)}")
         click.echo("The demo store keeps changing; syncs follow within seconds. Ctrl-C stops everything.")
-        stop.wait()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())  # a service manager stops it cleanly too
+        while not stop.wait(1):  # a short wait keeps Ctrl-C responsive
+            pass
     except KeyboardInterrupt:
-        click.echo("\nStopping…")
+        pass
     finally:
+        click.echo("Stopping…")
         stop.set()
         if scheduler is not None:
             scheduler.shutdown()
