@@ -17,7 +17,15 @@ from emulators.common import (
     install_request_counting,
 )
 
-from . import api_catalog, api_customers, api_hooks, api_orders, api_subscribers, control
+from . import (
+    api_brands_categories,
+    api_catalog,
+    api_customers,
+    api_hooks,
+    api_orders,
+    api_subscribers,
+    control,
+)
 from .accounts import FULL_SCOPES, Accounts
 from .context import Emulator, emulator, guard_api
 from .control_panel import ControlPanel
@@ -70,7 +78,7 @@ def create_app(stores: list[StoreSpec] | None = None, *, access_token: str | Non
     install_faults(app, fault_injector, _fault_error, _fault_429)
 
     api = Blueprint("bc_store_api", __name__, url_prefix="/stores/<store_hash>")
-    for module in (api_customers, api_subscribers, api_orders, api_catalog, api_hooks):
+    for module in (api_customers, api_subscribers, api_orders, api_catalog, api_brands_categories, api_hooks):
         api.register_blueprint(module.blueprint)
     guard_api(api)
     app.register_blueprint(api)

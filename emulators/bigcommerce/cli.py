@@ -28,6 +28,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--subscribers", type=int, default=40)
     p.add_argument("--orders", type=int, default=200)
     p.add_argument("--products", type=int, default=30)
+    p.add_argument("--brands", type=int, default=None, help="default: one per ten products, at least 4")
+    p.add_argument("--categories", type=int, default=None, help="default: one per ten products, at least 12")
     p.add_argument("--access-token", default=DEFAULT_TOKEN, help="API-account token with every scope ('' = none)")
     p.add_argument("--rate-limit", type=_rate, default=None, metavar="Q/W", help="quota per window seconds, e.g. 150/30")
     p.add_argument("--latency-ms", type=int, default=0)
@@ -48,7 +50,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     spec = StoreSpec(store_hash=args.store_hash, name=args.store_name, seed=args.seed, customers=args.customers,
-                     subscribers=args.subscribers, orders=args.orders, products=args.products)
+                     subscribers=args.subscribers, orders=args.orders, products=args.products,
+                     brands=args.brands, categories=args.categories)
     apps = []
     if args.app_client_id:
         apps.append({"client_id": args.app_client_id, "client_secret": args.app_client_secret or "",

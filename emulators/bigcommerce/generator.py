@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from emulators.common import derive_rng, derive_seed
 
-from . import pools
+from . import catalog, pools
 from .formats import iso_offset, iso_z
 
 OPENED_AT = 1640995200  # 2022-01-01T00:00:00Z
@@ -51,6 +51,8 @@ class StoreSpec:
     subscribers: int = 40
     orders: int = 200
     products: int = 30
+    brands: int | None = None  # None: sized from products (see ``catalog``)
+    categories: int | None = None
 
     @property
     def store_id(self) -> int:
@@ -205,7 +207,8 @@ def guest(spec: StoreSpec, person: int) -> dict:
 # --------------------------------------------------------------------------- catalog
 @lru_cache(maxsize=65536)
 def product(spec: StoreSpec, pid: int, created: int | None = None, modified: int | None = None) -> dict:
-    """A v3 product with ``images``, ``variants`` and ``custom_fields`` (stripped unless included)."""
+    """A v3 product with ``images``, ``variants`` and ``custom_fields`` (stripped unless included);
+    its brand and categories exist in ``catalog``."""
     rng = derive_rng(spec.seed, "product", pid)
     name = f"{rng.choice(pools.PRODUCT_ADJECTIVES)} {rng.choice(pools.PRODUCT_NOUNS)} {pid:04d}"
     price = round(rng.uniform(4, 180), 2)
@@ -216,6 +219,7 @@ def product(spec: StoreSpec, pid: int, created: int | None = None, modified: int
     slug = pools.ascii_slug(name.replace(" ", "-")) or f"product{pid}"
     sku = f"SKU-{pid:05d}"
     image_base = f"https://cdn11.bigcommerce.com/s-{spec.store_hash}/products/{pid}/images/{pid * 10}"
+    brand_id, categories = catalog.product_links(spec, pid)
     image = {
         "id": pid * 10, "product_id": pid, "is_thumbnail": True, "sort_order": 0, "description": "",
         "image_file": f"{slug}.jpg", "url_zoom": f"{image_base}/{slug}.1280.1280.jpg",
@@ -228,8 +232,8 @@ def product(spec: StoreSpec, pid: int, created: int | None = None, modified: int
         "weight": round(rng.uniform(0.1, 5), 2), "width": 10, "depth": 10, "height": 10,
         "price": price, "cost_price": round(price * 0.45, 2), "retail_price": round(price * 1.2, 2),
         "sale_price": sale_price, "map_price": 0, "calculated_price": sale_price or price,
-        "tax_class_id": 0, "product_tax_code": "", "categories": [rng.randrange(18, 30)],
-        "brand_id": rng.choice(tuple(pools.BRANDS)), "option_set_display": "right",
+        "tax_class_id": 0, "product_tax_code": "", "categories": categories,
+        "brand_id": brand_id, "option_set_display": "right",
         "inventory_level": rng.randrange(0, 500), "inventory_warning_level": 5,
         "inventory_tracking": "product", "reviews_rating_sum": 0, "reviews_count": 0, "total_sold": rng.randrange(0, 900),
         "fixed_cost_shipping_price": 0, "is_free_shipping": False, "is_visible": rng.random() < 0.85,

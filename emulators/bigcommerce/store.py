@@ -1,4 +1,5 @@
-"""One emulated store: its customers, subscribers, orders, products and hooks, behind one lock.
+"""One emulated store: its customers, subscribers, orders, products, brands, categories and
+hooks, behind one lock.
 
 Generated records come from ``generator``/``order_generator``; records changed through the
 emulator are kept whole in the tables' overrides. ``snapshot()`` returns exactly the objects
@@ -12,7 +13,7 @@ from array import array
 
 from emulators.common import derive_rng, derive_seed
 
-from . import generator, order_generator, pools
+from . import catalog, generator, order_generator, pools
 from .formats import parse_date
 from .generator import HISTORY_ENDS_AT, OPENED_AT, SPAN, StoreSpec, mix64
 from .table import LazyTable
@@ -34,6 +35,8 @@ class Store:
         self.orders = LazyTable(self._build_order, created, modified)
         self._link_subscribers()
         self.products = self._generate_products()
+        self.brands: tuple[dict, ...] = catalog.brands(spec)  # read-only: no mutation endpoints
+        self.categories: tuple[dict, ...] = catalog.categories(spec)
         self.hooks: dict[int, dict] = {}
         self.next_hook_id = 18_048_287
         self.next_address_id = 1_500_000_000
@@ -150,6 +153,7 @@ class Store:
             return head | {
                 "customers": len(self.customers), "subscribers": len(self.subscribers),
                 "orders": len(self.orders), "products": len(self.products), "hooks": len(self.hooks),
+                "brands": len(self.brands), "categories": len(self.categories),
             }
         tables = {"customers": self.customers, "subscribers": self.subscribers,
                   "orders": self.orders, "products": self.products}
@@ -157,6 +161,7 @@ class Store:
         extras = ("images", "variants", "custom_fields")
         body["products"] = [{k: v for k, v in p.items() if k not in extras} for p in body["products"]]
         body["hooks"] = [dict(h) for h in self.hooks.values()]
+        body["brands"], body["categories"] = list(self.brands), list(self.categories)
         return head | body
 
 

@@ -34,6 +34,8 @@ class Account:
         self.enforce_double_opt_in = seed.enforce_double_opt_in
         self.rate_limit_per_minute = seed.rate_limit_per_minute
         self.enrolments_per_hour = seed.enrolments_per_hour
+        self.locked = seed.locked
+        self.disabled = seed.disabled
         self._contact_ids = itertools.count(1000001)
         self._book_ids = itertools.count(2001)
         self._program_ids = itertools.count(301)
@@ -73,6 +75,11 @@ class Account:
                 else (program.name, program.status)
             )
             self.add_program(name, status, now_iso)
+
+    @property
+    def may_sign_in(self) -> bool:
+        """A locked or disabled API user is refused whatever the password."""
+        return not (self.locked or self.disabled)
 
     # ------------------------------------------------------------------ lookups and creation
     def data_field(self, name: str) -> DataField | None:

@@ -66,7 +66,8 @@ def add_account():
 @blueprint.patch("/accounts/<api_user>")
 def change_account(api_user: str):
     """Change ``region``, ``password``, ``features`` (partial), ``enforce_double_opt_in``,
-    ``rate_limit_per_minute`` or ``enrolments_per_hour``."""
+    ``rate_limit_per_minute``, ``enrolments_per_hour``, or lock / disable the API user
+    (``locked``, ``disabled``: every call with its credentials then answers 401)."""
     body = _body()
     allowed = {
         "region",
@@ -75,6 +76,8 @@ def change_account(api_user: str):
         "enforce_double_opt_in",
         "rate_limit_per_minute",
         "enrolments_per_hour",
+        "locked",
+        "disabled",
     }
     if set(body) - allowed:
         return _error(400, f"unknown settings: {sorted(set(body) - allowed)}")
@@ -86,12 +89,16 @@ def change_account(api_user: str):
             return _error(400, f"region must be one of {REGIONS}")
         if set(body.get("features") or {}) - set(FEATURES):
             return _error(400, f"features are {list(FEATURES)}")
+        if any(not isinstance(body[name], bool) for name in ("locked", "disabled") if name in body):
+            return _error(400, "locked and disabled must be true or false")
         for name in (
             "region",
             "password",
             "enforce_double_opt_in",
             "rate_limit_per_minute",
             "enrolments_per_hour",
+            "locked",
+            "disabled",
         ):
             if name in body:
                 setattr(account, name, body[name])
@@ -104,6 +111,8 @@ def change_account(api_user: str):
                 "enforce_double_opt_in": account.enforce_double_opt_in,
                 "rate_limit_per_minute": account.rate_limit_per_minute,
                 "enrolments_per_hour": account.enrolments_per_hour,
+                "locked": account.locked,
+                "disabled": account.disabled,
             }
         )
 

@@ -9,6 +9,14 @@ account's ``ApiEndpoint``; every other call on the wrong region gets 403
 ``{"message": "Forbidden: Access is denied"}`` (§1.1; body shape UNCONFIRMED). A doubled
 slash (``/r2//v2/...``, from an ``ApiEndpoint`` with a trailing ``/``) is tolerated.
 
+Locked or disabled API users: dotdigital's support article "Troubleshoot API authentication
+problems" (support.dotdigital.com/en/articles/8199491) lists a wrong password, a locked API user
+and a disabled API user as the three causes of an *authentication failure*; no source shows a
+distinct answer. Chosen here (UNCONFIRMED): the same 401 ``{"message": "Authorization has been
+denied for this request."}`` as a wrong password, on every call, right password or not (that
+text is ASP.NET Web API's stock ``[Authorize]`` refusal, which never says why). Lock one with
+``PATCH /_emulator/accounts/<api_user>`` ``{"locked": true}`` (or ``"disabled"``), or seed it so.
+
 Rate limit (§10.2): a fixed 60-second window per account on the emulator clock. Every
 authenticated answer carries ``X-RateLimit-Limit``, ``X-RateLimit-Remaining``,
 ``X-RateLimit-Reset`` (seconds until the window resets: the official SDK's reading) and
@@ -89,7 +97,7 @@ def init_app(app: Flask, state: EmulatorState) -> None:
         auth = request.authorization
         with state.lock:
             account = state.account(auth.username) if auth and auth.username else None
-            if account is None or auth.password != account.password:
+            if account is None or auth.password != account.password or not account.may_sign_in:
                 raise v2_error(401, AUTHORIZATION_DENIED)
             if g.region not in REGIONS or (
                 g.region != account.region and request.path not in REGION_AGNOSTIC

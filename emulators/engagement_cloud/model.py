@@ -44,6 +44,8 @@ class AccountSeed:
 
     ``rate_limit_per_minute`` 0 means unlimited. ``enforce_double_opt_in`` is the account's
     regulatory setting "Enforce double opt-in for all signups, including bulk uploads".
+    ``locked`` / ``disabled``: the API user's status under Settings › Access › API users; either
+    refuses every call with its credentials (see ``gate``).
     """
 
     api_user: str
@@ -57,6 +59,8 @@ class AccountSeed:
     data_fields: list[dict[str, Any]] = field(default_factory=list)
     rate_limit_per_minute: int = 0
     enrolments_per_hour: int = 20
+    locked: bool = False
+    disabled: bool = False
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AccountSeed:

@@ -142,6 +142,8 @@ class EmulatorState:
             "features": dict(account.features),
             "enforce_double_opt_in": account.enforce_double_opt_in,
             "rate_limit_per_minute": account.rate_limit_per_minute,
+            "locked": account.locked,
+            "disabled": account.disabled,
             "data_fields": [
                 {
                     "name": f.name,
