@@ -2,8 +2,8 @@
 
 Account-info is always asked on the r1 host (``api_base_url``); its ``ApiEndpoint`` property
 names the account's own region host, used for every later call. Answers and their messages:
-401 → wrong username or password; 403 → the API user is refused (locked, disabled or not
-allowed from here; the service does not say which); no answer → the service is unreachable.
+401 → wrong username or password, or a locked or disabled API user (the service answers all
+three alike); 403 → the API user is refused access; no answer → the service is unreachable.
 """
 
 from __future__ import annotations
@@ -50,13 +50,7 @@ def check_credentials(settings: Settings, credentials: dict[str, str]) -> Accoun
     client = EngagementCloudClient(settings.api_base_url, username, password, settings)
     try:
         info = client.send("GET", "/v2/account-info", max_attempts=CHECK_ATTEMPTS).body
-    except ApiError as error:
-        if error.status == 401:
-            raise ConfigurationError(
-                "Engagement Cloud did not accept this API username and password. Check them in "
-                "Engagement Cloud under Settings › Access › API users.",
-                area="connection", code="destination_credentials",
-            ) from None
+    except ApiError as error:  # a 401 is already a ConfigurationError (client.credentials_refused)
         if error.status == 403:
             raise ConfigurationError(
                 "Engagement Cloud refused access for this API user: it may be locked or disabled. "

@@ -11,6 +11,9 @@ one place (``send``):
 - 5xx, a dropped connection or a read timeout: the request may have been applied. It is
   repeated only when ``idempotent`` (GETs, upserts keyed by email or record key, deletes).
 - A connection that could not even be opened: certainly not applied, always repeated.
+- 401: ``ConfigurationError`` (code ``destination_credentials``): the password was changed or
+  the API user locked or disabled, whatever the call; the merchant must act, so every part of
+  the sync pauses with this one message instead of failing on a raw error.
 - Other 4xx: ``ApiError`` for the caller to translate (configuration or record problem).
 
 When the retries run out, ``TransientError`` (or ``UncertainWriteError`` for a non-idempotent
@@ -30,7 +33,7 @@ from typing import Any
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from host.errors import TransientError
+from host.errors import ConfigurationError, TransientError
 
 from .config import Settings
 from .throttle import AccountThrottle, throttle_for
@@ -49,6 +52,18 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.body = body
+
+
+CREDENTIALS_REFUSED = (
+    "Engagement Cloud did not accept this API username and password, or the API user is locked "
+    "or disabled. Check them in Engagement Cloud under Settings › Access › API users, and unlock "
+    "or enable the API user there if needed."
+)
+
+
+def credentials_refused() -> ConfigurationError:
+    """The service answers a wrong password and a locked or disabled API user alike (401)."""
+    return ConfigurationError(CREDENTIALS_REFUSED, area="connection", code="destination_credentials")
 
 
 class UncertainWriteError(TransientError):
@@ -174,6 +189,8 @@ class EngagementCloudClient:
                     )
                 self._back_off(attempt, attempts, method, path, last_problem)
                 continue
+            if answer.status == 401:
+                raise credentials_refused()
             raise ApiError(answer.status, code, text, answer.body)
         raise TransientError(
             f"Engagement Cloud kept failing ({last_problem}) on {method} {path} after {attempts} attempts"

@@ -7,8 +7,11 @@ import socket
 import pytest
 from sqlalchemy import text
 
+from host.connections import connect
 from host.db import get_db
 from host.errors import ConfigurationError
+from host.models import Connection
+from host.plugins import get_plugins
 
 from .conftest import DEMO, NORTH_AMERICA, make_connection
 
@@ -41,6 +44,48 @@ def test_a_wrong_password_is_refused_with_a_message_naming_the_credentials(ec_ap
     assert refused.value.code == "destination_credentials"
     assert "username and password" in refused.value.message
     assert "not-it" not in refused.value.message
+
+
+def test_a_locked_api_user_is_told_to_unlock_it_and_nothing_is_stored(ec_app, emulator):
+    emulator.control("PATCH", f"/accounts/{DEMO['api_user']}", locked=True)
+    session = get_db().session
+    store = Connection(source="bigcommerce", source_account="store-locked", store_name="Demo store")
+    session.add(store)
+    session.commit()
+
+    with pytest.raises(ConfigurationError) as refused:
+        connect(session, get_plugins(), store, "engagement_cloud",
+                {"username": DEMO["api_user"], "password": DEMO["password"]})
+    session.commit()  # whatever the page does next, the refusal left nothing to save
+
+    assert refused.value.code == "destination_credentials"
+    assert "locked or disabled" in refused.value.message
+    assert "Settings › Access › API users" in refused.value.message
+    assert DEMO["password"] not in refused.value.message
+    session.expire_all()
+    assert (store.destination, store.destination_account, store.connected_at) == (None, None, None)
+    assert not store.destination_data and not store.destination_secrets
+    raw = session.execute(text("SELECT destination_secrets FROM connections")).scalar_one()
+    assert raw is None or DEMO["password"] not in raw
+    emulator.control("PATCH", f"/accounts/{DEMO['api_user']}", locked=False)  # unlocked in the app
+    assert make_connection(DEMO).destination_account == DEMO["api_user"]
+
+
+def test_a_disabled_api_user_is_refused_like_a_locked_one_on_its_region_endpoint_too(
+        ec_app, destination, emulator):
+    connection = make_connection(NORTH_AMERICA)  # connected while enabled; reads from r2
+    emulator.control("PATCH", f"/accounts/{NORTH_AMERICA['api_user']}", disabled=True)
+
+    with pytest.raises(ConfigurationError) as refused:
+        destination.check_credentials({"username": NORTH_AMERICA["api_user"],
+                                       "password": NORTH_AMERICA["password"]})
+    assert refused.value.code == "destination_credentials"
+    assert "locked or disabled" in refused.value.message
+    with pytest.raises(ConfigurationError) as later:  # every call, not only the check
+        destination.address_books(connection)
+    assert later.value.code == "destination_credentials"
+    assert "locked or disabled" in later.value.message
+    assert emulator.state(NORTH_AMERICA["api_user"])["disabled"] is True
 
 
 def test_an_unreachable_service_says_so(make_ec_app):
