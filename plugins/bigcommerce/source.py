@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
     from host.models import Connection
 
 IDS_PER_CALL = 50  # keeps ``id:in`` URLs short
+# Brand and category names change rarely, and renaming one does not touch its products (the
+# daily full refresh re-sends them): keep them a while instead of listing them again for every
+# product webhook the fast lane reads.
+CATALOG_NAMES_SECONDS = 900
 
 
 def since_value(stream: BigCommerceStream, since: str) -> str:
@@ -54,6 +59,7 @@ class BigCommerceSource(Source):
 
     def __init__(self, retry: RetryPolicy | None = None) -> None:
         self.retry = retry or RetryPolicy()  # tests swap in one whose sleep does not wait
+        self._catalog_names_cache: dict[tuple[str, str], tuple[float, tuple[dict, dict]]] = {}
 
     def streams(self) -> Sequence[Stream]:
         return STREAMS
@@ -149,6 +155,16 @@ class BigCommerceSource(Source):
             )
 
     def _catalog_names(self, client: BigCommerceClient) -> tuple[dict[int, str], dict[int, str]]:
+        """Brand and category names by id, kept ``CATALOG_NAMES_SECONDS`` per store."""
+        key = (client.base_url, client.store_hash)
+        cached = self._catalog_names_cache.get(key)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        names = self._list_catalog_names(client)
+        self._catalog_names_cache[key] = (time.monotonic() + CATALOG_NAMES_SECONDS, names)
+        return names
+
+    def _list_catalog_names(self, client: BigCommerceClient) -> tuple[dict[int, str], dict[int, str]]:
         """Brand and category names by id (empty when the store will not list them)."""
         names: list[dict[int, str]] = []
         for path in ("/v3/catalog/brands", "/v3/catalog/categories"):

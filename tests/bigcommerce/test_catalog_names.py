@@ -69,3 +69,15 @@ def test_a_product_read_by_id_names_its_brand_and_categories_too(world):
     assert [(p["id"], p["brand"], p["categories"]) for p in products] == [
         (str(p["id"]), *expected[str(p["id"])]) for p in wanted
     ]
+
+
+def test_brand_and_category_names_are_not_listed_again_for_every_product_webhook(world):
+    """The fast lane reads products one webhook at a time: the names come from a short-lived cache."""
+    wanted = [str(p["id"]) for p in world.state()["products"]][:3]
+    source, connection = world.source(), world.connection()
+    with world.app.app_context():
+        for product_id in wanted:
+            read_all(source, connection, source.stream("products"), ids=[product_id])
+
+    calls = world.requests_made()
+    assert [calls[path] for path in CATALOG_CALLS] == [2, 2]  # listed once (two pages each)
