@@ -89,6 +89,20 @@ class Destination(ABC):
     ) -> list[WriteResult]:
         """Create or replace records (by key) in a collection such as order history or catalog."""
 
+    def delete_records(
+        self, connection: Connection, collection: str, records: Sequence[DestinationRecord]
+    ) -> list[WriteResult]:
+        """Remove records (by key) sent earlier to a collection: an order archived or a product
+        hidden in the store after it was synced must not stay at the destination.
+
+        ``records`` are mapped as for ``write_records`` (a contact-scoped record names its
+        contact in its payload). A record already gone counts as removed (``ok``): the host may
+        repeat a removal after a crash. Not abstract, so a destination written before this
+        method existed keeps working: the default cannot remove, and the host then only marks
+        such records excluded in its ledger.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot remove records")
+
     @abstractmethod
     def enrol(self, connection: Connection, program_id: str, contact_ids: Sequence[str]) -> str:
         """Enrol contacts in a program; answer the destination's enrolment id."""

@@ -1,4 +1,5 @@
-"""Insight data v3 routes (reference §7.2): bulk import and status, collections, records."""
+"""Insight data v3 routes (reference §7.2): bulk import and status, collections, records, and
+deletes (``deleteRecords`` per account or contact, single records)."""
 
 from __future__ import annotations
 
@@ -157,3 +158,64 @@ def contact_records(identifier: str, value: str, collectionName: str):
                 "_items": items,
             }
         )
+
+
+def _owner(identifier: str, value: str):
+    owner, _ = insight.owner_of(account(), {"identifier": identifier, "value": value})
+    if owner is None:
+        raise v3_error(
+            404,
+            "insightData:contactNotFound",
+            "The following contacts could not be found",
+            [{"item": value, "description": f"Not found using the identifier '{identifier}'"}],
+        )
+    return owner
+
+
+def _record_not_found(record_id: str, collection_name: str):
+    return v3_error(
+        404,
+        "insightData:recordNotFound",
+        "The Insight data record could not be found",
+        [{"item": record_id, "description": f"Not found in the collection '{collection_name}'"}],
+    )
+
+
+@blueprint.delete("/insightData/v3/accounts/<collectionName>/deleteRecords")
+def delete_account_records(collectionName: str):
+    """200 ``{"summary", "notFound"}``; note the plural ``accounts`` (reference §7.2)."""
+    keys = insight.keys_to_delete(json_body())
+    with state().lock:
+        collection = _collection(collectionName, "account")
+        return jsonify(insight.delete_records(collection, keys))
+
+
+@blueprint.delete("/insightData/v3/contacts/<identifier>/<value>/<collectionName>/deleteRecords")
+def delete_contact_records(identifier: str, value: str, collectionName: str):
+    """Only the contact's own records are deleted; other keys are ``notFound``."""
+    keys = insight.keys_to_delete(json_body())
+    with state().lock:
+        collection = _collection(collectionName, "contact")
+        owner = _owner(identifier, value)
+        return jsonify(insight.delete_records(collection, keys, owner))
+
+
+@blueprint.delete("/insightData/v3/account/<collectionName>/<recordId>")
+def delete_account_record(collectionName: str, recordId: str):
+    with state().lock:
+        collection = _collection(collectionName, "account")
+        if collection.records.pop(recordId, None) is None:
+            raise _record_not_found(recordId, collectionName)
+        return "", 204
+
+
+@blueprint.delete("/insightData/v3/contacts/<identifier>/<value>/<collectionName>/<recordId>")
+def delete_contact_record(identifier: str, value: str, collectionName: str, recordId: str):
+    with state().lock:
+        collection = _collection(collectionName, "contact")
+        owner = _owner(identifier, value)
+        record = collection.records.get(recordId)
+        if record is None or record.contact_id != owner.id:
+            raise _record_not_found(recordId, collectionName)
+        del collection.records[recordId]
+        return "", 204

@@ -8,6 +8,12 @@ a key repeated within one import fails as ``DuplicateKey`` (the first wins); a k
 owned by another contact fails as ``DuplicateKey`` with a detail saying so; importing into
 an existing collection with the other scope is refused with 400
 ``insightData:invalidCollectionScope``.
+
+Deletes (``deleteRecords``, single records) answer as reference §7.2 says: 200
+``{"summary", "notFound"}`` (the spec also lists ``failures`` as required without defining it;
+left out, as the reference shows), 204 for one record, 404 ``recordNotFound`` /
+``contactNotFound`` / ``collectionNotFound``. More than 5000 keys is refused with 400
+``insightData:badJson`` (code UNCONFIRMED).
 """
 
 from __future__ import annotations
@@ -218,3 +224,47 @@ def as_returned(record: InsightRecord) -> dict[str, Any]:
     if record.contact_id is not None:
         body["ownerContactId"] = record.contact_id
     return body
+
+
+MAX_DELETE_KEYS = 5000  # the spec's maxItems for deleteRecords
+
+
+def keys_to_delete(body: Any) -> list[str]:
+    """The ``keys`` of a ``deleteRecords`` body (1..5000), as strings; else a 400 ApiError."""
+    keys = body.get("keys") if isinstance(body, dict) else None
+    if not isinstance(keys, list) or not keys:
+        raise v3_error(
+            400,
+            "insightData:noRecordsSpecified",
+            "You must specify the keys for the records to be deleted from the collection.",
+        )
+    if len(keys) > MAX_DELETE_KEYS:
+        raise v3_error(
+            400,
+            "insightData:badJson",
+            f"At most {MAX_DELETE_KEYS} keys can be deleted in one call",
+        )
+    if any(isinstance(key, (dict, list)) or key is None for key in keys):
+        raise v3_error(400, "insightData:badJson", "Each key must be a string")
+    return [str(key) for key in keys]
+
+
+def delete_records(collection: InsightCollection, keys: list[str], owner=None) -> dict[str, Any]:
+    """Delete by key (only the owner's records when ``owner`` is given); the 200 body.
+
+    A key not in the collection (or another contact's) is reported in ``notFound``; a key
+    repeated in one call is found the first time only (UNCONFIRMED).
+    """
+    not_found = []
+    for key in keys:
+        record = collection.records.get(key)
+        if record is None or (owner is not None and record.contact_id != owner.id):
+            not_found.append(key)
+        else:
+            del collection.records[key]
+    summary = {
+        "totalRecords": len(keys),
+        "totalDeleted": len(keys) - len(not_found),
+        "totalNotFound": len(not_found),
+    }
+    return {"summary": summary, "notFound": not_found}

@@ -1,7 +1,9 @@
 """Records written to a destination collection: orders (history per contact) and products.
 
 Every order counts except incomplete ones (abandoned checkouts) and deleted ones; only visible
-products are sent. Excluded records are kept in the ledger with the reason.
+products are sent. Excluded records are kept in the ledger with the reason, and one that was
+sent before (an order archived, a product hidden since) is removed at the destination
+(``removals``); a record that comes back is sent again (its ledger hash was cleared).
 
 Products are written page by page. Orders are contact-scoped: the destination attaches each to
 its contact, so they wait in the ledger's outbox (``queue_collection``) and are sent by
@@ -18,7 +20,8 @@ from host.destinations import DestinationRecord, WriteResult
 from host.errors import RecordError
 from host.models import LedgerEntry
 from host.sync.contacts import apply_results
-from host.sync.ledger import payload_hash
+from host.sync.ledger import payload_hash, still_at_destination
+from host.sync.removals import Removal, removal_record, remove
 
 if TYPE_CHECKING:
     from host.sources import Stream
@@ -34,9 +37,9 @@ def exclusion(kind: str, record: dict[str, Any]) -> str | None:
     if kind == "order" and record.get("is_incomplete"):
         return "an incomplete order (abandoned checkout)"
     if kind == "order" and record.get("is_deleted"):
-        return "deleted (archived) in the store"
+        return "archived in the store"
     if kind == "product" and not record.get("is_visible"):
-        return "not visible in the store"
+        return "hidden in the store"
     return None
 
 
@@ -44,17 +47,24 @@ def collection_of(context: SyncContext, kind: str) -> str:
     return context.mapper.collections.get(kind, kind)
 
 
-def _plan(context: SyncContext, stream: Stream, records: list[dict[str, Any]]) -> list[tuple]:
-    """Ledger verdicts for one page: (row, hash, mapped record) of each record to send."""
+def _plan(
+    context: SyncContext, stream: Stream, records: list[dict[str, Any]]
+) -> tuple[list[tuple], list[Removal]]:
+    """Ledger verdicts for one page: (row, hash, mapped record) of each record to send, and
+    (row, reason, mapped record) of each excluded one to remove from the destination."""
     name, kind = stream.name, stream.kind
     rows = context.ledger.entries(name, [str(record[stream.primary_key]) for record in records])
     map_record = getattr(context.mapper, MAPPERS[kind])
-    planned = []
+    planned, removals = [], []
     for record in records:
         source_id = str(record[stream.primary_key])
         row = context.ledger.entry(rows, name, source_id)
         reason = exclusion(kind, record)
         if reason is not None:
+            if still_at_destination(row):
+                removed = removal_record(context, kind, source_id, record, map_record)
+                removals.append((row, reason, removed))
+                continue
             if row.state != "excluded":
                 context.ledger.record_excluded(row, reason)
             context.run.add(name, excluded=1)
@@ -74,20 +84,25 @@ def _plan(context: SyncContext, stream: Stream, records: list[dict[str, Any]]) -
             context.run.add(
                 name, unchanged=int(verdict == "unchanged"), failed=int(verdict == "held")
             )
-    return planned
+    return planned, removals
 
 
 def queue_collection(context: SyncContext, stream: Stream, records: list[dict[str, Any]]) -> None:
-    """Keep the page's changed records in the outbox, in the page's transaction."""
-    for row, digest, mapped in _plan(context, stream, records):
+    """Keep the page's changed records and removals in the outbox, in the page's transaction."""
+    planned, removals = _plan(context, stream, records)
+    for row, digest, mapped in planned:
         context.ledger.queue(row, digest, mapped.key, mapped.payload)
+    for row, reason, mapped in removals:
+        context.ledger.queue_removal(row, mapped.key, mapped.payload, reason)
 
 
 def sync_collection(context: SyncContext, stream: Stream, records: list[dict[str, Any]]) -> None:
-    """Send the page's changed records now."""
-    planned = _plan(context, stream, records)
+    """Send the page's changed records now, and remove the ones excluded since they were sent."""
+    planned, removals = _plan(context, stream, records)
+    collection = collection_of(context, stream.kind)
     if planned:
-        _send(context, stream.name, collection_of(context, stream.kind), planned)
+        _send(context, stream.name, collection, planned)
+    remove(context, stream.name, collection, removals)
 
 
 def flush_outbox(context: SyncContext, stream: Stream) -> None:
@@ -107,17 +122,19 @@ def flush_outbox(context: SyncContext, stream: Stream) -> None:
         rows = [row for row in rows if row.outbox]  # JSON null reads back as None too
         if not rows:
             return
-        planned = [
-            (
-                row,
-                row.outbox["hash"],
-                DestinationRecord(
-                    stream.kind, row.source_id, row.outbox["key"], row.outbox["payload"]
-                ),
+        planned, removals = [], []
+        for row in rows:
+            waiting = row.outbox
+            record = DestinationRecord(
+                stream.kind, row.source_id, waiting["key"], waiting["payload"]
             )
-            for row in rows
-        ]
-        _send(context, stream.name, collection, planned)
+            if waiting.get("remove"):
+                removals.append((row, waiting["remove"], record))
+            else:
+                planned.append((row, waiting["hash"], record))
+        if planned:
+            _send(context, stream.name, collection, planned)
+        remove(context, stream.name, collection, removals)
         context.commit()
         context.run.page_done(stream.name)
 

@@ -4,7 +4,9 @@ A row per (connection, kind, source id). ``kind`` is a stream name for records w
 collection (``orders``, ``products``) and ``customer_contact`` / ``subscriber_contact`` for
 contacts in the two books (source id = the lower-cased email). ``payload_hash`` is the hash of
 what was last sent (synced) or last tried (failed), so an unchanged record is never re-sent and
-a failed one is retried only until ``max_attempts``, unless it changes.
+a failed one is retried only until ``max_attempts``, unless it changes. A record sent and later
+excluded (an order archived, a product hidden) is removed at the destination: the removal waits
+in the outbox like a write, and the row becomes "excluded" only once the destination confirmed.
 """
 
 from __future__ import annotations
@@ -22,6 +24,14 @@ from host.models import LedgerEntry
 
 CUSTOMER_CONTACT = "customer_contact"
 SUBSCRIBER_CONTACT = "subscriber_contact"
+# The hash a failed removal leaves: never a payload's, so a record restored is always re-sent.
+REMOVAL_HASH = "removal".ljust(64, "-")
+
+
+def still_at_destination(row: LedgerEntry) -> bool:
+    """Whether a record was sent and not removed since: a destination id (kept until a removal
+    is confirmed) or a "synced" state (destinations that answer no id)."""
+    return row.destination_id is not None or row.state == "synced"
 
 
 def payload_hash(payload: Any) -> str:
@@ -106,6 +116,23 @@ class Ledger:
     def record_excluded(self, row: LedgerEntry, reason: str) -> None:
         row.state, row.reason, row.payload_hash, row.attempts = "excluded", reason, None, 0
         row.outbox = None
+
+    def queue_removal(
+        self, row: LedgerEntry, key: str, payload: dict[str, Any], reason: str
+    ) -> None:
+        """Keep a removal until its turn; "pending" so a record restored meanwhile is re-sent."""
+        row.outbox = {"key": key, "payload": payload, "remove": reason}
+        if row.state != "failed":
+            row.state = "pending"
+
+    def record_removed(self, row: LedgerEntry, reason: str) -> None:
+        """The destination confirmed the record is gone: nothing of it is left to remove."""
+        self.record_excluded(row, reason)
+        row.destination_id = None
+
+    def record_removal_failure(self, row: LedgerEntry, reason: str) -> None:
+        """Retried by later cycles (``retry_ids``) like a failed write, up to ``max_attempts``."""
+        self.record_failure(row, REMOVAL_HASH, reason)
 
     def retry_ids(self, kind: str, limit: int = 1000) -> list[str]:
         """Failed records still worth another try (a later cycle re-reads them by id)."""

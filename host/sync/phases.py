@@ -4,7 +4,8 @@
   and sent only if its payload changed, a batch at a time; then the contacts that failed
   earlier are retried. A backfill therefore sends each contact once per book, with the
   addresses of its latest order already known.
-- Queued records (orders) follow, when their contacts exist at the destination.
+- Queued records (orders) follow, when their contacts exist at the destination; so do the
+  removals of orders archived since they were sent (``host.sync.removals``).
 - A stream's cursor moves to what was read only once everything it fed was accepted:
   customers, subscribers and guests after the contacts; orders after the contacts and the
   orders. Profiles stay dirty and the outbox keeps its rows until then, so a crash or an

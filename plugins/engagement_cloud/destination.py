@@ -120,6 +120,16 @@ class EngagementCloud(Destination):
         return insight.write_records(self.client(connection), self.settings(), connection=connection,
                                      collection_name=collection, records=records)
 
+    def delete_records(
+        self, connection: Connection, collection: str, records: Sequence[DestinationRecord]
+    ) -> list[WriteResult]:
+        """Remove orders (per contact) or catalog records by key; "not found" counts as removed.
+        Raises ``ConfigurationError`` like ``write_records`` when the feature is off."""
+        if not records:
+            return []
+        return insight.delete_records(self.client(connection), self.settings(), connection=connection,
+                                      collection_name=collection, records=records)
+
     def start_cycle(self, connection: Connection) -> None:
         """A cycle begins: ask about features afresh and close import jobs a crash left open."""
         insight.features.forget(connection.id)

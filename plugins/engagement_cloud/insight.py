@@ -5,6 +5,9 @@ key: order id or product id. A contact-scoped record is applied only when its co
 otherwise the import refuses it (``ContactEmailDoesNotExist``) and the ledger retries it after
 the contact has synced, so an order is never attached to nobody.
 
+Records the store no longer counts (an order archived, a product hidden) are deleted by key
+with the v3 ``deleteRecords`` calls (``delete_records``).
+
 A feature the account lacks (Insight data for orders, AccountInsight for the catalog) is
 learnt from the service's 403 and remembered until the next sync cycle
 (``forget_features``), so each cycle asks once and the other parts sync on.
@@ -16,6 +19,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from host.destinations import DestinationRecord, WriteResult
 from host.errors import ConfigurationError
@@ -29,6 +33,8 @@ if TYPE_CHECKING:
 
 ORDERS = "Orders"
 CATALOG = "Catalog_Default"
+DELETE_BATCH = 5000  # keys per deleteRecords call (the spec's maxItems)
+GONE_CODES = ("insightData:contactNotFound", "insightData:collectionNotFound")
 
 
 @dataclass(frozen=True)
@@ -170,3 +176,62 @@ def _read_report(status: dict[str, Any], keys: list[str]) -> dict[str, WriteResu
         refused[key] = f"{why}: {details}" if details else why
     return {key: WriteResult(key, key not in refused, None if key in refused else key, refused.get(key))
             for key in keys}
+
+
+def delete_records(
+    client: EngagementCloudClient,
+    settings: Settings,
+    *,
+    connection: Connection,
+    collection_name: str,
+    records: Sequence[DestinationRecord],
+) -> list[WriteResult]:
+    """Delete records by key (reference §7.2 ``deleteRecords``); one answer per record, in order.
+
+    Catalog records go to the account-scoped call (up to ``DELETE_BATCH`` keys each); orders to
+    the contact-scoped one, one call per contact (the email in the record's
+    ``contactIdentity``). A key, contact or collection not found is already gone: removed.
+    Deletes are idempotent, so the client retries them through 429s and 5xx like upserts.
+    """
+    collection = collection_for(collection_name)
+    known = features.known_missing(connection.id, client, collection.area)
+    if known is not None:
+        raise known
+    answers: dict[str, WriteResult] = {}
+    if collection.scope == "account":
+        groups = {"": [str(record.key) for record in records]}
+    else:
+        groups = {}
+        for record in records:
+            email = str((record.payload.get("contactIdentity") or {}).get("value") or "").strip()
+            if not email:
+                answers[str(record.key)] = WriteResult(
+                    record.source_id, False, reason="no contact email to remove it from")
+                continue
+            groups.setdefault(email, []).append(str(record.key))
+    size = min(DELETE_BATCH, settings.catalog_batch_size)
+    for email, keys in groups.items():
+        keys = list(dict.fromkeys(keys))
+        path = (f"/insightData/v3/accounts/{quote(collection.name)}/deleteRecords" if not email else
+                f"/insightData/v3/contacts/email/{quote(email, safe='')}/{quote(collection.name)}/deleteRecords")
+        for start in range(0, len(keys), size):
+            chunk = keys[start:start + size]
+            reason = _delete_chunk(client, connection, collection, path, chunk)
+            answers.update((key, WriteResult(key, reason is None, None, reason)) for key in chunk)
+    return [WriteResult(r.source_id, answers[str(r.key)].ok, None, answers[str(r.key)].reason)
+            for r in records]
+
+
+def _delete_chunk(client, connection, collection: Collection, path: str, keys: list[str]) -> str | None:
+    """None when the keys are gone; else why they were not removed."""
+    try:
+        client.send("DELETE", path, json={"keys": keys})
+    except ApiError as error:
+        if _is_feature_refusal(error):
+            missing = _feature_error(collection)
+            features.remember(connection.id, client, missing)
+            raise missing from None
+        if error.status == 404 and error.code in GONE_CODES:
+            return None  # no such contact or collection: nothing of it is left to delete
+        return f"{error.code or error.status}: {error.message}"
+    return None

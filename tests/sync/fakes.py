@@ -149,7 +149,8 @@ class FakeDestination(Destination):
         self.enrolments: list[tuple[str, list[str]]] = []
         self.writes: Counter = Counter()  # records written per target
         self.refuse: dict[str, str] = {}  # source id → reason
-        self.broken: dict[str, Exception] = {}  # "contacts" or a collection → error raised
+        # "contacts", a collection or "delete:<collection>" → error raised
+        self.broken: dict[str, Exception] = {}
         self.statuses: dict[str, str] = {}  # email → contact status override
 
     def check_credentials(self, credentials):
@@ -210,6 +211,21 @@ class FakeDestination(Destination):
             else:
                 self.collections[collection][record.key] = record.payload
                 results.append(WriteResult(record.source_id, True, destination_id=record.key))
+        return results
+
+    def delete_records(self, connection, collection, records):
+        if f"delete:{collection}" in self.broken:
+            raise self.broken[f"delete:{collection}"]
+        results = []
+        for record in records:
+            self.writes[f"delete:{collection}"] += 1
+            if record.source_id in self.refuse:
+                results.append(
+                    WriteResult(record.source_id, False, reason=self.refuse[record.source_id])
+                )
+            else:  # already gone counts as removed
+                self.collections[collection].pop(record.key, None)
+                results.append(WriteResult(record.source_id, True))
         return results
 
     def enrol(self, connection, program_id, contact_ids):

@@ -1,0 +1,86 @@
+"""Removals: records sent to a collection and excluded since (an order archived, a product hidden)
+are deleted at the destination, so it ends up holding only what the store says counts.
+
+A row becomes "excluded" only once the destination confirmed the record is gone ("not found"
+counts as gone); a refusal or an outage marks it failed, and later cycles re-read it by id and
+try again, like a failed write, while the rest of the cycle goes on. A configuration problem
+(the feature switched off) pauses the area as for writes, and the removal stays where it waits.
+A destination without ``delete_records`` cannot remove: the rows are marked excluded, as before
+removals existed, and that is logged once per destination.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from host.destinations import DestinationRecord, WriteResult
+from host.errors import ConfigurationError, RecordError, SyncError
+
+if TYPE_CHECKING:
+    from host.models import LedgerEntry
+    from host.sync.context import SyncContext
+
+log = logging.getLogger(__name__)
+_told_cannot_remove: set[str] = set()  # destinations whose missing delete_records was logged
+
+Removal = tuple["LedgerEntry", str, DestinationRecord]  # (row, why it is excluded, mapped record)
+
+
+def removal_record(
+    context: SyncContext, kind: str, source_id: str, record: dict[str, Any], map_record
+) -> DestinationRecord:
+    """The record as the destination knows it (its key, and for orders its contact)."""
+    try:
+        mapped = map_record(context.connection, record)
+    except RecordError:  # e.g. no email any more: the destination is asked by key alone
+        mapped = DestinationRecord(kind, source_id, source_id, {})
+    mapped.source_id = source_id
+    return mapped
+
+
+def remove(
+    context: SyncContext, counts_name: str, collection: str, removals: Sequence[Removal]
+) -> None:
+    """Delete these records at the destination and record each answer in the ledger."""
+    if not removals:
+        return
+    context.session.commit()  # never hold a write transaction while the destination works
+    records = [record for _, _, record in removals]
+    try:
+        results = context.destination.delete_records(context.connection, collection, records)
+    except NotImplementedError:
+        _cannot_remove(context, counts_name, removals)
+        return
+    except ConfigurationError:
+        raise  # the area pauses; the removal waits (outbox) or is re-read (cursor held)
+    except SyncError as error:  # a refusal or an outage: retried next cycle, the rest goes on
+        results = [WriteResult(r.source_id, False, reason=error.message) for r in records]
+    by_id = {result.source_id: result for result in results}
+    title = context.destination.title
+    for row, reason, record in removals:
+        result = by_id.get(record.source_id)
+        if result is not None and result.ok:
+            context.ledger.record_removed(row, f"{reason}: removed from {title}")
+            context.run.add(counts_name, excluded=1)
+        else:
+            why = result.reason if result is not None and result.reason else "no answer"
+            context.ledger.record_removal_failure(
+                row, f"{reason}, not yet removed from {title}: {why}"
+            )
+            context.run.add(counts_name, failed=1)
+    context.worked(counts_name)
+
+
+def _cannot_remove(context: SyncContext, counts_name: str, removals: Sequence[Removal]) -> None:
+    name = context.destination.name
+    if name not in _told_cannot_remove:
+        _told_cannot_remove.add(name)
+        log.warning(
+            "destination %s cannot remove records: archived orders and hidden products stay there",
+            name,
+        )
+    for row, reason, _ in removals:
+        context.ledger.record_excluded(row, reason)  # destination id kept: it is still there
+        context.run.add(counts_name, excluded=1)

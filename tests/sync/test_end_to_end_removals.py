@@ -1,0 +1,107 @@
+"""Over loopback: an order archived and a product hidden in the store after they were synced
+leave Engagement Cloud, everything else stays as it was, and both come back when restored.
+
+The order is found by the cycle (its archived-orders pass); the hidden product by the fast lane
+(BigCommerce's product listing shows visible products only, so the cycle never reads a hidden
+one; its webhook brings it)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from host.db import get_db
+from host.models import Base, WebhookEvent
+from host.sync import run_fast_lane
+from tests.sync.loopback import (
+    StoreSize,
+    actual_state,
+    host_config,
+    install_and_connect,
+    live_host,
+    start_emulators,
+)
+from tests.sync.test_end_to_end import Loop, assert_exact_state
+
+CONTACT_RECORDS = "/insightData/v3/contacts/{identifier}/{value}/{collectionName}"
+SIZE = StoreSize(customers=40, subscribers=15, orders=80, products=12, seed=5)
+
+
+@pytest.fixture
+def small_loop(make_app):
+    emulators = start_emulators(SIZE)
+    try:
+        with live_host() as (host_url, late):
+            app = make_app(**host_config(emulators, host_url))
+            with app.app_context():
+                Base.metadata.create_all(get_db().engine)
+            late.app = app
+            yield Loop(app, emulators, install_and_connect(app, emulators, host_url))
+    finally:
+        emulators.stop()
+
+
+def _fast_lane_after_product_event(loop: Loop, product_id: str) -> None:
+    """Run the fast lane once the product's webhook is in the inbox."""
+    deadline = time.monotonic() + 15
+    while not _waiting(loop, product_id):
+        assert time.monotonic() < deadline, "the product's webhook never reached the inbox"
+        time.sleep(0.05)
+    with loop.app.app_context():
+        assert run_fast_lane(loop.connection_id).status == "finished"
+
+
+def _waiting(loop: Loop, product_id: str) -> bool:
+    with loop.app.app_context(), get_db().transaction() as session:
+        return (
+            session.scalar(
+                select(func.count(WebhookEvent.id)).where(
+                    WebhookEvent.connection_id == loop.connection_id,
+                    WebhookEvent.stream == "products",
+                    WebhookEvent.record_id == product_id,
+                    WebhookEvent.processed_at.is_(None),
+                )
+            )
+            > 0
+        )
+
+
+def _without(state: dict, order_id: str, product_id: str) -> dict:
+    """What must not change: contacts and books, and the other orders and products."""
+    return {
+        "customers_book": state["customers_book"],
+        "subscribers_book": state["subscribers_book"],
+        "contacts": set(state["contacts"]),
+        "orders": state["orders"] - {order_id},
+        "products": state["products"] - {product_id},
+    }
+
+
+def test_archived_order_and_hidden_product_leave_engagement_cloud_and_come_back(small_loop):
+    loop = small_loop
+    assert loop.cycle(trigger="cli").status == "finished"
+    before = assert_exact_state(loop)
+    order_id, product_id = min(before["orders"], key=int), min(before["products"], key=int)
+
+    loop.emulators.update("orders", int(order_id), is_deleted=True)
+    loop.emulators.update("products", int(product_id), is_visible=False)
+    assert loop.cycle().status == "finished"
+    assert order_id not in actual_state(loop.emulators.account())["orders"]
+    _fast_lane_after_product_event(loop, product_id)
+
+    after = assert_exact_state(loop)
+    calls = loop.emulators.engagement_cloud_state()["requests"]
+    assert calls[f"DELETE {CONTACT_RECORDS}/deleteRecords"] == 1  # removed once, not again
+    assert calls["DELETE /insightData/v3/accounts/{collectionName}/deleteRecords"] == 1
+    assert order_id not in after["orders"] and product_id not in after["products"]
+    assert _without(after, order_id, product_id) == _without(before, order_id, product_id)
+
+    loop.emulators.update("orders", int(order_id), is_deleted=False)
+    loop.emulators.update("products", int(product_id), is_visible=True)
+    assert loop.cycle().status == "finished"  # both changed since the cursor: read and re-sent
+
+    restored = assert_exact_state(loop)
+    assert order_id in restored["orders"] and product_id in restored["products"]
+    assert _without(restored, "", "") == _without(before, "", "")

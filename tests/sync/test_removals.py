@@ -1,0 +1,140 @@
+"""An order archived or a product hidden after it was synced leaves the destination at the next
+cycle, and comes back when restored; a failed removal is retried without holding anything up."""
+
+from __future__ import annotations
+
+import logging
+import types
+
+from host.destinations import Destination
+from host.errors import ConfigurationError, TransientError
+from host.sync import removals
+from tests.sync.fakes import at, customer, order, product
+
+
+def fill(store):
+    for cid in (1, 2):
+        store.customers[str(cid)] = customer(cid, f"c{cid}@example.com", at(1, cid))
+    store.orders["100"] = order(100, "c1@example.com", at(3), customer_id="1")
+    store.orders["101"] = order(101, "c2@example.com", at(3, 1), customer_id="2")
+    store.products["p1"] = product("p1", at(4))
+    store.products["p2"] = product("p2", at(4, 1))
+
+
+def archive_and_hide(store, day: int, *, archived: bool = True) -> None:
+    store.orders["100"].update(is_deleted=archived, date_modified=at(day))
+    store.products["p1"].update(is_visible=not archived, date_modified=at(day))
+
+
+def held(world) -> tuple[set, set]:
+    return set(world.destination.collections["Orders"]), set(
+        world.destination.collections["Catalog_Default"]
+    )
+
+
+def test_archived_order_and_hidden_product_leave_and_come_back_when_restored(world):
+    fill(world.store)
+    world.sync()
+    archive_and_hide(world.store, 5)
+
+    run = world.sync()
+
+    assert run.status == "finished"
+    assert held(world) == ({"101"}, {"p2"})
+    order_row, product_row = world.ledger("orders", "100"), world.ledger("products", "p1")
+    assert (order_row.state, product_row.state) == ("excluded", "excluded")
+    assert order_row.reason.startswith("archived in the store: removed from")
+    assert product_row.reason.startswith("hidden in the store: removed from")
+    assert world.destination.contacts["c1@example.com"]["books"] == {"B-customers"}
+
+    archive_and_hide(world.store, 6, archived=False)
+    world.sync()
+
+    assert held(world) == ({"100", "101"}, {"p1", "p2"})
+    assert world.ledger("orders", "100").state == "synced"
+    writes = sum(world.destination.writes.values())
+    world.sync()
+    assert sum(world.destination.writes.values()) == writes  # nothing left to send or remove
+
+
+def test_a_record_excluded_before_it_was_ever_sent_needs_no_removal(world):
+    fill(world.store)
+    archive_and_hide(world.store, 3)
+
+    world.sync()
+    world.sync()
+
+    assert held(world) == ({"101"}, {"p2"})
+    assert world.destination.writes["delete:Orders"] == 0
+    assert world.destination.writes["delete:Catalog_Default"] == 0
+
+
+def test_a_failed_removal_is_retried_next_cycle_and_the_rest_still_syncs(world):
+    fill(world.store)
+    world.sync()
+    archive_and_hide(world.store, 5)
+    world.store.orders["102"] = order(102, "c2@example.com", at(5, 1), customer_id="2")
+    world.store.products["p3"] = product("p3", at(5, 1))
+    world.destination.broken["delete:Orders"] = TransientError("Engagement Cloud kept failing")
+    world.destination.refuse["p1"] = "refused for now"
+
+    run = world.sync()
+
+    assert held(world) == ({"100", "101", "102"}, {"p1", "p2", "p3"})  # new ones sent anyway
+    assert world.ledger("orders", "100").state == "failed"
+    assert "kept failing" in world.ledger("orders", "100").reason
+    assert world.ledger("products", "p1").state == "failed"
+    assert run.counts["orders"]["failed"] == 1 and run.counts["products"]["failed"] == 1
+
+    del world.destination.broken["delete:Orders"], world.destination.refuse["p1"]
+    world.sync()  # nothing changed in the store: the failed removals are retried by id
+
+    assert held(world) == ({"101", "102"}, {"p2", "p3"})
+    assert world.ledger("orders", "100").state == "excluded"
+    assert world.ledger("products", "p1").state == "excluded"
+
+
+def test_an_order_restored_while_its_removal_waits_is_kept(world):
+    fill(world.store)
+    world.sync()
+    archive_and_hide(world.store, 5)
+    world.destination.broken["delete:Orders"] = ConfigurationError("Insight is off", area="orders")
+    run = world.sync()  # the orders area pauses: the removal stays in the outbox
+    assert run.status == "partial" and "100" in world.destination.collections["Orders"]
+    assert world.ledger("orders", "100").outbox["remove"] == "archived in the store"
+
+    archive_and_hide(world.store, 6, archived=False)
+    del world.destination.broken["delete:Orders"]
+    world.sync()
+
+    assert held(world) == ({"100", "101"}, {"p1", "p2"})
+    assert world.ledger("orders", "100").state == "synced"
+    assert world.destination.writes["delete:Orders"] == 0
+
+
+def test_a_destination_that_cannot_remove_keeps_excluding_and_says_so_once(
+    world, caplog, monkeypatch
+):
+    monkeypatch.setattr(removals, "_told_cannot_remove", set())
+    world.destination.delete_records = types.MethodType(
+        Destination.delete_records, world.destination
+    )  # a destination written before delete_records existed
+    fill(world.store)
+    world.sync()
+    archive_and_hide(world.store, 5)
+
+    with caplog.at_level(logging.WARNING, logger="host.sync.removals"):
+        run = world.sync()
+        world.store.orders["101"].update(is_deleted=True, date_modified=at(6))
+        world.sync()
+
+    assert run.status == "finished"
+    assert world.ledger("orders", "100").state == "excluded"
+    assert world.ledger("products", "p1").state == "excluded"
+    assert held(world) == ({"100", "101"}, {"p1", "p2"})  # the limitation, stated in the log
+    assert [r.message for r in caplog.records].count(
+        "destination fake_dest cannot remove records: archived orders and hidden products stay there"
+    ) == 1
+    archive_and_hide(world.store, 7, archived=False)
+    world.sync()
+    assert world.ledger("orders", "100").state == "synced"  # restored: sent again
