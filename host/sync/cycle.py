@@ -19,12 +19,13 @@ from host.enrolments import EnrolmentContext
 from host.errors import ConfigurationError, SyncError
 from host.models import ContactProfile
 from host.sources import Stream
-from host.sync.collection_writes import QUEUED_KINDS
+from host.sync.collection_writes import MAPPERS, QUEUED_KINDS, flush_outbox
 from host.sync.context import Progress, SyncContext, cycle_scope
 from host.sync.cursors import cursor_row, full_refresh_due, later
 from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT
 from host.sync.pages import PROFILE_KINDS, process_page
 from host.sync.phases import Staged, send_everything
+from host.sync.removals import settle_gone
 
 log = logging.getLogger(__name__)
 
@@ -102,23 +103,42 @@ def sync_stream(context: SyncContext, stream: Stream, *, full: bool = False) -> 
 
 
 def retry_failed(context: SyncContext, stream: Stream) -> None:
-    """Re-read by id the records of this stream that failed in earlier cycles."""
+    """Re-read by id the records of this stream that failed in earlier cycles; the ones the
+    store no longer has are deleted there (``removals.settle_gone``). Then send the removals
+    still waiting for a stream written page by page."""
     ids = context.ledger.retry_ids(stream.name)
-    if not ids:
+    if ids:
+        seen: set[str] = set()
+        context.retrying = True
+        try:
+            for page in context.source.read(context.connection, stream, ids=ids):
+                seen.update(str(record[stream.primary_key]) for record in page.records)
+                process_page(context, stream, page.records)
+                context.commit()
+        finally:
+            context.retrying = False
+        settle_gone(context, stream, set(ids) - seen, removable=stream.kind in MAPPERS)
+        context.commit()
+    send_removals(context, stream)
+
+
+def send_removals(context: SyncContext, stream: Stream) -> None:
+    """Send the removals waiting in the outbox of a stream written page by page (products);
+    queued streams (orders) send theirs after the contacts (``phases.send_queued``). A
+    configuration problem pauses the area and the removals keep waiting for the next run."""
+    if stream.kind not in MAPPERS or stream.kind in QUEUED_KINDS or stream.name in context.paused:
         return
-    seen: set[str] = set()
-    context.retrying = True
+    context.writing = stream.name
     try:
-        for page in context.source.read(context.connection, stream, ids=ids):
-            seen.update(str(record[stream.primary_key]) for record in page.records)
-            process_page(context, stream, page.records)
-            context.commit()
+        flush_outbox(context, stream)
+    except ConfigurationError as error:
+        context.session.rollback()
+        context.pause(stream.name, error)
+    except SyncError as error:
+        context.session.rollback()
+        context.run.error(stream.name, error.message)
     finally:
-        context.retrying = False
-    gone = context.ledger.entries(stream.name, set(ids) - seen)
-    for row in gone.values():
-        context.ledger.record_excluded(row, "no longer in the store")
-    context.commit()
+        context.writing = None
 
 
 def process_enrolments(context: SyncContext) -> None:

@@ -7,25 +7,32 @@ try again, like a failed write, while the rest of the cycle goes on. A configura
 (the feature switched off) pauses the area as for writes, and the removal stays where it waits.
 A destination without ``delete_records`` cannot remove: the rows are marked excluded, as before
 removals existed, and that is logged once per destination.
+
+A record deleted outright in the store is noticed when a read by id (the fast lane, the retry
+pass) does not return it: ``settle_gone`` queues its removal in the outbox, in the same
+transaction as whatever asked for it, so it is neither lost nor applied twice.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from host.destinations import DestinationRecord, WriteResult
 from host.errors import ConfigurationError, RecordError, SyncError
+from host.sync.ledger import still_at_destination
 
 if TYPE_CHECKING:
     from host.models import LedgerEntry
+    from host.sources import Stream
     from host.sync.context import SyncContext
 
 log = logging.getLogger(__name__)
 _told_cannot_remove: set[str] = set()  # destinations whose missing delete_records was logged
 
 Removal = tuple["LedgerEntry", str, DestinationRecord]  # (row, why it is excluded, mapped record)
+GONE = "deleted in the store"
 
 
 def removal_record(
@@ -84,3 +91,26 @@ def _cannot_remove(context: SyncContext, counts_name: str, removals: Sequence[Re
     for row, reason, _ in removals:
         context.ledger.record_excluded(row, reason)  # destination id kept: it is still there
         context.run.add(counts_name, excluded=1)
+
+
+def settle_gone(
+    context: SyncContext, stream: Stream, missing: Iterable[str], *, removable: bool
+) -> int:
+    """Records asked for by id that the source no longer returns are deleted in the store.
+
+    Those still at the destination (``removable``: the stream writes to a collection) wait in
+    the outbox for their removal, keyed by the id the destination answered for them; the
+    others are marked excluded. Answers how many removals now wait.
+    """
+    waiting = 0
+    for row in context.ledger.entries(stream.name, missing).values():
+        outbox = row.outbox or {}
+        if removable and still_at_destination(row):
+            if not outbox.get("remove"):  # a removal already waiting knows the record better
+                key = outbox.get("key") or row.destination_id or row.source_id
+                context.ledger.queue_removal(row, key, outbox.get("payload") or {}, GONE)
+            waiting += 1
+        elif row.state != "excluded" or outbox:
+            context.ledger.record_excluded(row, GONE)
+            context.run.add(stream.name, excluded=1)
+    return waiting

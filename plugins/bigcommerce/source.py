@@ -109,8 +109,7 @@ class BigCommerceSource(Source):
         ids: Sequence[str],
         extra: dict | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
-        params = {key: value for key, value in stream.params.items() if key != "is_visible"}
-        params.update(extra or {})
+        params = {**stream.params, **(extra or {})}
         for chunk in _chunks([str(i) for i in ids], IDS_PER_CALL):
             query = {**params, stream.ids_param: ",".join(chunk)}
             for response in client.pages(stream.path, V3_PAGES, query, area=stream.name):

@@ -10,6 +10,10 @@ Choices where bigcommerce-api.md says UNCONFIRMED:
 - subscribers take no ``sort``: their pages are gathered and sorted by ``date_modified`` here;
   listed in id order, only a deletion shifts them, which ``RereadWhenShrunkPaginator`` detects.
 
+Products are listed visible and hidden alike (each flagged ``is_visible``): hiding a product bumps
+its ``date_modified``, so incremental reads and the daily full refresh see it become hidden and
+the host removes it from the catalog even when no webhook arrives.
+
 Listings sorted by change date are walked by keyset (``keyset.KeysetPaginator``), not by offset,
 so a record changed during a long read cannot push another one past a page boundary unseen.
 """
@@ -106,7 +110,7 @@ PRODUCTS = BigCommerceStream(
     cursor_field="date_modified",
     page_size=PAGE_SIZE,
     paginator=V3_BY_CHANGE_DATE,
-    params={"is_visible": "true", "include": "images", "sort": "date_modified", "direction": "asc"},
+    params={"include": "images", "sort": "date_modified", "direction": "asc"},  # hidden ones too
     cursor_overlap=timedelta(minutes=5),
     full_refresh_every=timedelta(hours=24),  # variant changes do not bump the product's date
     since_param="date_modified:min",

@@ -38,7 +38,6 @@ def expected_names(state: dict) -> dict[str, tuple[str | None, list[str]]]:
     return {
         str(p["id"]): (brands.get(p["brand_id"]), [categories[c] for c in p["categories"]])
         for p in state["products"]
-        if p["is_visible"]
     }
 
 

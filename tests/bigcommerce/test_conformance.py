@@ -46,7 +46,7 @@ class TestBigCommerceConformance(SourceConformance):
             bigcommerce.control(f"{store}/products/{visible[0]}", {"price": 99.5}, "PUT")
             bigcommerce.control(
                 f"{store}/products/{visible[1]}", {"is_visible": False}, "PUT"
-            )  # hidden: not listed
+            )  # hidden: still listed, flagged, so the host can remove it
             new_product = bigcommerce.control(
                 f"{store}/products", {"name": "Brand New Thing", "is_visible": True}
             )
@@ -55,7 +55,7 @@ class TestBigCommerceConformance(SourceConformance):
                 "subscribers": {"2", str(new_subscriber["data"]["id"])},
                 "orders": {str(registered[0]), str(registered[1]), str(guest_order["id"])},
                 "guests": {guest_order["billing_address"]["email"].lower()},
-                "products": {str(visible[0]), str(new_product["data"]["id"])},
+                "products": {str(visible[0]), str(visible[1]), str(new_product["data"]["id"])},
             }
 
         return mutate

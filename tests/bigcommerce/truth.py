@@ -81,10 +81,9 @@ def truth(state: dict, stream: str) -> dict[str, dict[str, Any]]:
             str(p["id"]): {
                 "name": p["name"],
                 "sku": p["sku"],
-                "is_visible": True,
+                "is_visible": p["is_visible"],  # hidden ones are listed too, flagged
                 "date_modified": iso(p["date_modified"]),
             }
             for p in state["products"]
-            if p["is_visible"]
         }
     raise KeyError(stream)

@@ -90,6 +90,13 @@ class Emulators:
         response.raise_for_status()
         return response.json()["data"]
 
+    def delete(self, kind: str, record_id: int) -> None:
+        """A record deleted in the store (an order is archived; the others are gone)."""
+        response = requests.delete(
+            f"{self.bigcommerce.url}/_emulator/stores/{STORE_HASH}/{kind}/{record_id}", timeout=30
+        )
+        response.raise_for_status()
+
     def stop(self) -> None:
         self.bigcommerce.stop()
         self.engagement_cloud.stop()

@@ -1,9 +1,11 @@
 """Over loopback: an order archived and a product hidden in the store after they were synced
-leave Engagement Cloud, everything else stays as it was, and both come back when restored.
+leave Engagement Cloud, everything else stays as it was, and both come back when restored; a
+product deleted outright leaves Catalog_Default too.
 
-The order is found by the cycle (its archived-orders pass); the hidden product by the fast lane
-(BigCommerce's product listing shows visible products only, so the cycle never reads a hidden
-one; its webhook brings it)."""
+The periodic cycle alone finds the archived order (its archived-orders pass) and the hidden
+product (the product listing includes hidden products, flagged), so a lost webhook loses
+nothing. A deleted product is no longer listed: its webhook names it, the fast lane reads it by
+id, gets nothing back, and removes what was sent."""
 
 from __future__ import annotations
 
@@ -17,7 +19,6 @@ from host.models import Base, WebhookEvent
 from host.sync import run_fast_lane
 from tests.sync.loopback import (
     StoreSize,
-    actual_state,
     host_config,
     install_and_connect,
     live_host,
@@ -26,6 +27,7 @@ from tests.sync.loopback import (
 from tests.sync.test_end_to_end import Loop, assert_exact_state
 
 CONTACT_RECORDS = "/insightData/v3/contacts/{identifier}/{value}/{collectionName}"
+CATALOG_DELETE = "DELETE /insightData/v3/accounts/{collectionName}/deleteRecords"
 SIZE = StoreSize(customers=40, subscribers=15, orders=80, products=12, seed=5)
 
 
@@ -87,16 +89,16 @@ def test_archived_order_and_hidden_product_leave_engagement_cloud_and_come_back(
 
     loop.emulators.update("orders", int(order_id), is_deleted=True)
     loop.emulators.update("products", int(product_id), is_visible=False)
-    assert loop.cycle().status == "finished"
-    assert order_id not in actual_state(loop.emulators.account())["orders"]
-    _fast_lane_after_product_event(loop, product_id)
+    assert loop.cycle().status == "finished"  # the webhook inbox is left alone: no fast lane
 
     after = assert_exact_state(loop)
-    calls = loop.emulators.engagement_cloud_state()["requests"]
-    assert calls[f"DELETE {CONTACT_RECORDS}/deleteRecords"] == 1  # removed once, not again
-    assert calls["DELETE /insightData/v3/accounts/{collectionName}/deleteRecords"] == 1
     assert order_id not in after["orders"] and product_id not in after["products"]
     assert _without(after, order_id, product_id) == _without(before, order_id, product_id)
+    _fast_lane_after_product_event(loop, product_id)  # the late webhook changes nothing more
+    assert assert_exact_state(loop) == after
+    calls = loop.emulators.engagement_cloud_state()["requests"]
+    assert calls[f"DELETE {CONTACT_RECORDS}/deleteRecords"] == 1  # removed once, not again
+    assert calls[CATALOG_DELETE] == 1
 
     loop.emulators.update("orders", int(order_id), is_deleted=False)
     loop.emulators.update("products", int(product_id), is_visible=True)
@@ -105,3 +107,21 @@ def test_archived_order_and_hidden_product_leave_engagement_cloud_and_come_back(
     restored = assert_exact_state(loop)
     assert order_id in restored["orders"] and product_id in restored["products"]
     assert _without(restored, "", "") == _without(before, "", "")
+
+
+def test_a_product_deleted_in_the_store_leaves_catalog_default_through_the_fast_lane(small_loop):
+    loop = small_loop
+    assert loop.cycle(trigger="cli").status == "finished"
+    before = assert_exact_state(loop)
+    product_id = max(before["products"], key=int)
+
+    loop.emulators.delete("products", int(product_id))
+    _fast_lane_after_product_event(loop, product_id)
+
+    after = assert_exact_state(loop)  # the store no longer holds it: neither does the catalog
+    assert product_id not in after["products"]
+    assert _without(after, "", product_id) == _without(before, "", product_id)
+    assert loop.emulators.engagement_cloud_state()["requests"][CATALOG_DELETE] == 1
+    assert loop.cycle().status == "finished"  # the next cycle has nothing left to remove
+    assert assert_exact_state(loop) == after
+    assert loop.emulators.engagement_cloud_state()["requests"][CATALOG_DELETE] == 1
