@@ -3,7 +3,8 @@
 It runs only for connections whose first cycle has finished (so a first order is judged against
 the whole order history) and never while a cycle holds the connection: the events then wait in
 the inbox, and the periodic cycle remains the safety net. Events are marked processed in the
-same transaction as the records they brought, so none is lost or applied twice.
+same transaction as the records they brought, so none is lost or applied twice. An id the store
+no longer returns was deleted there: a record sent before is removed at the destination.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from sqlalchemy import select, update
 from host.db import get_db
 from host.errors import ConfigurationError, SyncError
 from host.models import Connection, WebhookEvent, utcnow
+from host.sync.collection_writes import MAPPERS
 from host.sync.context import cycle_scope
-from host.sync.cycle import process_enrolments
+from host.sync.cycle import process_enrolments, send_removals
 from host.sync.pages import process_page
 from host.sync.phases import send_everything
+from host.sync.removals import settle_gone
 
 BATCH = 200  # ids per targeted read
 
@@ -60,8 +63,8 @@ def run_fast_lane(connection_id: int):
 def _sync_events_of(context, stream) -> None:
     session = context.session
     while True:
-        events = session.scalars(
-            select(WebhookEvent)
+        events = session.execute(  # plain rows: an ORM entity would keep a stale received_at
+            select(WebhookEvent.id, WebhookEvent.record_id, WebhookEvent.received_at)
             .where(
                 WebhookEvent.connection_id == context.connection.id,
                 WebhookEvent.stream == stream.name,
@@ -73,17 +76,31 @@ def _sync_events_of(context, stream) -> None:
         if not events:
             return
         ids = sorted({event.record_id for event in events})
+        picked_at = max(event.received_at for event in events)
         context.run.phase(f"fast lane: {stream.name}")
         try:
+            seen: set[str] = set()
             for page in context.source.read(context.connection, stream, ids=ids):
+                seen.update(str(record[stream.primary_key]) for record in page.records)
                 process_page(context, stream, page.records)
+            # Ids the store no longer returns were deleted there: their removal waits in the
+            # outbox, committed with the events that named them.
+            waiting = settle_gone(
+                context, stream, set(ids) - seen, removable=stream.kind in MAPPERS
+            )
+            # An event received again meanwhile (the receiver re-queues it) must stay queued.
             session.execute(
                 update(WebhookEvent)
-                .where(WebhookEvent.id.in_([event.id for event in events]))
+                .where(
+                    WebhookEvent.id.in_([event.id for event in events]),
+                    WebhookEvent.received_at <= picked_at,
+                )
                 .values(processed_at=utcnow())
             )
             context.commit()
             context.run.page_done(stream.name)
+            if waiting:
+                send_removals(context, stream)
         except ConfigurationError as error:
             session.rollback()
             context.pause(stream.name, error)

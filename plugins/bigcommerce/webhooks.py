@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, request
+from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -136,20 +137,37 @@ def dedupe_key(payload: dict[str, Any], body: bytes) -> str:
 
 
 def _store_once(values: dict[str, Any]) -> None:
+    """Keep one inbox row per event; an event seen again after its row was processed queues it again.
+
+    BigCommerce's redelivery of an event and a second change to the same record within the same
+    second look alike (same ``hash``, same ``created_at``). Dropping the later one would lose the
+    second change until the next cycle, so a repeat clears ``processed_at`` and moves
+    ``received_at`` on: the fast lane marks processed only what it received before it read.
+    """
+    requeue = {"processed_at": None, "received_at": utcnow(), "payload": values["payload"]}
     with get_db().transaction() as session:
         dialect = session.get_bind().dialect.name
         if dialect in ("postgresql", "sqlite"):
             insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
             statement = insert(WebhookEvent).values(**values)
             session.execute(
-                statement.on_conflict_do_nothing(index_elements=["connection_id", "dedupe_key"])
+                statement.on_conflict_do_update(
+                    index_elements=["connection_id", "dedupe_key"], set_=requeue
+                )
             )
             return
         try:
             with session.begin_nested():
                 session.add(WebhookEvent(**values))
         except IntegrityError:
-            pass
+            session.execute(
+                update(WebhookEvent)
+                .where(
+                    WebhookEvent.connection_id == values["connection_id"],
+                    WebhookEvent.dedupe_key == values["dedupe_key"],
+                )
+                .values(**requeue)
+            )
 
 
 @blueprint.post("/webhooks")
