@@ -19,12 +19,12 @@ from host.enrolments import EnrolmentContext
 from host.errors import ConfigurationError, SyncError
 from host.models import ContactProfile
 from host.sources import Stream
-from host.sync.collection_writes import MAPPERS, QUEUED_KINDS, flush_outbox
+from host.sync.collection_writes import MAPPERS, QUEUED_KINDS
 from host.sync.context import Progress, SyncContext, cycle_scope
 from host.sync.cursors import cursor_row, full_refresh_due, later
 from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT
 from host.sync.pages import PROFILE_KINDS, process_page
-from host.sync.phases import Staged, send_everything
+from host.sync.phases import Staged, send_everything, write_outbox
 from host.sync.removals import settle_gone
 
 log = logging.getLogger(__name__)
@@ -128,17 +128,7 @@ def send_removals(context: SyncContext, stream: Stream) -> None:
     configuration problem pauses the area and the removals keep waiting for the next run."""
     if stream.kind not in MAPPERS or stream.kind in QUEUED_KINDS or stream.name in context.paused:
         return
-    context.writing = stream.name
-    try:
-        flush_outbox(context, stream)
-    except ConfigurationError as error:
-        context.session.rollback()
-        context.pause(stream.name, error)
-    except SyncError as error:
-        context.session.rollback()
-        context.run.error(stream.name, error.message)
-    finally:
-        context.writing = None
+    write_outbox(context, stream)
 
 
 def process_enrolments(context: SyncContext) -> None:

@@ -127,19 +127,29 @@ def send_queued(context: SyncContext) -> set[str]:
         if stream.kind not in QUEUED_KINDS or stream.name in context.paused:
             continue
         context.run.phase(f"sending {stream.name}")
-        context.writing = stream.name
-        try:
-            flush_outbox(context, stream)
+        if write_outbox(context, stream):
             done.add(stream.name)
-        except ConfigurationError as error:
-            context.session.rollback()
-            context.pause(stream.name, error)
-        except SyncError as error:
-            context.session.rollback()
-            context.run.error(stream.name, error.message)
-        finally:
-            context.writing = None
     return done
+
+
+def write_outbox(context: SyncContext, stream) -> bool:
+    """Send a stream's waiting writes and removals; answer whether all were accepted.
+
+    A configuration problem pauses the stream's area (its outbox keeps waiting for the next
+    run); a transient failure is recorded on the run and retried next cycle."""
+    context.writing = stream.name
+    try:
+        flush_outbox(context, stream)
+        return True
+    except ConfigurationError as error:
+        context.session.rollback()
+        context.pause(stream.name, error)
+    except SyncError as error:
+        context.session.rollback()
+        context.run.error(stream.name, error.message)
+    finally:
+        context.writing = None
+    return False
 
 
 def promote_cursors(context: SyncContext, contacts_done: bool, queued_done: set[str]) -> None:
