@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from . import jobs
+from . import api_imports
 from .contact_views import as_v3
 from .contacts import MERGE_OPTIONS, RecordRejected, lower_keys, parse_v3, upsert
 from .errors import v3_error
@@ -130,29 +130,16 @@ def start_import():
         raise v3_error(400, "contacts:badJson", f"Invalid mergeOption '{merge}'")
     emulator = state()
     with emulator.lock:
-        me = account()
-        if jobs.active_imports(me, "contacts") >= emulator.options.max_active_contact_imports:
-            raise v3_error(429, "contacts:tooManyActiveImports", "Too many active imports")
-        job = jobs.new_import(
+        return api_imports.start(
+            "contacts",
             "contacts",
             {"mergeOption": merge, "contacts": contacts},
-            emulator.clock.now(),
-            emulator.options.processing_delay,
-            emulator.take_stuck_flag(),
+            emulator.options.max_active_contact_imports,
         )
-        me.imports[job.id] = job
-        emulator.advance(me)
-        return jsonify({"importId": job.id}), 202
 
 
 @blueprint.get("/contacts/v3/import/<importId>")
 def import_status(importId: str):
-    with state().lock:
-        job = account().imports.get(importId)
-        if job is None or job.kind != "contacts":
-            raise v3_error(
-                404,
-                "contacts:importNotFound",
-                f"The import request '{importId}' could not be found",
-            )
-        return jsonify(jobs.import_status_body(job))
+    return api_imports.status(
+        "contacts", "contacts", importId, f"The import request '{importId}' could not be found"
+    )

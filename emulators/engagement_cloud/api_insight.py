@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from . import insight, jobs
+from . import api_imports, insight
 from .errors import v3_error
 from .web import account, json_body, state
 
@@ -28,31 +28,16 @@ def start_import():
     with emulator.lock:
         me = account()
         payload = insight.validate_import(me, body)
-        if jobs.active_imports(me, "insight") >= emulator.options.max_active_insight_imports:
-            raise v3_error(429, "insightData:tooManyActiveImports", "Too many active imports")
-        job = jobs.new_import(
-            "insight",
-            payload,
-            emulator.clock.now(),
-            emulator.options.processing_delay,
-            emulator.take_stuck_flag(),
+        return api_imports.start(
+            "insight", "insightData", payload, emulator.options.max_active_insight_imports
         )
-        me.imports[job.id] = job
-        emulator.advance(me)
-        return jsonify({"importId": job.id}), 202
 
 
 @blueprint.get("/insightData/v3/import/<importId>")
 def import_status(importId: str):
-    with state().lock:
-        job = account().imports.get(importId)
-        if job is None or job.kind != "insight":
-            raise v3_error(
-                404,
-                "insightData:importNotFound",
-                f"The import request '{importId}' could not be found!",
-            )
-        return jsonify(jobs.import_status_body(job))
+    return api_imports.status(
+        "insight", "insightData", importId, f"The import request '{importId}' could not be found!"
+    )
 
 
 def _summary(collection) -> dict:

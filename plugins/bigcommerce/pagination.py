@@ -44,14 +44,18 @@ class ListingPaginator(Paginator):
         return rows(response)
 
 
-class V3PagePaginator(ListingPaginator):
-    """``page``/``limit`` with ``meta.pagination.current_page < total_pages`` as the rule to go on."""
+class PageLimitPaginator(ListingPaginator):
+    """Numbered pages of ``limit`` records; subclasses say when the listing has ended."""
 
     def __init__(self, page_size: int = 250):
         self.page_size = page_size
 
     def first_page(self) -> Mapping[str, Any]:
         return {"page": 1, "limit": self.page_size}
+
+
+class V3PagePaginator(PageLimitPaginator):
+    """``page``/``limit`` with ``meta.pagination.current_page < total_pages`` as the rule to go on."""
 
     def next_page(
         self, previous: Mapping[str, Any], response: requests.Response
@@ -69,14 +73,8 @@ class V3PagePaginator(ListingPaginator):
         return {**previous, "page": current + 1} if current < int(total) else None
 
 
-class V2PagePaginator(ListingPaginator):
+class V2PagePaginator(PageLimitPaginator):
     """``page``/``limit``; a 204, an empty or a short page ends the listing."""
-
-    def __init__(self, page_size: int = 250):
-        self.page_size = page_size
-
-    def first_page(self) -> Mapping[str, Any]:
-        return {"page": 1, "limit": self.page_size}
 
     def next_page(
         self, previous: Mapping[str, Any], response: requests.Response

@@ -1,0 +1,38 @@
+"""What the two asynchronous import services (contacts, Insight data) share: start and status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import jsonify
+
+from . import jobs
+from .errors import v3_error
+from .web import account, state
+
+
+def start(kind: str, service: str, payload: dict[str, Any], active_limit: int):
+    """202 ``{"importId"}``; 429 ``<service>:tooManyActiveImports`` past the active limit.
+    Call with the emulator's lock held (the payload was validated under it)."""
+    emulator, me = state(), account()
+    if jobs.active_imports(me, kind) >= active_limit:
+        raise v3_error(429, f"{service}:tooManyActiveImports", "Too many active imports")
+    job = jobs.new_import(
+        kind,
+        payload,
+        emulator.clock.now(),
+        emulator.options.processing_delay,
+        emulator.take_stuck_flag(),
+    )
+    me.imports[job.id] = job
+    emulator.advance(me)
+    return jsonify({"importId": job.id}), 202
+
+
+def status(kind: str, service: str, import_id: str, not_found: str):
+    """The import's status body, or 404 ``<service>:importNotFound`` with the service's wording."""
+    with state().lock:
+        job = account().imports.get(import_id)
+        if job is None or job.kind != kind:
+            raise v3_error(404, f"{service}:importNotFound", not_found)
+        return jsonify(jobs.import_status_body(job))
