@@ -25,7 +25,7 @@ from emulators import engagement_cloud as engagement_cloud_emulator
 from emulators.common import RunningServer, start_server
 from host import connections
 from host.db import get_db
-from host.models import Connection, WebhookEvent
+from host.models import Base, Connection, WebhookEvent
 from host.plugins import get_plugins
 from host.settings import save_settings
 
@@ -212,6 +212,22 @@ def install_and_connect(app, emulators: Emulators, host_url: str) -> int:
             setting: programs[name] for setting, name in PROGRAMS.items()
         })
         return connection.id
+
+
+@contextmanager
+def connected_loop(make_app, size: StoreSize) -> Iterator[tuple[Any, Emulators, int]]:
+    """Both emulators with a generated store, a live host app on the test database, and a
+    connection installed and connected through the real plugins: (app, emulators, id)."""
+    emulators = start_emulators(size)
+    try:
+        with live_host() as (host_url, late):
+            app = make_app(**host_config(emulators, host_url))
+            with app.app_context():
+                Base.metadata.create_all(get_db().engine)
+            late.app = app
+            yield app, emulators, install_and_connect(app, emulators, host_url)
+    finally:
+        emulators.stop()
 
 
 def wait_for_events(app, connection_id: int, count: int, seconds: float = 15) -> int:

@@ -10,19 +10,16 @@ import pytest
 from sqlalchemy import select
 
 from host.db import get_db
-from host.models import Base, Enrolment
+from host.models import Enrolment
 from host.sync import run_cycle, run_fast_lane
 from tests.sync.loopback import (
     PROGRAMS,
     Emulators,
     StoreSize,
     actual_state,
+    connected_loop,
     enrolled,
     expected_state,
-    host_config,
-    install_and_connect,
-    live_host,
-    start_emulators,
     wait_for_events,
 )
 
@@ -47,16 +44,8 @@ class Loop:
 
 @pytest.fixture
 def loop(make_app):
-    emulators = start_emulators(SIZE)
-    try:
-        with live_host() as (host_url, late):
-            app = make_app(**host_config(emulators, host_url))
-            with app.app_context():
-                Base.metadata.create_all(get_db().engine)
-            late.app = app
-            yield Loop(app, emulators, install_and_connect(app, emulators, host_url))
-    finally:
-        emulators.stop()
+    with connected_loop(make_app, SIZE) as parts:
+        yield Loop(*parts)
 
 
 def assert_exact_state(loop: Loop) -> dict:

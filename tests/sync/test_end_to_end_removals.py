@@ -15,15 +15,9 @@ import pytest
 from sqlalchemy import func, select
 
 from host.db import get_db
-from host.models import Base, WebhookEvent
+from host.models import WebhookEvent
 from host.sync import run_fast_lane
-from tests.sync.loopback import (
-    StoreSize,
-    host_config,
-    install_and_connect,
-    live_host,
-    start_emulators,
-)
+from tests.sync.loopback import StoreSize, connected_loop
 from tests.sync.test_end_to_end import Loop, assert_exact_state
 
 CONTACT_RECORDS = "/insightData/v3/contacts/{identifier}/{value}/{collectionName}"
@@ -33,16 +27,8 @@ SIZE = StoreSize(customers=40, subscribers=15, orders=80, products=12, seed=5)
 
 @pytest.fixture
 def small_loop(make_app):
-    emulators = start_emulators(SIZE)
-    try:
-        with live_host() as (host_url, late):
-            app = make_app(**host_config(emulators, host_url))
-            with app.app_context():
-                Base.metadata.create_all(get_db().engine)
-            late.app = app
-            yield Loop(app, emulators, install_and_connect(app, emulators, host_url))
-    finally:
-        emulators.stop()
+    with connected_loop(make_app, SIZE) as parts:
+        yield Loop(*parts)
 
 
 def _fast_lane_after_product_event(loop: Loop, product_id: str) -> None:
