@@ -27,11 +27,12 @@ from werkzeug.serving import is_running_from_reloader
 
 from host.db import get_db
 from host.models import Connection, utcnow
-from host.sync import connections_with_events, run_cycle, run_fast_lane
+from host.sync import connections_with_events, purge_processed_events, run_cycle, run_fast_lane
 
 log = logging.getLogger(__name__)
 EXTENSION = "host.scheduler"
 TICK_JOB = "host:tick"
+PURGE_EVERY = timedelta(hours=1)  # forgetting old inbox events is housekeeping, not urgent
 _app: Flask | None = None  # the app whose jobs run in this process (jobs are stored by name)
 
 
@@ -74,6 +75,7 @@ class HostScheduler:
         self.interval = timedelta(seconds=float(config.get("interval_seconds", 300)))
         self.tick_seconds = float(config.get("fast_lane_seconds", 5))
         self.last_tick_at: datetime | None = None
+        self.last_purge_at: datetime | None = None
         with app.app_context():
             engine = get_db().engine
         self.scheduler = BackgroundScheduler(
@@ -129,6 +131,9 @@ class HostScheduler:
                 run_fast_lane(connection_id)
             except Exception:
                 log.exception("fast lane of connection %s failed", connection_id)
+        if self.last_purge_at is None or self.last_tick_at - self.last_purge_at >= PURGE_EVERY:
+            purge_processed_events()
+            self.last_purge_at = self.last_tick_at
 
     def tick_connection(self, connection_id: int) -> None:
         with get_db().transaction() as session:

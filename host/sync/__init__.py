@@ -13,6 +13,6 @@ orders, then cursors), ``profiles`` (contact facts and events), ``contacts`` and
 """
 
 from host.sync.cycle import run_cycle
-from host.sync.fast_lane import connections_with_events, run_fast_lane
+from host.sync.fast_lane import connections_with_events, purge_processed_events, run_fast_lane
 
-__all__ = ["connections_with_events", "run_cycle", "run_fast_lane"]
+__all__ = ["connections_with_events", "purge_processed_events", "run_cycle", "run_fast_lane"]

@@ -9,7 +9,9 @@ no longer returns was deleted there: a record sent before is removed at the dest
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from datetime import timedelta
+
+from sqlalchemy import delete, select, update
 
 from host.db import get_db
 from host.errors import ConfigurationError, SyncError
@@ -22,6 +24,9 @@ from host.sync.phases import send_everything
 from host.sync.removals import settle_gone
 
 BATCH = 200  # ids per targeted read
+# Processed events are kept so a redelivery is recognised; after this long the source has stopped
+# retrying, and a late duplicate would only queue one more (harmless) read.
+KEEP_PROCESSED = timedelta(days=7)
 
 
 def connections_with_events() -> list[int]:
@@ -42,6 +47,15 @@ def connections_with_events() -> list[int]:
                 .order_by(Connection.id)
             )
         )
+
+
+def purge_processed_events(older_than: timedelta = KEEP_PROCESSED) -> int:
+    """Forget events synced long ago, so the inbox does not grow forever; answer how many."""
+    with get_db().transaction() as session:
+        result = session.execute(
+            delete(WebhookEvent).where(WebhookEvent.processed_at < utcnow() - older_than)
+        )
+        return result.rowcount or 0
 
 
 def run_fast_lane(connection_id: int):
