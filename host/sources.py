@@ -75,6 +75,12 @@ class Source(ABC):
         """Pages of canonical records changed at or after ``since`` (minus the stream's overlap),
         or exactly the records with these primary keys. Raises ``host.errors`` classes on failure."""
 
+    def user_allowed(self, connection: Connection, user_id: object) -> bool:
+        """Whether a store user may still use the settings pages. A platform that can remove a
+        user from the app (BigCommerce's remove_user) answers False from then on, which ends that
+        user's open sessions too."""
+        return True
+
     def stream(self, name: str) -> Stream:
         for stream in self.streams():
             if stream.name == name:

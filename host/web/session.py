@@ -9,6 +9,7 @@ from flask import abort, g, session
 
 from host.db import db_session
 from host.models import Connection
+from host.plugins import get_plugins
 
 
 def login_merchant(connection: Connection, user: dict[str, Any]) -> None:
@@ -24,10 +25,18 @@ def current_connection() -> Connection:
     if "connection" not in g:
         connection_id = session.get("connection_id")
         connection = db_session().get(Connection, connection_id) if connection_id else None
-        if connection is None:
+        if connection is None or not _user_still_allowed(connection):
+            session.clear()
             abort(401, description="Open the app from your store's control panel to sign in.")
         g.connection = connection
     return g.connection
+
+
+def _user_still_allowed(connection: Connection) -> bool:
+    """A user removed from the app in the store loses the session they already had."""
+    source = get_plugins().sources.get(connection.source)
+    user_id = (session.get("user") or {}).get("id")
+    return source is None or source.user_allowed(connection, user_id)
 
 
 def merchant_required(view):

@@ -64,6 +64,11 @@ class BigCommerceSource(Source):
     def streams(self) -> Sequence[Stream]:
         return STREAMS
 
+    def user_allowed(self, connection: Connection, user_id: object) -> bool:
+        """Users are recorded by the auth and load callbacks and forgotten by remove_user."""
+        users = (connection.source_data or {}).get("users")
+        return users is None or str(user_id) in users
+
     def client(self, connection: Connection) -> BigCommerceClient:
         token = (connection.source_secrets or {}).get("access_token")
         if not token:
