@@ -15,7 +15,7 @@ from collections.abc import Callable
 from flask import Blueprint, g, request
 
 from .context import requires_scope
-from .listing import BadRequest, int_list, offset_meta, page_of, paging
+from .listing import BadRequest, bool_arg, int_list, offset_meta, page_of, paging
 from .responses import json_response
 
 blueprint = Blueprint("bc_catalog_names", __name__)
@@ -45,11 +45,8 @@ def list_categories(store_hash: str):
         parents = single if parents is None else parents & single
     if parents is not None:
         checks.append(lambda r: r["parent_id"] in parents)
-    visible = request.args.get("is_visible")
-    if visible is not None:
-        if visible.lower() not in ("true", "false", "1", "0"):
-            raise BadRequest("is_visible", "must be a boolean")
-        wanted = visible.lower() in ("true", "1")
+    wanted = bool_arg("is_visible")
+    if wanted is not None:
         checks.append(lambda r: r["is_visible"] is wanted)
     keyword = (request.args.get("keyword") or "").strip().lower()
     if keyword:

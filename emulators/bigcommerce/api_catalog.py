@@ -7,7 +7,16 @@ import time
 from flask import Blueprint, g, request
 
 from .context import requires_scope
-from .listing import BadRequest, date_range, int_list, offset_meta, page_of, paging, select
+from .listing import (
+    BadRequest,
+    bool_arg,
+    date_range,
+    int_list,
+    offset_meta,
+    page_of,
+    paging,
+    select,
+)
 from .responses import json_response, v3_error
 
 blueprint = Blueprint("bc_catalog", __name__)
@@ -52,11 +61,8 @@ def list_products(store_hash: str):
         single = int_list("id")
         ids = single if ids is None else ids & single
     checks = []
-    visible = request.args.get("is_visible")
-    if visible is not None:
-        if visible.lower() not in ("true", "false", "1", "0"):
-            raise BadRequest("is_visible", "must be a boolean")
-        wanted = visible.lower() in ("true", "1")
+    wanted = bool_arg("is_visible")
+    if wanted is not None:
         checks.append(lambda r: r["is_visible"] is wanted)
     for name in ("name", "sku"):
         if request.args.get(name):

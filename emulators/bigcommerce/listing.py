@@ -59,6 +59,16 @@ def int_list(name: str) -> set[int] | None:
         raise BadRequest(name, "must be a comma-separated list of integers") from error
 
 
+def bool_arg(name: str) -> bool | None:
+    """A ``true``/``false`` (or ``1``/``0``) query parameter; None when absent."""
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    if raw.lower() not in ("true", "false", "1", "0"):
+        raise BadRequest(name, "must be a boolean")
+    return raw.lower() in ("true", "1")
+
+
 def text_list(name: str) -> set[str] | None:
     raw = request.args.get(name)
     return None if raw is None else {part.strip().lower() for part in raw.split(",") if part.strip()}

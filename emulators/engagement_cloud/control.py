@@ -30,6 +30,17 @@ def _account_or_404(api_user: str):
     return account, None
 
 
+def _contact_or_404(api_user: str, email: str):
+    """(account, contact, None), or (None, None, the 404 answer) when either is unknown."""
+    account, missing = _account_or_404(api_user)
+    if missing:
+        return None, None, missing
+    contact = account.contact_by_email(email)
+    if contact is None:
+        return None, None, _error(404, f"no contact {email!r}")
+    return account, contact, None
+
+
 def _body() -> dict:
     body = request.get_json(silent=True)
     return body if isinstance(body, dict) else {}
@@ -151,12 +162,9 @@ def change_program(api_user: str, program_id: int):
 def confirm(api_user: str, email: str):
     """The contact clicks the link in the double opt-in email."""
     with state().lock:
-        account, missing = _account_or_404(api_user)
+        account, contact, missing = _contact_or_404(api_user, email)
         if missing:
             return missing
-        contact = account.contact_by_email(email)
-        if contact is None:
-            return _error(404, f"no contact {email!r}")
         if contact.status != "pendingOptIn":
             return _error(409, f"contact is {contact.status}, not pendingOptIn")
         confirm_opt_in(account, contact, state().clock.iso())
@@ -187,12 +195,9 @@ def set_contact_status(api_user: str, email: str):
     if status not in allowed:
         return _error(400, f"status must be one of {allowed}")
     with state().lock:
-        account, missing = _account_or_404(api_user)
+        account, contact, missing = _contact_or_404(api_user, email)
         if missing:
             return missing
-        contact = account.contact_by_email(email)
-        if contact is None:
-            return _error(404, f"no contact {email!r}")
         contact.status = status
         contact.updated = state().clock.iso()
         return jsonify({"id": contact.id, "email": contact.email, "status": contact.status})
