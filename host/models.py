@@ -138,6 +138,8 @@ class LedgerEntry(Base):
     # The mapped record waiting to be sent ({key, payload, hash}) when it must wait for others
     # (an order waits for its contact); cleared once the destination answered for it.
     outbox: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
+    # A record the destination refused is tried again no sooner than this (a back-off of its own).
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -203,15 +205,41 @@ class Enrolment(Base):
     episode: Mapped[int] = mapped_column(Integer, default=1)
     source_id: Mapped[str | None] = mapped_column(String(255), default=None)  # e.g. the first order's id
     program_id: Mapped[str | None] = mapped_column(String(64), default=None)
-    # pending, pending_opt_in, sending, active, deactivated, failed, suppressed, expired
+    # pending, pending_opt_in, sending, uncertain, active, deactivated, failed, suppressed,
+    # cancelled, expired (see host.enrolments)
     state: Mapped[str] = mapped_column(String(16), default="pending")
     reason: Mapped[str | None] = mapped_column(Text, default=None)
     destination_id: Mapped[str | None] = mapped_column(String(64), default=None)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # refusals of this contact only
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Not before this instant: the allowance is spent, or a refused enrolment backs off.
+    due_at: Mapped[datetime | None] = mapped_column(default=None)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)  # set when marked "sending"
+    call_id: Mapped[int | None] = mapped_column(
+        ForeignKey("enrolment_calls.id", ondelete="SET NULL"), default=None
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class EnrolmentCall(Base):
+    """One enrolment call to a destination account: the hourly allowance is counted from these
+    rows (per account, so every connection and process sharing it agrees), and a call whose
+    answer was lost is settled from them."""
+
+    __tablename__ = "enrolment_calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("connections.id", ondelete="SET NULL"), default=None
+    )
+    account_key: Mapped[str] = mapped_column(String(320), index=True)  # destination:account
+    program_id: Mapped[str] = mapped_column(String(64))
+    contact_count: Mapped[int] = mapped_column(Integer, default=0)
+    # sending, accepted, uncertain, refused, allowance (refused: the allowance was spent)
+    outcome: Mapped[str] = mapped_column(String(16), default="sending")
+    destination_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    made_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class DestinationJob(Base):
