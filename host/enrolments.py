@@ -238,3 +238,29 @@ def _retry_later(
 @hookimpl
 def register_enrollers(register):
     register(ProgramEnroller())
+
+
+def queue_status(session: Session, connection: Connection) -> dict:
+    """What the Store tab says about enrolments: how many wait, and when the next call may go.
+
+    ``waiting``: queued (for their batch, the contact, or the allowance); ``pending_opt_in``:
+    waiting for a double opt-in confirmation; ``uncertain``: sent, answer lost, being settled;
+    ``needs_attention``: refused by the destination ``max_attempts`` times (state ``failed``);
+    ``next_send_at``: the earliest ``due_at`` of the waiting rows (None: as soon as ready).
+    """
+    from sqlalchemy import func
+
+    rows = session.execute(
+        select(Enrolment.state, func.count(), func.min(Enrolment.due_at))
+        .where(Enrolment.connection_id == connection.id)
+        .group_by(Enrolment.state)
+    ).all()
+    by_state = {state: (count, due) for state, count, due in rows}
+    waiting, due = by_state.get("pending", (0, None))
+    return {
+        "waiting": waiting,
+        "pending_opt_in": by_state.get("pending_opt_in", (0, None))[0],
+        "uncertain": sum(by_state.get(s, (0, None))[0] for s in ("sending", "uncertain")),
+        "needs_attention": by_state.get("failed", (0, None))[0],
+        "next_send_at": due,
+    }
