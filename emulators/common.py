@@ -6,7 +6,9 @@ Public API (kept stable; add, do not rename):
   ``"METHOD /path/{template}"`` taken from Flask's ``url_rule``.
 - ``FaultSettings``, ``FaultInjector`` and ``install_faults(app, injector, ...)``: a share of
   5xx answers, 429 bursts, added latency and dropped connections, tunable over HTTP at
-  ``GET|POST /_emulator/faults``.
+  ``GET|POST /_emulator/faults``; and "applied" faults, where a write is carried out and then
+  answered with a 5xx or a dropped connection, so the client cannot tell that it landed.
+  ``dropped_response()`` is the answer that cuts the connection instead of being sent.
 - ``serve(app, host, port)`` (blocking) and ``start_server(app, host, port)`` (background
   thread, for tests), both on werkzeug's threaded server.
 - ``derive_rng(seed, *labels)`` and ``derive_seed(seed, *labels)``: independent, repeatable
@@ -97,6 +99,10 @@ class DroppedConnection(ConnectionError):
     """Raised in-process (Flask test client) where there is no socket to cut."""
 
 
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_FAULTED = "emulator.fault"  # request.environ key: a fault was injected into this request
+
+
 @dataclass
 class FaultSettings:
     """What to inject. Every knob is off by default.
@@ -106,6 +112,21 @@ class FaultSettings:
     pending_429: one-shot: the next N faultable requests get 429 (a burst right now).
     latency_ms: delay added to every request (``latency_rate`` share of them, default all).
     drop_rate: share of requests whose connection is closed with no answer.
+
+    The knobs above answer *instead of* handling the request: nothing changes. The "applied"
+    knobs below let a write (POST, PUT, PATCH, DELETE; never GET) run and change the emulator's
+    state, then throw its answer away, so the client cannot tell whether its write landed.
+    They only fire on a write the service accepted (status below 400): a refused write (401,
+    422, ...) changed nothing and keeps its answer, and does not use up a one-shot.
+
+    applied_error_rate: share of writes applied, then answered with one of ``error_statuses``
+        in the service's error shape.
+    applied_drop_rate: share of writes applied, then the connection is closed with no answer.
+    pending_applied_errors: one-shot: the next N accepted writes are applied, then answered
+        with an error.
+    pending_applied_drops: one-shot: the next N accepted writes are applied, then dropped
+        (taken before ``pending_applied_errors`` and the rates).
+
     only_paths: if set, faults apply only to paths containing one of these substrings.
     seed: seeds the fault RNG, so a single-threaded run repeats exactly.
     """
@@ -118,6 +139,10 @@ class FaultSettings:
     latency_ms: int = 0
     latency_rate: float = 1.0
     drop_rate: float = 0.0
+    applied_error_rate: float = 0.0
+    applied_drop_rate: float = 0.0
+    pending_applied_errors: int = 0
+    pending_applied_drops: int = 0
     only_paths: list[str] = field(default_factory=list)
     seed: int = 0
 
@@ -180,9 +205,39 @@ class FaultInjector:
                 self.injected[fault] += 1
             return fault, status, delay
 
+    def decide_applied(self, method: str, path: str) -> tuple[str | None, int]:
+        """After an accepted request: ``(fault, status)``, fault None, "applied_error" or
+        "applied_drop". Only writes (``WRITE_METHODS``) are ever picked."""
+        with self._lock:
+            s = self._settings
+            if method.upper() not in WRITE_METHODS:
+                return None, 0
+            if s.only_paths and not any(part in path for part in s.only_paths):
+                return None, 0
+            fault, status = None, 0
+            if s.pending_applied_drops > 0:
+                s.pending_applied_drops -= 1
+                fault = "applied_drop"
+            elif s.pending_applied_errors > 0:
+                s.pending_applied_errors -= 1
+                fault = "applied_error"
+            elif s.applied_drop_rate and self._rng.random() < s.applied_drop_rate:
+                fault = "applied_drop"
+            elif s.applied_error_rate and self._rng.random() < s.applied_error_rate:
+                fault = "applied_error"
+            if fault == "applied_error":
+                status = self._rng.choice(s.error_statuses or [500])
+            if fault:
+                self.injected[fault] += 1
+            return fault, status
+
 
 def drop_connection() -> None:
-    """Close the client's socket without answering (werkzeug dev server), else raise."""
+    """Close the client's socket without answering (werkzeug dev server), else raise.
+
+    Raising out of a Flask hook makes Flask log the error and build a 500 (which then fails to
+    reach the closed socket); ``dropped_response()`` avoids both.
+    """
     sock = request.environ.get("werkzeug.socket")
     if sock is None:
         raise DroppedConnection("emulator dropped the connection")
@@ -192,6 +247,28 @@ def drop_connection() -> None:
     raise DroppedConnection("emulator dropped the connection")
 
 
+def dropped_response() -> Response:
+    """A response that cuts the connection instead of being sent.
+
+    Nothing happens until the server starts to send the body: then, on werkzeug's dev server,
+    the client's socket is shut down (both directions) before a byte of status or headers is
+    written, and ``DroppedConnection`` (a ``ConnectionError``) is raised, which werkzeug treats
+    as a connection the client dropped: it writes nothing more and logs no error. The server
+    closes the socket as usual afterwards. Where there is no socket (Flask test client) the
+    same ``DroppedConnection`` comes out of the client's call.
+    """
+    sock = request.environ.get("werkzeug.socket")
+
+    def _body():
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        raise DroppedConnection("emulator dropped the connection")
+        yield b""  # pragma: no cover  (makes this a generator: runs when the body is sent)
+
+    return Response(_body(), status=500, mimetype="application/json")
+
+
 def install_faults(
     app: Flask,
     injector: FaultInjector,
@@ -199,27 +276,58 @@ def install_faults(
     too_many_requests_response: Callable[[], Response],
     skip_prefix: str = EMULATOR_PREFIX,
 ) -> None:
-    """Inject faults before each API request and expose ``GET|POST /_emulator/faults``.
+    """Inject faults around each API request and expose ``GET|POST /_emulator/faults``.
 
+    A ``before_request`` hook injects latency and the faults that answer instead of the view
+    (429, 5xx, drop). An ``after_request`` hook injects the "applied" faults: the view has run
+    and its state change stands (views take and release the emulator's lock themselves), then
+    its answer is replaced by ``error_response(status)`` or by a dropped connection.
     ``error_response(status)`` and ``too_many_requests_response()`` build the answers in the
     emulated service's own error shape (and, for 429, its rate-limit headers).
     POST takes a JSON object of ``FaultSettings`` fields; ``{"reset": true}`` turns all off.
     """
 
+    def _faultable() -> bool:
+        return not request.path.startswith(skip_prefix) and request.url_rule is not None
+
     @app.before_request
     def _inject_fault() -> Response | None:
-        if request.path.startswith(skip_prefix) or request.url_rule is None:
+        if not _faultable():
             return None
         fault, status, delay = injector.decide(request.path)
         if delay:
             time.sleep(delay)
+        if fault:
+            request.environ[_FAULTED] = fault
         if fault == "drop":
-            drop_connection()
+            return dropped_response()
         if fault == "429":
             return too_many_requests_response()
         if fault == "error":
             return error_response(status)
         return None
+
+    @app.after_request
+    def _inject_applied_fault(response: Response) -> Response:
+        if (
+            response.status_code >= 400
+            or request.method not in WRITE_METHODS
+            or request.environ.get(_FAULTED)
+            or not _faultable()
+        ):
+            return response
+        fault, status = injector.decide_applied(request.method, request.path)
+        if fault:
+            request.environ[_FAULTED] = fault
+        if fault == "applied_drop":
+            return dropped_response()
+        if fault == "applied_error":
+            answer = error_response(status)
+            for name, value in response.headers.items():  # keep the rate-limit headers
+                if "ratelimit" in name.lower().replace("-", ""):
+                    answer.headers.setdefault(name, value)
+            return answer
+        return response
 
     def _faults_view() -> Response | tuple[Response, int]:
         if request.method == "POST":

@@ -7,7 +7,8 @@
   ``ApiEndpoint``; other calls on the wrong region get 403 (``gate``).
 - Imports and enrolments finish when the emulator clock passes their processing delay
   (``jobs``); ``POST /_emulator/clock`` moves the clock for tests.
-- ``/_emulator``: ``state`` (``?summary=1``), ``reset``, ``faults``, ``stuck-imports``,
+- ``/_emulator``: ``state`` (``?summary=1``), ``reset``, ``faults`` (including "applied"
+  faults: a write carried out, then answered 5xx or dropped), ``stuck-imports``,
   ``imports/<id>/release``, ``clock``, ``options``, ``accounts`` (seed, change settings and
   features, programs, confirm double opt-in, set a contact's status) — see ``control``.
 """

@@ -3,6 +3,14 @@
 Fault knobs (5xx share, 429 bursts, latency, dropped connections) live at
 ``GET|POST /_emulator/faults`` (``emulators.common``); the Engagement Cloud-only fault, an
 import stuck in processing, is ``POST /_emulator/stuck-imports``.
+
+Applied faults (same endpoint, ``emulators.common.FaultSettings``): an accepted write (POST,
+PUT, PATCH, DELETE answered below 400; never a GET) is carried out and then answered with a 5xx
+in the service's error shape (``applied_error_rate``, one-shot ``pending_applied_errors``) or
+its connection is closed unanswered (``applied_drop_rate``, one-shot ``pending_applied_drops``).
+So an enrolment (``POST /v2/programs/enrolments``) exists and finishes, a contact or Insight
+import job exists and finishes, and an upserted contact (``PATCH /contacts/v3/...``) exists,
+though the client saw a failure. ``only_paths`` and ``seed`` apply as for the other knobs.
 """
 
 from __future__ import annotations
