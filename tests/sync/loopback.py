@@ -3,14 +3,14 @@
 Shared by the end-to-end tests and ``bench/sync_end_to_end.py``. The host is installed the
 way a merchant installs it (the BigCommerce control-panel simulator drives the OAuth callback)
 and connected with ``host.connections.connect``; books and programs are saved as the Store tab
-saves them. ``expected_state`` says, from the store alone, what Engagement Cloud must hold.
+saves them. ``expected_state`` (from ``demo.expected``) says, from the store alone, what
+Engagement Cloud must hold.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +20,8 @@ import requests
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
+from demo import expected
+from demo.expected import enrolled, expected_state  # noqa: F401  (the tests import them from here)
 from emulators import bigcommerce as bigcommerce_emulator
 from emulators import engagement_cloud as engagement_cloud_emulator
 from emulators.common import RunningServer, start_server
@@ -40,7 +42,6 @@ PROGRAMS = {
     "new_subscriber_program_id": "Welcome subscribers",
     "first_order_program_id": "First order thanks",
 }
-INCOMPLETE_STATUS_ID = 0
 # Engagement Cloud calls that change something (everything else only reads).
 WRITE_METHODS = ("PUT ", "POST ", "PATCH ", "DELETE ")
 
@@ -246,59 +247,9 @@ def wait_for_events(app, connection_id: int, count: int, seconds: float = 15) ->
 
 
 # ---------------------------------------------------------------------- what should be there
-def _counts(order: dict[str, Any]) -> bool:
-    return order.get("status_id") != INCOMPLETE_STATUS_ID and not order.get("is_deleted")
-
-
-def order_email(order: dict[str, Any]) -> str:
-    return str((order.get("billing_address") or {}).get("email") or "").strip().lower()
-
-
-def is_opted_in(subscriber: dict[str, Any]) -> bool:
-    """DESIGN §1: opted in when ``marketing_newsletter`` is among the consents (no field: yes)."""
-    consents = subscriber.get("consents")
-    return consents is None or "marketing_newsletter" in consents
-
-
-def expected_state(store: dict[str, Any]) -> dict[str, set[str]]:
-    """What Engagement Cloud must hold for this store, by the product's rules."""
-    guests = {order_email(o) for o in store["orders"] if not o.get("customer_id") and _counts(o)}
-    return {
-        "customers_book": {c["email"].lower() for c in store["customers"]} | (guests - {""}),
-        "subscribers_book": {s["email"].lower() for s in store["subscribers"] if is_opted_in(s)},
-        "orders": {str(o["id"]) for o in store["orders"] if _counts(o)},
-        "products": {str(p["id"]) for p in store["products"] if p.get("is_visible")},
-    }
+# The rules live in demo.expected, shared with the benchmarks and the soak run.
 
 
 def actual_state(account: dict[str, Any]) -> dict[str, Any]:
-    """What the Engagement Cloud account holds, in the same shape (plus what a test checks)."""
-    email_of = {contact["id"]: contact["email"].lower() for contact in account["contacts"]}
-    books = {book["name"]: {email_of[i] for i in book["contacts"]} for book in account["address_books"]}
-    insight = account.get("insight") or {}
-    orders = [record["key"] for record in insight.get("Orders", [])]
-    return {
-        "customers_book": books[CUSTOMERS_BOOK],
-        "subscribers_book": books[SUBSCRIBERS_BOOK],
-        "orders": set(orders),
-        "products": {record["key"] for record in insight.get("Catalog_Default", [])},
-        "duplicate_contacts": _repeats(c["email"].lower() for c in account["contacts"]),
-        "duplicate_orders": _repeats(orders),
-        "contacts": {c["email"].lower(): c for c in account["contacts"]},
-        "enrolments": account.get("enrolments") or [],
-    }
-
-
-def _repeats(values) -> dict[str, int]:
-    return {value: n for value, n in Counter(values).items() if n > 1}
-
-
-def enrolled(account: dict[str, Any]) -> Counter:
-    """(program name, email) → how many times that contact was enrolled in that program."""
-    email_of = {contact["id"]: contact["email"].lower() for contact in account["contacts"]}
-    program_of = {program["id"]: program["name"] for program in account["programs"]}
-    found: Counter = Counter()
-    for enrolment in account.get("enrolments") or []:
-        for contact_id in enrolment["contacts"]:
-            found[(program_of.get(enrolment["programId"]), email_of.get(contact_id))] += 1
-    return found
+    """What the Engagement Cloud account holds, in ``expected_state``'s shape (plus what a test checks)."""
+    return expected.actual_state(account, CUSTOMERS_BOOK, SUBSCRIBERS_BOOK)
