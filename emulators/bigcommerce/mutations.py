@@ -180,8 +180,9 @@ def delete_subscriber(app: Flask, store: Store, sid: int) -> bool:
 
 # --------------------------------------------------------------------------- orders
 def create_order(app: Flask, store: Store, fields: dict) -> dict:
-    """A new order; ``customer_id`` (0 = guest), ``status_id`` and ``opt_in`` (also creates a
-    checkout subscriber with this ``order_id``) may be given."""
+    """A new order; ``customer_id`` (0 = guest), ``status_id``, ``billing_address`` (fields
+    merged into the generated one; its ``email`` goes to the shipping addresses too) and
+    ``opt_in`` (also creates a checkout subscriber with this ``order_id``) may be given."""
     events: list = []
     with store.lock:
         table, now = store.orders, _now(store.orders)
@@ -199,6 +200,11 @@ def create_order(app: Flask, store: Store, fields: dict) -> dict:
             billing.update(first_name=customer["first_name"], last_name=customer["last_name"], email=customer["email"])
             for address in record["shipping_addresses"]:
                 address.update(first_name=customer["first_name"], last_name=customer["last_name"], email=customer["email"])
+        if isinstance(fields.get("billing_address"), dict):  # e.g. a guest checking out with a new email
+            record["billing_address"].update(fields["billing_address"])
+            if "email" in fields["billing_address"]:
+                for address in record["shipping_addresses"]:
+                    address["email"] = fields["billing_address"]["email"]
         if fields.get("opt_in"):
             record["is_email_opt_in"] = True
         store.order_status.append(status_id)
