@@ -34,3 +34,17 @@ class RecordError(SyncError):
     def __init__(self, message: str, *, source_id: str | None = None, area: str | None = None):
         super().__init__(message, area=area)
         self.source_id = source_id
+
+
+class UncertainWriteError(TransientError):
+    """A write that is not idempotent (an enrolment) failed after it may have reached the
+    destination (a 5xx, a lost answer): it must be settled, never blindly repeated."""
+
+
+class QuotaExceededError(TransientError):
+    """The destination's allowance for this kind of call is spent (e.g. enrolments an hour):
+    waiting, never a failure. ``retry_after``: seconds until a call may succeed, when known."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, area: str | None = None):
+        super().__init__(message, area=area)
+        self.retry_after = retry_after

@@ -12,12 +12,14 @@ re-read by id in later cycles until ``max_attempts``.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
+from flask import current_app
 from sqlalchemy import select
 
 from host.enrolments import EnrolmentContext
 from host.errors import ConfigurationError, SyncError
-from host.models import ContactProfile
+from host.models import ContactProfile, utcnow
 from host.sources import Stream
 from host.sync.collection_writes import MAPPERS, QUEUED_KINDS
 from host.sync.context import Progress, SyncContext, cycle_scope
@@ -48,6 +50,7 @@ def run_cycle(
             sync_stream(context, stream, full=full)
         if not context.should_stop():
             send_everything(context)
+        if not context.should_stop():  # the contacts phase may be long: look again
             process_enrolments(context)
     return context.run.row()
 
@@ -131,6 +134,10 @@ def send_removals(context: SyncContext, stream: Stream) -> None:
     write_outbox(context, stream)
 
 
+def sync_config() -> dict:
+    return current_app.config.get("SYNC", {})
+
+
 def process_enrolments(context: SyncContext) -> None:
     context.run.phase("enrolling")
     ledger, session, connection_id = context.ledger, context.session, context.connection.id
@@ -154,16 +161,21 @@ def process_enrolments(context: SyncContext) -> None:
         session=session,
         connection=context.connection,
         destination=context.destination,
-        now=context.now,
+        now=utcnow(),  # not the cycle's start: a backfill may have taken hours
         max_attempts=context.max_attempts,
         contact_id=contact_id,
         first_order_id=first_order_id,
+        interval=timedelta(seconds=float(sync_config().get("enrolment_interval_seconds", 240))),
     )
     try:
         for enroller in context.enrollers:
             counts = enroller.process(enrolment_context)
             context.run.add("enrolments", **{state: count for state, count in counts.items()})
         context.commit()
+    except ConfigurationError as error:  # e.g. the credentials: the enrolments wait meanwhile
+        context.session.rollback()
+        context.pause("enrolments", error)
+        context.run.error("enrolments", error.message)
     except SyncError as error:
         context.session.rollback()
         context.run.error("enrolments", error.message)

@@ -14,8 +14,9 @@ from datetime import timedelta
 from sqlalchemy import delete, select, update
 
 from host.db import get_db
+from host.enrolments import IN_FLIGHT, WAITING
 from host.errors import ConfigurationError, SyncError
-from host.models import Connection, WebhookEvent, utcnow
+from host.models import Connection, Enrolment, WebhookEvent, utcnow
 from host.sync.collection_writes import MAPPERS
 from host.sync.context import cycle_scope
 from host.sync.cycle import process_enrolments, send_removals
@@ -24,13 +25,16 @@ from host.sync.phases import send_everything
 from host.sync.removals import settle_gone
 
 BATCH = 200  # ids per targeted read
+ENROLMENT_WORK = (*WAITING, *IN_FLIGHT)
 # Processed events are kept so a redelivery is recognised; after this long the source has stopped
 # retrying, and a late duplicate would only queue one more (harmless) read.
 KEEP_PROCESSED = timedelta(days=7)
 
 
 def connections_with_events() -> list[int]:
-    """Connections that are on, past their first cycle, and have unprocessed events."""
+    """Connections that are on, past their first cycle, and have unprocessed events or an
+    enrolment that falls due (a batch's turn, the allowance back, a lost answer to settle)."""
+    now = utcnow()
     with get_db().transaction() as session:
         return list(
             session.scalars(
@@ -41,6 +45,12 @@ def connections_with_events() -> list[int]:
                     Connection.id.in_(
                         select(WebhookEvent.connection_id).where(
                             WebhookEvent.processed_at.is_(None)
+                        )
+                    )
+                    | Connection.id.in_(
+                        select(Enrolment.connection_id).where(
+                            Enrolment.state.in_(ENROLMENT_WORK),
+                            Enrolment.due_at.is_(None) | (Enrolment.due_at <= now),
                         )
                     ),
                 )
@@ -70,6 +80,7 @@ def run_fast_lane(connection_id: int):
             _sync_events_of(context, stream)
         if not context.should_stop():
             send_everything(context)
+        if not context.should_stop():  # the contacts phase may be long: look again
             process_enrolments(context)
     return context.run.row()
 
@@ -115,6 +126,8 @@ def _sync_events_of(context, stream) -> None:
             context.run.page_done(stream.name)
             if waiting:
                 send_removals(context, stream)
+            if context.should_stop():  # a page boundary: the rest waits in the inbox
+                return
         except ConfigurationError as error:
             session.rollback()
             context.pause(stream.name, error)

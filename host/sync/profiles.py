@@ -2,7 +2,12 @@
 and guests streams, and the events their changes reveal.
 
 Only records created after the connection was made are news: the backfill finds history and
-raises no event. A contact who unsubscribed and subscribes again begins a new subscription
+raises no event. Store timestamps have whole seconds and the connection moment has more, so the
+connection's own second is decided by the backfill's own read: a record stamped in that second
+that the first cycle (the backfill) reads is history; one first read later (it was created after
+the backfill read its stream) is new. Before that second: history; after it: new. Re-reading a
+record never raises an event twice: events come from changes of the profile (first seen as a
+customer, subscribed again, an earlier first order), not from reading. A contact who unsubscribed and subscribes again begins a new subscription
 episode, so it can be welcomed again.
 """
 
@@ -74,11 +79,21 @@ def release_changed_emails(
 class ProfileUpdater:
     """Applies canonical records to profiles; answers the events they reveal."""
 
-    def __init__(self, connected_at: datetime | None):
+    def __init__(self, connected_at: datetime | None, *, backfill: bool = False):
         self.connected_at = connected_at
+        self.backfill = backfill  # the connection's first cycle, still unfinished
 
     def is_new(self, timestamp: str | None) -> bool:
-        return bool(self.connected_at and timestamp and parse_time(timestamp) >= self.connected_at)
+        """Created after the connection was made (see the module docstring for its own second)."""
+        if not (self.connected_at and timestamp):
+            return False
+        moment = parse_time(timestamp)
+        if moment.microsecond:  # a source with finer timestamps: compare them as they are
+            return moment >= self.connected_at
+        boundary = self.connected_at.replace(microsecond=0)
+        if moment == boundary:
+            return not self.backfill
+        return moment > boundary
 
     def customer(self, profile: ContactProfile, customer: dict[str, Any]) -> list[Event]:
         is_guest = bool(customer.get("is_guest"))

@@ -16,8 +16,8 @@ one place (``send``):
   the sync pauses with this one message instead of failing on a raw error.
 - Other 4xx: ``ApiError`` for the caller to translate (configuration or record problem).
 
-When the retries run out, ``TransientError`` (or ``UncertainWriteError`` for a non-idempotent
-call that may have been applied). Passwords never appear in messages or logs.
+When the retries run out, ``TransientError`` (or ``host.errors.UncertainWriteError`` for a
+non-idempotent call that may have been applied). Passwords never appear in messages or logs.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import Any
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from host.errors import ConfigurationError, TransientError
+from host.errors import ConfigurationError, TransientError, UncertainWriteError
 
 from .config import Settings
 from .throttle import AccountThrottle, throttle_for
@@ -64,10 +64,6 @@ CREDENTIALS_REFUSED = (
 def credentials_refused() -> ConfigurationError:
     """The service answers a wrong password and a locked or disabled API user alike (401)."""
     return ConfigurationError(CREDENTIALS_REFUSED, area="connection", code="destination_credentials")
-
-
-class UncertainWriteError(TransientError):
-    """A non-idempotent call failed after it may have reached the service (5xx, lost answer)."""
 
 
 @dataclass

@@ -18,7 +18,7 @@ Keys (all optional except ``api_base_url`` in production, which defaults to the 
   (the fast lane: no polling delay).
 - ``lookup_cache_seconds``: how long address books, programs and data fields are cached.
 - ``enrolments_per_hour`` (20, reference §8) and ``enrolment_batch_size`` (25, the ReadMe
-  spec's ``maxItems``): the enrolment budget kept on our side.
+  spec's ``maxItems``): the enrolment allowance the host's queue spends (``host.enrolments``).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ short transaction.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import ClassVar
 
@@ -44,6 +44,17 @@ class EngagementCloud(Destination):
     def enrolment_batch_size(self) -> int:
         """Most contacts the engine should put in one ``enrol`` call."""
         return self.settings().enrolment_batch_size
+
+    @property
+    def enrolment_allowance(self) -> tuple[int, float]:
+        """(calls, seconds): 20 enrolment calls an hour per account, across all programs (§8)."""
+        return self.settings().enrolments_per_hour, 3600.0
+
+    @property
+    def enrolment_settle_seconds(self) -> float:
+        """After a lost answer, how long until the service's records can say whether it landed:
+        the request timeout (a request still in flight may yet be applied), plus a margin."""
+        return self.settings().request_timeout + 30.0
 
     # ------------------------------------------------------------------ account and look-ups
     def check_credentials(self, credentials: dict[str, str]) -> AccountInfo:
@@ -151,11 +162,13 @@ class EngagementCloud(Destination):
         return programs.enrolment_state(self.client(connection), enrolment_id).state
 
     def find_enrolment(
-        self, connection: Connection, program_id: str, contact_ids: Sequence[str], created_after: datetime
+        self, connection: Connection, program_id: str, contact_ids: Sequence[str], created_after: datetime,
+        exclude: Collection[str] = (),
     ) -> str | None:
         """Settle an enrolment left "sending" by a crash or an uncertain answer: the id of one in
-        ``program_id`` including ``contact_ids``, created after ``created_after`` (UTC), else None."""
-        return programs.find_enrolment(self.client(connection), program_id, contact_ids, created_after)
+        ``program_id`` including ``contact_ids``, created after ``created_after`` (UTC) and not in
+        ``exclude`` (ids already accounted for), else None."""
+        return programs.find_enrolment(self.client(connection), program_id, contact_ids, created_after, exclude)
 
 
 def _record_missing_fields(connection: Connection, names: list[str]) -> None:

@@ -2,10 +2,11 @@
 
 Enrolments are not idempotent: every accepted POST enrols again. So ``enrol`` makes exactly
 one POST per call. It is repeated only when it certainly did not arrive (the connection could
-not be opened) or was refused (429); a 5xx or lost answer raises ``UncertainWriteError`` (a
-``TransientError``) and the engine's row stays "sending" until ``find_enrolment`` settles
-whether the service has it. The hourly allowance (20 calls) is counted on our side too, so a
-spent budget is a ``TransientError`` before any call.
+not be opened) or was refused (429); a 5xx or lost answer raises ``UncertainWriteError`` and
+the engine keeps the rows uncertain until ``find_enrolment`` settles whether the service has
+it. The hourly allowance (20 calls, §8) is counted by the host from its own call log (see
+``host.enrolments``); the service's own refusal, ``ERROR_ENROLMENT_ALLOWANCE_EXCEEDED``, raises
+``QuotaExceededError``: the enrolments wait, nothing fails.
 
 Outcomes the engine acts on:
 - ``ProgramNotActiveError`` (a ``ConfigurationError``, code ``program_not_active``): the
@@ -17,11 +18,11 @@ Outcomes the engine acts on:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from host.errors import ConfigurationError, RecordError, TransientError
+from host.errors import ConfigurationError, QuotaExceededError, RecordError
 
 from .client import ApiError, EngagementCloudClient
 from .config import Settings
@@ -52,8 +53,6 @@ def enrol(client: EngagementCloudClient, settings: Settings, program_id: str, co
         raise ValueError("an enrolment needs at least one contact")
     if len(contact_ids) > settings.enrolment_batch_size:
         raise ValueError(f"at most {settings.enrolment_batch_size} contacts per enrolment call")
-    if not client.throttle.take_enrolment_slot(settings.enrolments_per_hour):
-        raise TransientError("The hourly Engagement Cloud enrolment allowance is used up; enrolling later")
     body = {"programId": int(program_id), "contacts": [int(c) for c in contact_ids], "addressBooks": []}
     try:
         answer = client.send("POST", "/v2/programs/enrolments", json=body, idempotent=False)
@@ -72,8 +71,9 @@ def _enrolment_error(error: ApiError, program_id: str) -> Exception:
     if error.status == 403:
         return ConfigurationError("Programs are not enabled on this Engagement Cloud account.",
                                   area="automation", code="programs_disabled")
-    if error.code == "ERROR_ENROLMENT_ALLOWANCE_EXCEEDED":
-        return TransientError("The hourly Engagement Cloud enrolment allowance is used up; enrolling later")
+    if error.code.strip() == "ERROR_ENROLMENT_ALLOWANCE_EXCEEDED":  # Magento's constant has a trailing space
+        return QuotaExceededError("The hourly Engagement Cloud enrolment allowance is used up; enrolling later",
+                                  area="automation")
     if error.code == "ERROR_CONTACT_NOT_FOUND":
         return RecordError("A contact to enrol does not exist in Engagement Cloud", area="automation")
     return RecordError(f"Engagement Cloud refused the enrolment: {error.message}", area="automation")
@@ -98,12 +98,16 @@ def _created_at(value: object) -> datetime | None:
 
 
 def find_enrolment(
-    client: EngagementCloudClient, program_id: str, contact_ids: Sequence[str], created_after: datetime
+    client: EngagementCloudClient, program_id: str, contact_ids: Sequence[str], created_after: datetime,
+    exclude: Collection[str] = (),
 ) -> str | None:
     """The id of an enrolment in this program that includes all these contacts and was created
     after ``created_after`` (server clock, UTC), if the service has one: settles an uncertain
-    POST (asking about one contact of a batch finds the batch's enrolment)."""
+    POST (asking about one contact of a batch finds the batch's enrolment). Enrolments whose id
+    the caller already accounts for (``exclude``) are passed over, so an earlier enrolment of
+    the same contact is never mistaken for the lost one."""
     wanted = {int(c) for c in contact_ids}
+    exclude = set(exclude)
     for status in ("Processing", "Finished"):
         skip = 0
         while True:
@@ -111,7 +115,7 @@ def find_enrolment(
             for row in page:
                 created = _created_at(row.get("dateCreated"))
                 if (str(row.get("programId")) == str(program_id) and wanted <= set(row.get("contacts") or [])
-                        and created is not None and created >= created_after):
+                        and created is not None and created >= created_after and str(row.get("id")) not in exclude):
                     return str(row["id"])
             if len(page) < PAGE_SIZE:
                 break

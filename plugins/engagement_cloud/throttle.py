@@ -5,15 +5,12 @@ must slow down together. The throttle reads ``X-RateLimit-Remaining`` / ``X-Rate
 from every answer: when nothing remains, or after a 429, every caller waits until the window
 resets. ``X-RateLimit-Reset`` is read as seconds until the reset (the official SDK's reading)
 unless it looks like an epoch timestamp (> 10^9), as the reference advises.
-It also keeps the hourly enrolment budget (20 calls an hour, §8) so we never burn a call
-that the service would refuse.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 
 EPOCH_THRESHOLD = 1_000_000_000
@@ -48,7 +45,6 @@ class AccountThrottle:
         self._clock = clock
         self._sleep = sleep
         self._blocked_until = 0.0
-        self._enrolments: deque[float] = deque()
 
     def wait(self) -> None:
         """Block until the current window allows calls again."""
@@ -75,17 +71,6 @@ class AccountThrottle:
         delay = min(delay, max_wait)
         self.block_for(delay)
         return delay
-
-    def take_enrolment_slot(self, per_hour: int) -> bool:
-        """Reserve one enrolment call in the rolling hour; False when the budget is spent."""
-        with self._lock:
-            now = self._clock()
-            while self._enrolments and self._enrolments[0] <= now - 3600:
-                self._enrolments.popleft()
-            if per_hour and len(self._enrolments) >= per_hour:
-                return False
-            self._enrolments.append(now)
-            return True
 
 
 _throttles: dict[tuple[str, str], AccountThrottle] = {}

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from host.db import get_db
-from host.models import Base, Connection, Enrolment, LedgerEntry
+from host.models import Base, Connection, Enrolment, EnrolmentCall, LedgerEntry
 from host.settings import save_settings
 from host.sync import run_cycle
 from host.sync.cursors import parse_time
@@ -65,12 +66,24 @@ class World:
     def enrolments(self) -> list[Enrolment]:
         return self.query(select(Enrolment).order_by(Enrolment.id))
 
+    def time_passes(self, *, minutes: float) -> None:
+        """Move the enrolments' clock: what waited ``minutes`` is due, calls are older."""
+        delta = timedelta(minutes=minutes)
+        with self.app.app_context(), get_db().transaction() as session:
+            for row in session.scalars(select(Enrolment)):
+                row.due_at = row.due_at and row.due_at - delta
+                row.sent_at = row.sent_at and row.sent_at - delta
+                row.created_at = row.created_at - delta
+                row.expires_at = row.expires_at and row.expires_at - delta
+            for call in session.scalars(select(EnrolmentCall)):
+                call.made_at = call.made_at - delta
+
 
 @pytest.fixture
 def world(make_app):
     plugin = FakePlugin()
     app = make_app(
-        PLUGIN_MODULES=[plugin], PLUGINS={"enabled": ["enrolments"]}, SYNC={"max_attempts": 3}
+        PLUGIN_MODULES=[plugin], PLUGINS={"enabled": ["enrolments"]}, SYNC={"max_attempts": 3, "enrolment_interval_seconds": 0}
     )
     with app.app_context(), get_db().transaction() as session:
         Base.metadata.create_all(get_db().engine)

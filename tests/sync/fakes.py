@@ -11,6 +11,7 @@ from collections import Counter, defaultdict
 from datetime import timedelta
 
 from host.destinations import AccountInfo, Destination, DestinationRecord, WriteResult
+from host.errors import RecordError
 from host.hookspecs import hookimpl
 from host.mapping import Mapper
 from host.sources import Page, Source, Stream
@@ -152,6 +153,8 @@ class FakeDestination(Destination):
         # "contacts", a collection or "delete:<collection>" → error raised
         self.broken: dict[str, Exception] = {}
         self.statuses: dict[str, str] = {}  # email → contact status override
+        self.refuse_enrolment: set[str] = set()  # emails whose enrolment call is refused
+        self.enrolment_allowance: tuple[int, float] | None = None  # (calls, seconds)
 
     def check_credentials(self, credentials):
         return AccountInfo(account="fake")
@@ -229,6 +232,9 @@ class FakeDestination(Destination):
         return results
 
     def enrol(self, connection, program_id, contact_ids):
+        emails = {c["id"]: email for email, c in self.contacts.items()}
+        if self.refuse_enrolment & {emails.get(cid) for cid in contact_ids}:
+            raise RecordError("the destination refused a contact of this enrolment")
         self.enrolments.append((program_id, list(contact_ids)))
         return f"enrolment-{len(self.enrolments)}"
 

@@ -1,0 +1,102 @@
+"""Enrolments wait per program and go out in batches within the destination's allowance;
+waiting for the allowance is never a failure; the connection's own second has one rule."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from host.sync.cursors import parse_time
+from tests.sync.fakes import at, customer, order, subscriber
+
+
+def _new_customers(world, count: int, *, day: int = 11) -> None:
+    for n in range(count):
+        world.store.customers[f"n{n}"] = customer(f"n{n}", f"new{n}@example.com", at(day, n % 24))
+
+
+def test_sixty_new_customers_go_to_their_program_in_three_calls(world):
+    world.app.config["SYNC"]["enrolment_interval_seconds"] = 240  # the product's default pacing
+    world.save("automation", {"new_customer_program_id": "P-customer"})
+    _new_customers(world, 60)
+
+    world.sync()
+    assert [len(ids) for _, ids in world.destination.enrolments] == [25, 25]  # full batches go at once
+    waiting = [row for row in world.enrolments() if row.state == "pending"]
+    assert len(waiting) == 10 and all("batch" in row.reason and row.attempts == 0 for row in waiting)
+
+    world.time_passes(minutes=4)
+    world.sync()
+
+    assert [len(ids) for _, ids in world.destination.enrolments] == [25, 25, 10]
+    assert sorted(email for _, email in world.destination.enrolled()) == sorted(
+        f"new{n}@example.com" for n in range(60)
+    )
+    assert {row.state for row in world.enrolments()} == {"active"}
+
+
+def test_a_spent_allowance_leaves_enrolments_waiting_never_failed(world):
+    world.destination.enrolment_allowance = (2, 3600)  # two calls an hour
+    world.store.customers["9"] = customer(9, "new@example.com", at(11))
+    world.store.subscribers["s9"] = subscriber("s9", "newsub@example.com", at(11, 1))
+    world.store.orders["300"] = order(300, "newguest@example.com", at(11, 2))
+
+    for _ in range(3):  # cycle after cycle: still waiting, never an attempt
+        world.sync()
+    assert len(world.destination.enrolments) == 2
+    [waiting] = [row for row in world.enrolments() if row.state != "active"]
+    assert waiting.state == "pending" and waiting.attempts == 0
+    assert "allowance" in waiting.reason and waiting.due_at is not None
+
+    world.time_passes(minutes=61)
+    world.sync()
+
+    assert sorted(world.destination.enrolled()) == [
+        ("P-customer", "new@example.com"),
+        ("P-first-order", "newguest@example.com"),
+        ("P-subscriber", "newsub@example.com"),
+    ]
+
+
+def test_programs_take_turns_when_one_has_a_flash_sale(world):
+    world.destination.enrolment_allowance = (3, 3600)
+    _new_customers(world, 100)  # the flash sale: four full batches for one program
+    world.store.subscribers["s9"] = subscriber("s9", "newsub@example.com", at(11, 1))
+
+    world.sync()
+
+    programs = [program for program, _ in world.destination.enrolments]
+    assert programs.count("P-subscriber") == 1 and len(programs) == 3  # the lone subscriber was not starved
+
+
+def test_a_refused_batch_is_retried_one_contact_per_call_so_one_bad_contact_holds_no_one(world):
+    world.save("automation", {"new_customer_program_id": "P-customer"})
+    _new_customers(world, 3)
+    world.destination.refuse_enrolment = {"new1@example.com"}
+
+    world.sync()  # the batch of three is refused as a whole
+    world.sync()  # each goes alone: two are accepted, the bad one backs off
+    assert sorted(email for _, email in world.destination.enrolled()) == ["new0@example.com", "new2@example.com"]
+    bad = next(row for row in world.enrolments() if row.contact_key == "new1@example.com")
+    assert bad.state == "pending" and bad.attempts == 2 and bad.due_at is not None
+
+    for _ in range(2):
+        world.time_passes(minutes=60 * 6)
+        world.sync()
+
+    bad = next(row for row in world.enrolments() if row.contact_key == "new1@example.com")
+    assert bad.state == "failed" and bad.attempts == 3  # needs attention, with its reason
+    assert "refused" in bad.reason
+
+
+def test_records_stamped_in_the_connections_second_are_decided_by_the_backfills_read(world):
+    connected = parse_time(at(10)) + timedelta(microseconds=400_000)
+    world.update_connection(connected_at=connected)
+    world.store.customers["1"] = customer(1, "seen-by-backfill@example.com", at(10))
+    world.store.customers["2"] = customer(2, "a-second-before@example.com", "2025-06-09T23:59:59+00:00")
+
+    world.sync()  # the backfill reads the first: history
+    world.store.customers["3"] = customer(3, "read-after-backfill@example.com", at(10))
+    world.sync()
+    world.sync()
+
+    assert world.destination.enrolled() == [("P-customer", "read-after-backfill@example.com")]
