@@ -28,7 +28,7 @@ def register_commands(cli):
 @click.option("--state-out", type=click.Path(file_okay=False, path_type=Path),
               help="Write each emulator's /_emulator/state JSON here (bigcommerce.json, engagement_cloud.json).")
 @click.option("--port", default=5000, show_default=True, help="The host's port (0: any free port; --once uses any).")
-@click.option("--activity-seconds", default=20.0, show_default=True, help="How often the demo store changes.")
+@click.option("--activity-seconds", default=15.0, show_default=True, help="How often the demo store changes.")
 @with_appcontext
 def demo_command(once, seed, customers, subscribers, orders, products, state_out, port, activity_seconds):
     """Start both emulators and a demo store, install and connect the app, and sync."""

@@ -8,8 +8,9 @@ Writes take batches of ``DestinationRecord`` made by the destination's mapper an
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -56,6 +57,12 @@ class WriteResult:
 class Destination(ABC):
     name: ClassVar[str]  # e.g. "engagement_cloud"
     title: ClassVar[str]
+    # Enrolments (``host.enrolments``): most contacts per ``enrol`` call; the allowance of
+    # enrolment calls as (calls, seconds) per destination account, None when unlimited; how long
+    # after a lost answer the destination's records can tell whether the call landed.
+    enrolment_batch_size: int = 25
+    enrolment_allowance: tuple[int, float] | None = None
+    enrolment_settle_seconds: float = 0.0
 
     @abstractmethod
     def check_credentials(self, credentials: dict[str, str]) -> AccountInfo:
@@ -105,7 +112,23 @@ class Destination(ABC):
 
     @abstractmethod
     def enrol(self, connection: Connection, program_id: str, contact_ids: Sequence[str]) -> str:
-        """Enrol contacts in a program; answer the destination's enrolment id."""
+        """Enrol contacts in a program; answer the destination's enrolment id.
+
+        Make exactly one call: raise ``UncertainWriteError`` when it may have landed without an
+        answer (the host settles it with ``find_enrolment``), ``QuotaExceededError`` when the
+        destination's allowance is spent (the host waits), ``RecordError`` when the contacts
+        were refused, ``ConfigurationError`` (code ``program_not_active`` / ``program_not_found``
+        ends the enrolments deactivated; any other code pauses them)."""
+
+    def find_enrolment(
+        self, connection: Connection, program_id: str, contact_ids: Sequence[str],
+        created_after: datetime, exclude: Collection[str] = (),
+    ) -> str | None:
+        """The id of an enrolment in ``program_id`` that includes ``contact_ids``, created after
+        ``created_after`` and not in ``exclude``, or None: settles a call whose answer was lost.
+        The default cannot look: such enrolments then need the merchant's attention (Retry)
+        rather than risk enrolling anyone twice."""
+        raise NotImplementedError
 
     @abstractmethod
     def contact_status(self, connection: Connection, email: str) -> str | None:

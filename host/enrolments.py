@@ -287,7 +287,6 @@ class ProgramEnroller(Enroller):
         by_call: dict[int | None, list[Enrolment]] = {}
         for row in rows:
             by_call.setdefault(row.call_id, []).append(row)
-        find = getattr(context.destination, "find_enrolment", None)
         for call_id, group in sorted(by_call.items(), key=lambda item: item[0] or 0):
             call = context.session.get(EnrolmentCall, call_id) if call_id else None
             sent_at = min(row.sent_at or context.now for row in group)
@@ -297,12 +296,6 @@ class ProgramEnroller(Enroller):
                           "the answer was lost; checking before sending again", state="uncertain")
                 continue
             contact_ids = [context.contact_id(row.contact_key) for row in group]
-            if find is None or None in contact_ids:
-                for row in group:
-                    _set(row, "failed", UNSETTLED)
-                if call is not None:
-                    call.outcome = "uncertain"
-                continue
             known = set(
                 context.session.scalars(
                     select(EnrolmentCall.destination_id).where(
@@ -312,10 +305,17 @@ class ProgramEnroller(Enroller):
                 )
             )
             try:
-                found = find(
+                if None in contact_ids:
+                    raise NotImplementedError  # a contact gone from the ledger: nothing to look for
+                found = context.destination.find_enrolment(
                     context.connection, group[0].program_id, contact_ids, sent_at - CLOCK_SKEW,
                     exclude=known,
                 )
+            except NotImplementedError:  # cannot tell: never risk a second enrolment
+                for row in group:
+                    _set(row, "failed", UNSETTLED)
+                    row.due_at = None
+                continue
             except TransientError as error:
                 for row in group:
                     _wait(row, context.now + RETRY_UNSENT, error.message, state="uncertain")
@@ -340,8 +340,8 @@ class Pacer:
 
     def __init__(self, context: EnrolmentContext):
         self.context = context
-        self.batch_size = int(getattr(context.destination, "enrolment_batch_size", 25) or 25)
-        self.allowance = getattr(context.destination, "enrolment_allowance", None)  # (calls, seconds)
+        self.batch_size = max(int(context.destination.enrolment_batch_size), 1)
+        self.allowance = context.destination.enrolment_allowance  # (calls, seconds) or None
         self.key = account_key(context.connection)
 
     def send(self, ready: dict[str, list[tuple[Enrolment, str]]], send: Callable) -> None:
@@ -425,8 +425,8 @@ def _solo_first(rows: list[tuple[Enrolment, str]]) -> list[tuple[Enrolment, str]
     return sorted(rows, key=lambda item: (item[0].attempts == 0, item[0].id))
 
 
-def _settle_delay(destination) -> timedelta:
-    return timedelta(seconds=float(getattr(destination, "enrolment_settle_seconds", 0) or 0))
+def _settle_delay(destination: Destination) -> timedelta:
+    return timedelta(seconds=float(destination.enrolment_settle_seconds))
 
 
 def _allowance_reason(when: datetime) -> str:
