@@ -26,7 +26,7 @@ from host.models import Connection, ConnectionProblem, utcnow
 from host.plugins import get_plugins
 from host.settings import get_settings
 from host.sources import Source
-from host.sync.ledger import Ledger
+from host.sync.ledger import RETRY_BASE_SECONDS, Ledger
 from host.sync.lock import Lease
 from host.sync.profiles import ProfileUpdater
 from host.sync.runs import RunRecorder, clear_problems, record_problem
@@ -161,7 +161,14 @@ def _build(database, session, connection, run, lease, max_attempts) -> SyncConte
         enrollers=list(plugins.enrollers),
         contact_settings=get_settings(session, connection, "contacts"),
         mapping=mapping if mapping is not None else mapper.default_mapping(),
-        ledger=Ledger(session, connection.id, max_attempts),
+        ledger=Ledger(
+            session,
+            connection.id,
+            max_attempts,
+            retry_base_seconds=float(
+                current_app.config.get("SYNC", {}).get("retry_base_seconds", RETRY_BASE_SECONDS)
+            ),
+        ),
         profiles=ProfileUpdater(connection.connected_at),
         run=run,
         lease=lease,

@@ -171,6 +171,8 @@ def process_enrolments(context: SyncContext) -> None:
         for enroller in context.enrollers:
             counts = enroller.process(enrolment_context)
             context.run.add("enrolments", **{state: count for state, count in counts.items()})
+            if counts.get("active"):
+                context.worked("enrolments")  # a problem shown for enrolments is over
         context.commit()
     except ConfigurationError as error:  # e.g. the credentials: the enrolments wait meanwhile
         context.session.rollback()

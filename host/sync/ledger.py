@@ -4,7 +4,17 @@ A row per (connection, kind, source id). ``kind`` is a stream name for records w
 collection (``orders``, ``products``) and ``customer_contact`` / ``subscriber_contact`` for
 contacts in the two books (source id = the lower-cased email). ``payload_hash`` is the hash of
 what was last sent (synced) or last tried (failed), so an unchanged record is never re-sent and
-a failed one is retried only until ``max_attempts``, unless it changes. A record sent and later
+a failed one is retried only until ``max_attempts``, unless it changes.
+
+Only a refusal counts as an attempt: the destination answered that this record is wrong (a
+``WriteResult`` with ``ok=False``, a ``RecordError``, an invalid source record). A refused record
+waits ``backoff(attempts)`` before its next try (``next_attempt_at``: minutes growing to hours),
+and neither the cycle nor the fast lane sends it again before then, unless its payload changed
+(a new try). After ``max_attempts`` refusals it stays "failed" until the merchant presses Retry
+(*needs attention*). Transient errors (429, 5xx, outages) never reach the ledger as failures:
+the callers leave the record pending (dirty profile, outbox, cursor held) to be sent next time.
+
+A record sent and later
 excluded (an order archived, a product hidden) is removed at the destination: the removal waits
 in the outbox like a write, and the row becomes "excluded" only once the destination confirmed.
 """
@@ -13,19 +23,30 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from host.destinations import WriteResult
-from host.models import LedgerEntry
+from host.models import LedgerEntry, utcnow
 
 CUSTOMER_CONTACT = "customer_contact"
 SUBSCRIBER_CONTACT = "subscriber_contact"
 # The hash a failed removal leaves: never a payload's, so a record restored is always re-sent.
 REMOVAL_HASH = "removal".ljust(64, "-")
+RETRY_BASE_SECONDS = 300  # the wait after a first refusal ([sync] retry_base_seconds)
+RETRY_GROWTH = 3  # each further refusal waits this many times longer ...
+RETRY_CAP = timedelta(hours=6)  # ... up to this
+
+
+def backoff(attempts: int, base_seconds: float = RETRY_BASE_SECONDS) -> timedelta:
+    """How long a record refused ``attempts`` times waits before its next try: with the default
+    base, 5 min, 15 min, 45 min, 2 h 15, then 6 h (the cap)."""
+    exponent = min(max(attempts, 1) - 1, 20)  # a large count must not overflow
+    return min(timedelta(seconds=base_seconds * RETRY_GROWTH**exponent), RETRY_CAP)
 
 
 def still_at_destination(row: LedgerEntry) -> bool:
@@ -43,10 +64,24 @@ def payload_hash(payload: Any) -> str:
 class Ledger:
     """The ledger rows of one connection, loaded a batch at a time."""
 
-    def __init__(self, session: Session, connection_id: int, max_attempts: int):
+    def __init__(
+        self,
+        session: Session,
+        connection_id: int,
+        max_attempts: int,
+        *,
+        retry_base_seconds: float = RETRY_BASE_SECONDS,
+        clock: Callable[[], datetime] = utcnow,
+    ):
         self.session = session
         self.connection_id = connection_id
         self.max_attempts = max_attempts
+        self.retry_base_seconds = retry_base_seconds
+        self.clock = clock
+
+    def due(self, row: LedgerEntry) -> bool:
+        """Whether a failed row's back-off is over (a row refused before back-offs existed is)."""
+        return row.next_attempt_at is None or row.next_attempt_at <= self.clock()
 
     def entries(self, kind: str, source_ids: Iterable[str]) -> dict[str, LedgerEntry]:
         ids = list(set(source_ids))
@@ -79,12 +114,15 @@ class Ledger:
 
     def verdict(self, row: LedgerEntry | None, digest: str, *, retrying: bool = False) -> str:
         """send, unchanged, or held: a record that failed with this very payload is tried again
-        only by the once-a-cycle retry pass, and not after ``max_attempts``."""
+        only by the once-a-cycle retry pass, once its back-off is over, and not after
+        ``max_attempts``. A changed payload is a new try: it is sent at once."""
         if row is None or row.payload_hash != digest:
             return "send"
         if row.state == "synced":
             return "unchanged"
-        if row.state == "failed" and (not retrying or row.attempts >= self.max_attempts):
+        if row.state == "failed" and (
+            not retrying or row.attempts >= self.max_attempts or not self.due(row)
+        ):
             return "held"
         return "send"
 
@@ -101,21 +139,25 @@ class Ledger:
         row.outbox = None
         if result.ok:
             row.state, row.reason, row.attempts = "synced", None, 0
+            row.next_attempt_at = None
             row.destination_id = result.destination_id or row.destination_id
         else:
             self.record_failure(row, digest, result.reason or "refused by the destination")
         row.payload_hash = digest
 
     def record_failure(self, row: LedgerEntry, digest: str | None, reason: str) -> None:
+        """The record was refused (never call this for an outage): one more attempt, and a
+        longer wait before the next; a changed payload starts counting again."""
         row.outbox = None
         row.attempts = (
             row.attempts + 1 if row.payload_hash == digest and row.state == "failed" else 1
         )
         row.state, row.reason, row.payload_hash = "failed", reason[:2000], digest
+        row.next_attempt_at = self.clock() + backoff(row.attempts, self.retry_base_seconds)
 
     def record_excluded(self, row: LedgerEntry, reason: str) -> None:
         row.state, row.reason, row.payload_hash, row.attempts = "excluded", reason, None, 0
-        row.outbox = None
+        row.outbox, row.next_attempt_at = None, None
 
     def queue_removal(
         self, row: LedgerEntry, key: str, payload: dict[str, Any], reason: str
@@ -135,7 +177,8 @@ class Ledger:
         self.record_failure(row, REMOVAL_HASH, reason)
 
     def retry_ids(self, kind: str, limit: int = 1000) -> list[str]:
-        """Failed records still worth another try (a later cycle re-reads them by id)."""
+        """Failed records due for another try: under ``max_attempts``, back-off over (a later
+        cycle re-reads them by id)."""
         return list(
             self.session.scalars(
                 select(LedgerEntry.source_id)
@@ -144,6 +187,10 @@ class Ledger:
                     LedgerEntry.kind == kind,
                     LedgerEntry.state == "failed",
                     LedgerEntry.attempts < self.max_attempts,
+                    or_(
+                        LedgerEntry.next_attempt_at.is_(None),
+                        LedgerEntry.next_attempt_at <= self.clock(),
+                    ),
                 )
                 .order_by(LedgerEntry.id)
                 .limit(limit)
@@ -159,3 +206,16 @@ class Ledger:
                 LedgerEntry.state == "synced",
             )
         )
+
+
+def retry_now(session: Session, connection_id: int, ids: Iterable[int] | None = None) -> int:
+    """The merchant's Retry: the connection's refused records (the ledger rows ``ids``, or all
+    of them) get a fresh count and are due at once, so the next cycle's retry pass re-reads
+    and re-sends them (they stay "failed" until then). Answers how many rows."""
+    statement = update(LedgerEntry).where(
+        LedgerEntry.connection_id == connection_id, LedgerEntry.state == "failed"
+    )
+    if ids is not None:
+        statement = statement.where(LedgerEntry.id.in_(list(ids)))
+    result = session.execute(statement.values(attempts=0, next_attempt_at=None))
+    return result.rowcount or 0

@@ -74,7 +74,7 @@ def _valid_records(
         invalid_rows = context.ledger.entries(stream.name, ids)
         for source_id, row in invalid_rows.items():
             if source_id not in invalid and row.state == "failed":
-                row.state, row.reason = "synced", None
+                row.state, row.reason, row.attempts, row.next_attempt_at = "synced", None, 0, None
     for source_id, reason in invalid.items():
         row = context.ledger.entry(invalid_rows, stream.name, source_id)
         context.ledger.record_failure(row, None, reason)

@@ -2,9 +2,12 @@
 are deleted at the destination, so it ends up holding only what the store says counts.
 
 A row becomes "excluded" only once the destination confirmed the record is gone ("not found"
-counts as gone); a refusal or an outage marks it failed, and later cycles re-read it by id and
-try again, like a failed write, while the rest of the cycle goes on. A configuration problem
-(the feature switched off) pauses the area as for writes, and the removal stays where it waits.
+counts as gone); a refusal marks it failed, and later cycles re-read it by id and try again
+after its back-off, like a failed write, while the rest of the cycle goes on. An outage (a
+transient error) counts no attempt: it stops the writes of that stream like an outage during a
+write, and the removal stays where it waits (the outbox, or the page the cursor re-reads). A
+configuration problem (the feature switched off) pauses the area as for writes, and the
+removal stays where it waits.
 A destination without ``delete_records`` cannot remove: the rows are marked excluded, as before
 removals existed, and that is logged once per destination.
 
@@ -20,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from host.destinations import DestinationRecord, WriteResult
-from host.errors import ConfigurationError, RecordError, SyncError
+from host.errors import RecordError, SyncError
 from host.sync.ledger import still_at_destination
 
 if TYPE_CHECKING:
@@ -60,10 +63,12 @@ def remove(
     except NotImplementedError:
         _cannot_remove(context, counts_name, removals)
         return
-    except ConfigurationError:
-        raise  # the area pauses; the removal waits (outbox) or is re-read (cursor held)
-    except SyncError as error:  # a refusal or an outage: retried next cycle, the rest goes on
+    except RecordError as error:  # refused: retried after its back-off, the rest goes on
         results = [WriteResult(r.source_id, False, reason=error.message) for r in records]
+    except SyncError:
+        # a configuration problem pauses the area, an outage stops the stream for this run:
+        # either way the removal waits (outbox) or is re-read (cursor held), no attempt counted
+        raise
     by_id = {result.source_id: result for result in results}
     title = context.destination.title
     for row, reason, record in removals:

@@ -11,6 +11,7 @@ from host.models import WebhookEvent
 from host.sync import run_fast_lane
 from tests.sync.fakes import at, customer, order, product
 from tests.sync.test_lock_and_fast_lane import add_event
+from tests.sync.test_retries import retries_come_due
 
 
 def fill(store):
@@ -68,6 +69,7 @@ def test_a_failed_record_deleted_since_is_removed_by_the_next_cycles_retry(world
     assert world.ledger("orders", "100").state == "failed"
     del world.store.products["p1"], world.store.orders["100"]
     world.destination.refuse.clear()
+    retries_come_due(world)
 
     run = world.sync()  # nothing changed since the cursor: only the retry pass asks for them
 
@@ -86,6 +88,7 @@ def test_a_record_that_failed_before_it_was_ever_sent_is_just_excluded_when_dele
     world.sync()
     del world.store.products["p2"]
     world.destination.refuse.clear()
+    retries_come_due(world)
 
     world.sync()
 
@@ -94,7 +97,7 @@ def test_a_record_that_failed_before_it_was_ever_sent_is_just_excluded_when_dele
     assert world.destination.writes["delete:Catalog_Default"] == 0
 
 
-def test_a_refused_removal_of_a_deleted_product_is_retried_next_cycle(world):
+def test_a_refused_removal_of_a_deleted_product_is_retried_once_its_back_off_is_over(world):
     fill(world.store)
     world.sync()
     del world.store.products["p1"]
@@ -106,6 +109,7 @@ def test_a_refused_removal_of_a_deleted_product_is_retried_next_cycle(world):
     row = world.ledger("products", "p1")
     assert row.state == "failed" and "deleted in the store, not yet removed" in row.reason
     world.destination.refuse.clear()
+    retries_come_due(world)
     world.sync()
     assert catalog(world) == {"p2"}
     assert world.ledger("products", "p1").state == "excluded"

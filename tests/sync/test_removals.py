@@ -10,6 +10,7 @@ from host.destinations import Destination
 from host.errors import ConfigurationError, TransientError
 from host.sync import removals
 from tests.sync.fakes import at, customer, order, product
+from tests.sync.test_retries import retries_come_due
 
 
 def fill(store):
@@ -69,7 +70,7 @@ def test_a_record_excluded_before_it_was_ever_sent_needs_no_removal(world):
     assert world.destination.writes["delete:Catalog_Default"] == 0
 
 
-def test_a_failed_removal_is_retried_next_cycle_and_the_rest_still_syncs(world):
+def test_a_removal_hit_by_an_outage_or_refused_waits_and_the_rest_still_syncs(world):
     fill(world.store)
     world.sync()
     archive_and_hide(world.store, 5)
@@ -81,13 +82,17 @@ def test_a_failed_removal_is_retried_next_cycle_and_the_rest_still_syncs(world):
     run = world.sync()
 
     assert held(world) == ({"100", "101", "102"}, {"p1", "p2", "p3"})  # new ones sent anyway
-    assert world.ledger("orders", "100").state == "failed"
-    assert "kept failing" in world.ledger("orders", "100").reason
-    assert world.ledger("products", "p1").state == "failed"
-    assert run.counts["orders"]["failed"] == 1 and run.counts["products"]["failed"] == 1
+    order_row = world.ledger("orders", "100")  # an outage: the removal waits, no try counted
+    assert (order_row.state, order_row.attempts) == ("pending", 0)
+    assert order_row.outbox["remove"] == "archived in the store"
+    assert run.errors["orders"] == "Engagement Cloud kept failing"
+    product_row = world.ledger("products", "p1")  # a refusal: one try counted, then a wait
+    assert (product_row.state, product_row.attempts) == ("failed", 1)
+    assert run.counts["products"]["failed"] == 1
 
     del world.destination.broken["delete:Orders"], world.destination.refuse["p1"]
-    world.sync()  # nothing changed in the store: the failed removals are retried by id
+    retries_come_due(world)
+    world.sync()  # nothing changed in the store: the waiting removal goes, the refused is re-read
 
     assert held(world) == ({"101", "102"}, {"p2", "p3"})
     assert world.ledger("orders", "100").state == "excluded"
