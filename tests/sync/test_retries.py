@@ -1,9 +1,10 @@
 """Retries that wait: a record the destination refused is tried again on a back-off of its own
 (minutes growing to hours), not in every cycle or fast-lane batch; an outage never counts as a
-try."""
+try; after the cap the record needs attention on the Store tab, where Retry sends it again."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -16,6 +17,7 @@ from host.sync.ledger import backoff
 from tests.sync.fakes import at
 from tests.sync.test_cycle import fill_history
 from tests.sync.test_lock_and_fast_lane import add_event
+from tests.web.conftest import Merchant, page_text
 
 
 def retries_come_due(world) -> None:
@@ -33,6 +35,11 @@ def fast_lane(world, stream: str, record_id: str):
     add_event(world, stream, record_id)
     with world.app.app_context():
         return run_fast_lane(world.connection_id)
+
+
+def visible_text(response) -> str:
+    """The page's words as a reader sees them: no markup, single spaces."""
+    return " ".join(re.sub(r"<[^>]+>", " ", page_text(response)).split())
 
 
 def waits_for(row: LedgerEntry) -> timedelta:
@@ -131,3 +138,53 @@ def test_an_outage_during_a_retry_does_not_use_up_the_records_tries(world):
 
     assert "100" in world.destination.collections["Orders"]
     assert world.ledger("orders", "100").state == "synced"
+
+
+def refuse_until_the_cap(world, *source_ids: str) -> None:
+    """Refused ``max_attempts`` (3 in these tests) times, each once its back-off is over."""
+    for source_id in source_ids:
+        world.destination.refuse[source_id] = f"refused: {source_id} is not acceptable"
+    for _ in range(3):
+        world.sync()
+        retries_come_due(world)
+
+
+def test_after_the_cap_a_record_needs_attention_on_the_store_tab_and_retry_sends_it(world):
+    fill_history(world.store)
+    refuse_until_the_cap(world, "100")
+    del world.destination.refuse["100"]
+    sent = world.destination.writes["Orders"]
+    world.sync()
+    assert world.destination.writes["Orders"] == sent  # past the cap: no more tries by itself
+
+    merchant = Merchant(world.app.test_client(), world.connection_id)
+    page = visible_text(merchant.get("/settings/store"))
+    assert "Records that need attention (1)" in page
+    assert "Order 100 refused: 100 is not acceptable 3 times Retry" in page
+    row = world.ledger("orders", "100")
+
+    response = merchant.post("/settings/store/retry", {"record": str(row.id)})
+
+    assert response.status_code == 302
+    assert "1 record will be retried at the next sync." in visible_text(
+        merchant.get("/settings/store")
+    )
+    world.sync()
+    assert "100" in world.destination.collections["Orders"]
+    assert world.ledger("orders", "100").state == "synced"
+    assert "Records that need attention" not in visible_text(merchant.get("/settings/store"))
+
+
+def test_retry_all_sends_every_refused_record_at_the_next_sync(world):
+    fill_history(world.store)
+    refuse_until_the_cap(world, "100", "c3@example.com")
+    world.destination.refuse.clear()
+    merchant = Merchant(world.app.test_client(), world.connection_id)
+    assert "Records that need attention (2)" in visible_text(merchant.get("/settings/store"))
+
+    merchant.post("/settings/store/retry", {"all": "1"})
+    world.sync()
+
+    assert "100" in world.destination.collections["Orders"]
+    assert "c3@example.com" in world.destination.book("B-customers")
+    assert world.ledger("customer_contact", "c3@example.com").state == "synced"

@@ -1,5 +1,6 @@
 """The Store tab: connected store, Data sync and Sync now, Contacts and Automation, problems,
-and Store access (remove the connection, after a confirmation)."""
+refused records and enrolments with Retry, and Store access (remove the connection, after a
+confirmation)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,28 @@ from typing import Any
 
 from flask import flash, jsonify, redirect, render_template, request, session, url_for
 from marshmallow import ValidationError
+from sqlalchemy import update
 
 from host import connections
 from host.db import db_session
+from host.models import Enrolment
 from host.plugins import get_plugins
 from host.settings import get_settings, save_settings
+from host.sync.ledger import retry_now
 from host.web.merchant import blueprint
 from host.web.merchant.forms import BOOK_FIELDS, PROGRAM_FIELDS, StoreSettingsForm
 from host.web.merchant.lookups import lookup
 from host.web.merchant.status import sync_status
 from host.web.session import current_connection, merchant_required
+
+
+def _destination_title() -> str:
+    destination = get_plugins().destinations.get(current_connection().destination or "")
+    return destination.title if destination is not None else "the destination"
+
+
+def _sync_status() -> dict[str, Any]:
+    return sync_status(db_session(), current_connection(), destination_title=_destination_title())
 
 
 def _saved_values() -> dict[str, Any]:
@@ -31,7 +44,7 @@ def _saved_values() -> dict[str, Any]:
 
 def _render_store(values: dict[str, Any], errors: dict, status: int = 200):
     connection = current_connection()
-    sync = sync_status(db_session(), connection)
+    sync = _sync_status()
     return (
         render_template(
             "settings/store.html",
@@ -42,6 +55,7 @@ def _render_store(values: dict[str, Any], errors: dict, status: int = 200):
             books=lookup("address_books"),
             programs=lookup("programs"),
             sync=sync,
+            destination_title=_destination_title(),
             requested=connection.sync_requested_at is not None,
             poll=bool(sync["running"]) or connection.sync_requested_at is not None
             or request.args.get("requested") == "1",
@@ -90,7 +104,44 @@ def store_submit():
 @merchant_required
 def store_status():
     """The live sync status, polled by the Store tab while a run is active."""
-    return jsonify(sync_status(db_session(), current_connection()))
+    return jsonify(_sync_status())
+
+
+def _retry_enrolments(connection_id: int, ids: list[int] | None) -> int:
+    """Refused enrolments (``ids``, or all of the connection's) wait again as new: the next
+    sync sends them."""
+    statement = update(Enrolment).where(
+        Enrolment.connection_id == connection_id, Enrolment.state == "failed"
+    )
+    if ids is not None:
+        statement = statement.where(Enrolment.id.in_(ids))
+    values = {"state": "pending", "attempts": 0, "due_at": None, "reason": None}
+    return db_session().execute(statement.values(**values)).rowcount or 0
+
+
+def _form_ids(name: str) -> list[int]:
+    return [int(value) for value in request.form.getlist(name) if value.isdigit()]
+
+
+@blueprint.post("/store/retry")
+@merchant_required
+def retry():
+    """Retry one refused record (``record``) or enrolment (``enrolment``), or all (``all``)."""
+    connection = current_connection()
+    everything = request.form.get("all") == "1"
+    records = retry_now(db_session(), connection.id, None if everything else _form_ids("record"))
+    enrolments = _retry_enrolments(connection.id, None if everything else _form_ids("enrolment"))
+    db_session().commit()
+    parts = [
+        f"{count} {noun if count == 1 else noun + 's'}"
+        for count, noun in ((records, "record"), (enrolments, "enrolment"))
+        if count
+    ]
+    if parts:
+        flash(f"{' and '.join(parts)} will be retried at the next sync.", "success")
+    else:
+        flash("Nothing to retry: it was sent or changed meanwhile.", "info")
+    return redirect(url_for("settings.store", _anchor="needs-attention"))
 
 
 @blueprint.post("/store/data-sync")
