@@ -2,6 +2,10 @@
 
 Source plugins call ``install`` from their app callbacks; the connect page calls ``connect``;
 "Remove connection" and the source's uninstall callback call ``remove``.
+
+Each may happen while a cycle or the fast lane runs: the connection row changes at once, the
+work stops at its next page boundary, and the old account's sync state is forgotten by whoever
+holds the connection's lease (``host.sync.forget`` explains how).
 """
 
 from __future__ import annotations
@@ -12,18 +16,9 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from host.models import (
-    Connection,
-    ConnectionProblem,
-    ConnectionSetting,
-    DestinationJob,
-    Enrolment,
-    LedgerEntry,
-    StreamCursor,
-    WebhookEvent,
-    utcnow,
-)
+from host.models import Connection, ConnectionSetting, WebhookEvent, utcnow
 from host.plugins import PluginHost
+from host.sync.forget import forget_account_state, forget_when_free
 
 
 def find(session: Session, source: str, account: str) -> Connection | None:
@@ -65,26 +60,31 @@ def connect(
     Raises ``ConfigurationError`` with the destination's message when the check fails; nothing changes then.
     """
     account = plugins.destination(destination).check_credentials(credentials)
-    if connection.is_connected and (connection.destination, connection.destination_account) != (
+    was_connected = connection.is_connected
+    another = was_connected and (connection.destination, connection.destination_account) != (
         destination,
         account.account,
-    ):
-        _forget_destination_state(session, connection)
+    )
+    if another:
+        _forget_choices(session, connection)
     connection.destination = destination
     connection.destination_account = account.account
     connection.destination_data = account.data
     connection.destination_secrets = account.secrets
-    connection.connected_at = utcnow()
+    connection.connected_at = utcnow()  # a running cycle sees it and stops at its next page
     connection.sync_enabled = True
     session.flush()
+    if another:  # it knows none of what the old one was sent
+        forget_account_state(session, connection)
+    elif not was_connected:  # a disconnect's forgetting may still wait for a cycle that stopped
+        forget_when_free(session, connection)
     plugins.connection_ready(connection)
     return connection
 
 
-def _forget_destination_state(session: Session, connection: Connection) -> None:
-    """A new account knows none of what the old one was sent: start the ledger afresh."""
-    for model in (LedgerEntry, StreamCursor, Enrolment, DestinationJob, ConnectionProblem):
-        session.execute(delete(model).where(model.connection_id == connection.id))
+def _forget_choices(session: Session, connection: Connection) -> None:
+    """The merchant's choices for the old account (its books, programs, data fields) go at once:
+    the engine only reads them, and the new account's are chosen afresh."""
     session.execute(
         delete(ConnectionSetting).where(
             ConnectionSetting.connection_id == connection.id,
@@ -94,18 +94,23 @@ def _forget_destination_state(session: Session, connection: Connection) -> None:
 
 
 def disconnect(session: Session, connection: Connection) -> None:
-    """Unlink the destination account (e.g. to connect production instead of staging)."""
-    _forget_destination_state(session, connection)
+    """Unlink the destination account (e.g. to connect production instead of staging). A running
+    cycle stops at its next page boundary and forgets the account's sync state as it ends."""
+    _forget_choices(session, connection)
     connection.destination = None
     connection.destination_account = None
     connection.destination_data = {}
     connection.destination_secrets = None
     connection.connected_at = None
     session.flush()
+    forget_account_state(session, connection)
 
 
 def remove(session: Session, plugins: PluginHost, connection: Connection) -> None:
-    """Stop syncing, let plugins delete remote state (webhooks), then purge tokens and secrets."""
+    """Stop syncing, let plugins delete remote state (webhooks), then purge tokens and secrets.
+
+    The row goes at once, its state with it (``ON DELETE CASCADE``): a running cycle finds it
+    gone at its next page boundary, or meets the missing rows sooner, and stops."""
     connection.sync_enabled = False
     session.flush()
     plugins.connection_removed(connection)

@@ -2,7 +2,7 @@
 
 Each connection has one job, ``cycle:<id>``, a one-off run date: when a cycle finishes, the job
 is set again for ``[sync] interval_seconds`` later (five minutes after the last one finished, not
-on a fixed clock). A ``tick`` job every ``[sync] fast_lane_seconds`` drains the webhook inbox
+on a fixed clock; a failed or stopped one too, as the Store tab then promises). A ``tick`` job every ``[sync] fast_lane_seconds`` drains the webhook inbox
 (the fast lane), answers "Sync now" requests, and gives a job back to any connection without
 one (a new connection, a job lost to a crash). Because the jobs live in the database, a restart
 resumes the schedule; late jobs run at once.
@@ -22,11 +22,12 @@ import click
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask, current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.serving import is_running_from_reloader
 
 from host.db import get_db
-from host.models import Connection, utcnow
+from host.incidents import log_unexpected
+from host.models import Connection, SyncRun, utcnow
 from host.sync import connections_with_events, purge_processed_events, run_cycle, run_fast_lane
 
 log = logging.getLogger(__name__)
@@ -46,11 +47,20 @@ def run_cycle_job(connection_id: int, trigger: str = "scheduled") -> None:
         scheduler: HostScheduler = current_app.extensions[EXTENSION]
         try:
             started = run_cycle(connection_id, trigger=trigger) is not None
-        except Exception:
-            log.exception("cycle of connection %s failed", connection_id)
+        except Exception as error:
+            _log_failure(error, "cycle of connection %s failed", connection_id)
             started = True  # it ran and failed: the next one comes after the interval as usual
         if started:  # otherwise another cycle holds the connection and plans the next itself
             scheduler.plan_next(connection_id)
+
+
+def _log_failure(error: Exception, what: str, *args: object) -> None:
+    """A job failed: the sync logged the traceback under a reference already, or this logs it."""
+    reference = getattr(error, "reference", None)
+    if reference:
+        log.error(f"{what} (reference %s, traceback above)", *args, reference)
+    else:
+        log_unexpected(log, error, what, *args)
 
 
 def tick_job() -> None:
@@ -112,7 +122,14 @@ class HostScheduler:
             if connection is None:
                 return
             requested = connection.sync_requested_at is not None
-            finished = connection.last_sync_at or utcnow()
+            ended = session.scalar(  # the last cycle, whether it finished, failed or stopped
+                select(func.max(SyncRun.finished_at)).where(
+                    SyncRun.connection_id == connection_id, SyncRun.trigger != "fast_lane"
+                )
+            )
+            finished = max(
+                (moment for moment in (connection.last_sync_at, ended) if moment), default=utcnow()
+            )
         when = utcnow() if requested else max(finished + self.interval, utcnow())
         self._set_job(connection_id, when, "manual" if requested else "scheduled")
 
@@ -129,8 +146,8 @@ class HostScheduler:
         for connection_id in connections_with_events():
             try:
                 run_fast_lane(connection_id)
-            except Exception:
-                log.exception("fast lane of connection %s failed", connection_id)
+            except Exception as error:
+                _log_failure(error, "fast lane of connection %s failed", connection_id)
         if self.last_purge_at is None or self.last_tick_at - self.last_purge_at >= PURGE_EVERY:
             purge_processed_events()
             self.last_purge_at = self.last_tick_at
@@ -139,6 +156,8 @@ class HostScheduler:
         with get_db().transaction() as session:
             connection = session.get(Connection, connection_id)
             now = utcnow()
+            if connection is None:
+                return  # removed meanwhile
             if connection.lock_expires_at is not None and connection.lock_expires_at > now:
                 return  # a cycle is running: it plans the next one (a request included) when done
             requested, last_sync_at = connection.sync_requested_at, connection.last_sync_at

@@ -105,8 +105,9 @@ def sync_collection(context: SyncContext, stream: Stream, records: list[dict[str
     remove(context, stream.name, collection, removals)
 
 
-def flush_outbox(context: SyncContext, stream: Stream) -> None:
-    """Send what waits in the stream's outbox, a batch at a time (memory stays flat)."""
+def flush_outbox(context: SyncContext, stream: Stream) -> bool:
+    """Send what waits in the stream's outbox, a batch at a time (memory stays flat); answer
+    whether it is empty (False: the cycle is stopping, the rest waits for the next run)."""
     collection = collection_of(context, stream.kind)
     while True:
         rows = context.session.scalars(
@@ -121,7 +122,7 @@ def flush_outbox(context: SyncContext, stream: Stream) -> None:
         ).all()
         rows = [row for row in rows if row.outbox]  # JSON null reads back as None too
         if not rows:
-            return
+            return True
         planned, removals = [], []
         for row in rows:
             waiting = row.outbox
@@ -137,6 +138,8 @@ def flush_outbox(context: SyncContext, stream: Stream) -> None:
         remove(context, stream.name, collection, removals)
         context.commit()
         context.run.page_done(stream.name)
+        if context.should_stop():
+            return False
 
 
 def _send(context: SyncContext, counts_name: str, collection: str, planned: list) -> None:

@@ -3,6 +3,13 @@
 ``cycle_scope`` is shared by the periodic cycle, "Sync now", the CLI and the fast lane: it
 takes the connection's lease (or answers None when another cycle holds it or sync is off),
 records the run, and always releases the lease and closes the run, whatever happens inside.
+
+Work stops at the next page boundary when Data sync is switched off or the connection is
+disconnected, linked to another account or removed meanwhile (``should_stop``); a cycle that
+meets the rows a removal deleted stops the same way. Before the lease goes, the old account's
+state is forgotten if a disconnect or reconnect marked it (``host.sync.forget``). An unexpected
+error is logged with its traceback under a reference, and the run says in plain words that the
+sync stopped, when it tries again, and that reference (``host.incidents``).
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
@@ -21,11 +28,13 @@ from host.db import Database, get_db
 from host.destinations import Destination
 from host.enrolments import Enroller
 from host.errors import ConfigurationError
+from host.incidents import log_unexpected
 from host.mapping import Mapper
 from host.models import Connection, ConnectionProblem, utcnow
 from host.plugins import get_plugins
 from host.settings import get_settings
 from host.sources import Source
+from host.sync.forget import forget_if_pending
 from host.sync.ledger import RETRY_BASE_SECONDS, Ledger
 from host.sync.lock import Lease
 from host.sync.profiles import ProfileUpdater
@@ -33,6 +42,30 @@ from host.sync.runs import RunRecorder, clear_problems, record_problem
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, dict[str, int]], None]
+Generation = tuple  # (destination, destination account, connected_at): the account worked for
+
+
+def generation_of(connection: Connection) -> Generation:
+    return (connection.destination, connection.destination_account, connection.connected_at)
+
+
+def stop_reason(database: Database, connection_id: int, generation: Generation) -> str | None:
+    """Why work for ``generation`` must stop now: "removed", "changed" (disconnected, or linked
+    again, to this or another account), "off" (Data sync); None when it may go on."""
+    with database.transaction() as session:
+        row = session.execute(
+            select(
+                Connection.sync_enabled,
+                Connection.destination,
+                Connection.destination_account,
+                Connection.connected_at,
+            ).where(Connection.id == connection_id)
+        ).first()
+    if row is None:
+        return "removed"
+    if tuple(row[1:]) != tuple(generation):
+        return "changed"
+    return None if row.sync_enabled else "off"
 
 
 @dataclass
@@ -58,13 +91,17 @@ class SyncContext:
     staged_cursors: dict[str, str | None] = field(default_factory=dict)  # stream → value read
     writing: str | None = None  # the area being written now (where a problem belongs)
     retrying: bool = False  # in the once-a-cycle pass that re-sends failed records
+    generation: Generation = ()  # the account this cycle works for (``generation_of``)
 
     def pause(self, area: str, error: ConfigurationError) -> None:
-        """A configuration problem: show it, and leave ``area`` alone until the next run."""
+        """A configuration problem: show it, and leave ``area`` alone until the next run (a
+        cycle that is stopping shows nothing: the problem may be the old account's)."""
         log.warning("connection %s: %s paused: %s", self.connection.id, area, error.message)
+        self.paused.add(area)
+        if self.should_stop():
+            return
         record_problem(self.database, self.connection.id, area, error)
         self.problem_areas.add(area)
-        self.paused.add(area)
 
     def worked(self, area: str) -> None:
         """``area`` was written successfully: its problem, if any, goes at the next ``commit``
@@ -81,13 +118,11 @@ class SyncContext:
         self.worked_areas.clear()
 
     def should_stop(self) -> bool:
-        """Data sync was switched off, or the lease was lost: stop between pages."""
+        """Stop between pages: Data sync was switched off, the connection was disconnected,
+        linked again or removed, or the lease was lost."""
         if not self.lease.held:
             return True
-        with self.database.transaction() as session:
-            return not session.scalar(
-                select(Connection.sync_enabled).where(Connection.id == self.connection.id)
-            )
+        return stop_reason(self.database, self.connection.id, self.generation) is not None
 
 
 @contextmanager
@@ -104,38 +139,79 @@ def cycle_scope(
     session = sessionmaker(database.engine, expire_on_commit=False)()
     try:
         connection = session.get(Connection, connection_id)
+        if connection is not None and forget_if_pending(session, connection):
+            session.commit()  # left by a cycle that died before it could forget
         if connection is None or not connection.is_connected or not connection.sync_enabled:
             yield None
             return
         if trigger != "fast_lane":
             connection.sync_requested_at = None  # this cycle answers any "Sync now" so far
             session.commit()
+        generation = generation_of(connection)
         run = RunRecorder(database, connection_id, trigger, progress)
         lease.on_beat = run.beat
         lease.start_heartbeat()
-        context = _build(
-            database, session, connection, run, lease, int(config.get("max_attempts", 5))
-        )
         plugins = get_plugins()
-        plugins.before_sync_cycle(connection, run.row())
         status = "failed"
         try:
+            context = _build(
+                database, session, connection, run, lease, int(config.get("max_attempts", 5))
+            )
+            context.generation = generation
+            plugins.before_sync_cycle(connection, run.row())
             yield context
             status = _status(context)
         except Exception as error:
             session.rollback()
-            log.exception("sync of connection %s failed", connection_id)
-            run.error("cycle", f"{error.__class__.__name__}: {error}")
-            raise
+            if stop_reason(database, connection_id, generation) in ("removed", "changed"):
+                # It met what a disconnect or removal changed under it: the stop it was told.
+                log.info(
+                    "sync of connection %s stopped: the connection was changed or removed under it (%s)",
+                    connection_id,
+                    error.__class__.__name__,
+                )
+                status = "stopped"
+            else:
+                reference = log_unexpected(log, error, "sync of connection %s failed", connection_id)
+                run.error("cycle", unexpected_error_message(trigger, reference, config))
+                raise
         finally:
             row = run.finish(status)
             if status in ("finished", "partial") and trigger != "fast_lane":
                 with database.transaction() as update_session:
-                    update_session.get(Connection, connection_id).last_sync_at = row.finished_at
+                    current = update_session.get(Connection, connection_id)
+                    if current is not None:
+                        current.last_sync_at = row.finished_at
             plugins.after_sync_cycle(connection, row)
     finally:
         session.close()
+        _forget_marked(database, connection_id)
         lease.release()
+
+
+def unexpected_error_message(trigger: str, reference: str, config: dict) -> str:
+    """What the Store tab says of a run that an unexpected error ended: no internal text."""
+    if trigger == "fast_lane":  # the inbox is read again at the next tick
+        what, wait = "The instant update", float(config.get("fast_lane_seconds", 5))
+    else:  # the scheduler plans the next cycle an interval after this one ended
+        what, wait = "The sync", float(config.get("interval_seconds", 300))
+    retry_at = utcnow() + timedelta(seconds=wait)
+    return (
+        f"{what} stopped because of an unexpected error (reference {reference}). It will try "
+        f"again at {retry_at:%H:%M} UTC; if this keeps happening, contact support with the reference."
+    )
+
+
+def _forget_marked(database: Database, connection_id: int) -> None:
+    """Still holding the lease: forget the old account's state if a disconnect or reconnect
+    marked it while this cycle ran. A failure leaves the mark for the next holder."""
+    try:
+        with database.transaction() as session:
+            connection = session.get(Connection, connection_id)
+            if connection is not None:
+                forget_if_pending(session, connection)
+    except Exception:
+        log.exception("connection %s: forgetting the previous account's state failed", connection_id)
 
 
 def _status(context: SyncContext) -> str:

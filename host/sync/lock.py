@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
 from host.db import Database
 from host.models import Connection, utcnow
@@ -40,6 +41,25 @@ def _process_gone(owner: str | None) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def claim_if_free(session: Session, connection_id: int) -> bool:
+    """In the caller's transaction: whether no cycle holds the connection. When none does, the
+    lease is left free but the row is written, so no cycle can take it until that transaction
+    ends (PostgreSQL's row lock, SQLite's single writer): work that must never run beside a
+    cycle (forgetting an account's state) can run in it. An expired or orphaned lease is cleared."""
+    now = utcnow()
+    holder = session.scalar(select(Connection.lock_owner).where(Connection.id == connection_id))
+    free = [Connection.lock_owner.is_(None), Connection.lock_expires_at < now]
+    if _process_gone(holder):
+        free.append(Connection.lock_owner == holder)
+    claimed = session.execute(
+        update(Connection)
+        .where(Connection.id == connection_id, or_(*free))
+        .values(lock_owner=None, lock_expires_at=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return bool(claimed)
 
 
 class Lease:

@@ -65,6 +65,8 @@ def send_contacts(context: SyncContext) -> bool:
             context.commit()
             last_id = batch[-1].id
             context.run.all_done()  # contacts count under the streams that described them
+            if context.should_stop():  # a page boundary: the rest stays dirty for the next run
+                return False
         _retry_failed_contacts(context)
         context.commit()
         context.run.all_done()
@@ -139,8 +141,7 @@ def write_outbox(context: SyncContext, stream) -> bool:
     run); a transient failure is recorded on the run and retried next cycle."""
     context.writing = stream.name
     try:
-        flush_outbox(context, stream)
-        return True
+        return flush_outbox(context, stream)
     except ConfigurationError as error:
         context.session.rollback()
         context.pause(stream.name, error)

@@ -1,7 +1,9 @@
 """Each cycle as a ``SyncRun`` row: phase, heartbeat and counts while it runs, outcome after.
 
 The row is written in its own short transactions, so the pages see progress while the cycle's
-own transaction is still open, and a page that rolls back does not roll back the counts.
+own transaction is still open, and a page that rolls back does not roll back the counts. The row
+may vanish under a running cycle (its connection removed, or the account's history forgotten):
+the recorder then keeps the run to itself and still answers it.
 Configuration problems are kept here too: one ``ConnectionProblem`` per code, cleared when the
 area it paused works again.
 """
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm.exc import StaleDataError
 
 from host.db import Database
 from host.errors import ConfigurationError
@@ -54,6 +57,7 @@ class RunRecorder:
             )
             session.add(run)
         self.run_id = run.id
+        self._row = run  # the last state written (or kept, once the row is gone)
         self.started_at = run.started_at
 
     def stream(self, name: str) -> dict[str, int]:
@@ -91,17 +95,29 @@ class RunRecorder:
 
     def row(self) -> SyncRun:
         with self.database.transaction() as session:
-            return session.get(SyncRun, self.run_id)
+            return session.get(SyncRun, self.run_id) or self._row
 
     def _write(self, **values: Any) -> SyncRun:
-        with self._lock, self.database.transaction() as session:
-            run = session.get(SyncRun, self.run_id)
-            run.counts = copy.deepcopy(self.counts)
-            run.errors = dict(self.errors)
-            run.heartbeat_at = utcnow()
-            for key, value in values.items():
-                setattr(run, key, value)
-            return run
+        with self._lock:
+            try:
+                with self.database.transaction() as session:
+                    run = session.get(SyncRun, self.run_id)
+                    if run is not None:
+                        self._fill(run, values)
+                if run is not None:
+                    self._row = run
+                    return run
+            except StaleDataError:  # deleted while this update waited for it
+                pass
+            return self._fill(self._row, values)  # gone: answered, written nowhere
+
+    def _fill(self, run: SyncRun, values: dict[str, Any]) -> SyncRun:
+        run.counts = copy.deepcopy(self.counts)
+        run.errors = dict(self.errors)
+        run.heartbeat_at = utcnow()
+        for key, value in values.items():
+            setattr(run, key, value)
+        return run
 
 
 def record_problem(
