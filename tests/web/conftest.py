@@ -68,8 +68,9 @@ class Merchant:
         return response
 
     def post(self, path: str, data: dict | None = None, **kwargs):
-        if self._token is None:
-            self.get("/settings/connect")
+        for page in ("/settings/connect", "/settings/store"):  # a page with a form has the token
+            if self._token is None:
+                self.get(page)
         return self.client.post(path, data={"csrf_token": self._token, **(data or {})}, **kwargs)
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 from host.db import get_db
 from host.models import Connection, ConnectionProblem, LedgerEntry, SyncRun
 from host.settings import get_settings
+from host.sync.context import unexpected_error_message
 from tests.web.conftest import Merchant, install_store, load_connection, page_text
 
 VALID = {
@@ -175,3 +177,35 @@ def test_sync_now_is_refused_while_data_sync_is_off(web_app, merchant):
     merchant.post("/settings/store/data-sync", {"enabled": "off"})
     merchant.post("/settings/store/sync-now")
     assert load_connection(web_app, merchant.connection_id).sync_requested_at is None
+
+
+def test_a_sync_ended_by_an_unexpected_error_is_told_in_plain_words(web_app, merchant):
+    message = unexpected_error_message("scheduled", "3f9a1c2e", {"interval_seconds": 300})
+    with web_app.app_context(), get_db().transaction() as session:
+        session.add(SyncRun(connection_id=merchant.connection_id, trigger="scheduled", status="failed",
+                            errors={"cycle": message}, finished_at=datetime.now(UTC)))
+
+    page = page_text(merchant.get("/settings/store"))
+
+    assert "<li>The sync stopped because of an unexpected error (reference 3f9a1c2e). It will try again at " in page
+    assert "contact support with the reference." in page
+    assert "Cycle:" not in page
+
+
+def test_an_unexpected_error_on_a_page_shows_a_reference_and_no_internal_text(web_app, merchant, monkeypatch, caplog):
+    from host.web.merchant import store
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("StaleDataError: UPDATE statement on table 'enrolments'")
+
+    monkeypatch.setattr(store, "sync_status", broken)
+    web_app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    response = merchant.get("/settings/store")
+
+    body = page_text(response)
+    assert response.status_code == 500
+    reference = re.search(r"unexpected error \(reference ([0-9a-f]{8})\)", body).group(1)
+    assert "StaleDataError" not in body and "RuntimeError" not in body and "Traceback" not in body
+    logged = [record for record in caplog.records if reference in record.getMessage()]
+    assert logged and logged[0].exc_info is not None

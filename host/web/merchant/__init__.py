@@ -7,12 +7,16 @@ whose templates extend ``settings/shell.html``.
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flask import Blueprint, g, render_template
+from flask import Blueprint, g, render_template, request
+
+from host.incidents import log_unexpected
 
 WEB_ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
 
 blueprint = Blueprint(
     "settings",
@@ -45,6 +49,18 @@ def not_signed_in(error):
     """No merchant session: the pages open only from the store's control panel."""
     message = error.description or "Open the app from your store's control panel to sign in."
     return render_template("settings/error.html", title="Open the app from your control panel", message=message), 401
+
+
+@blueprint.app_errorhandler(500)
+def unexpected_error(error):
+    """An unexpected exception: the traceback goes to the log under a reference the page names."""
+    original = getattr(error, "original_exception", None) or error
+    reference = log_unexpected(log, original, "%s %s failed", request.method, request.path)
+    message = (
+        f"This page could not be shown because of an unexpected error (reference {reference}). "
+        "Try again in a moment; if this keeps happening, contact support with the reference."
+    )
+    return render_template("settings/error.html", title="Something went wrong", message=message), 500
 
 
 @blueprint.app_template_filter("when")

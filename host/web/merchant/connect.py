@@ -2,6 +2,9 @@
 
 The typed username is kept on an error; the password is never echoed back. A failed check
 changes nothing: ``host.connections.connect`` only links the account once the check passed.
+Connecting after a disconnect, or to another account, starts that account's full sync at once
+(not five minutes after the old account's last cycle). Disconnecting asks for a confirmation first, as removing the connection does; a sync
+that is running stops at its next page boundary (``host.sync.forget``).
 """
 
 from __future__ import annotations
@@ -67,8 +70,21 @@ def connect_submit():
         session.rollback()
         return _render(form, {"_schema": [error.message]}, 400)
     session.commit()
+    if connection.sync_requested_at is not None:  # another account's full sync: at once
+        from host.scheduler import request_sync
+
+        request_sync(connection.id)
     flash(f"Connected to {connection.destination_account}.", "success")
     return redirect(url_for("settings.store"))
+
+
+@blueprint.get("/disconnect")
+@merchant_required
+def disconnect_confirm():
+    connection = current_connection()
+    if not connection.is_connected:
+        return redirect(url_for("settings.connect"))
+    return render_template("settings/disconnect.html", connection=connection)
 
 
 @blueprint.post("/disconnect")
