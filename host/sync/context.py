@@ -245,7 +245,7 @@ def _build(database, session, connection, run, lease, max_attempts) -> SyncConte
                 current_app.config.get("SYNC", {}).get("retry_base_seconds", RETRY_BASE_SECONDS)
             ),
         ),
-        profiles=ProfileUpdater(connection.connected_at),
+        profiles=ProfileUpdater(connection.connected_at, backfill=connection.last_sync_at is None),
         run=run,
         lease=lease,
         max_attempts=max_attempts,
