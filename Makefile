@@ -27,9 +27,11 @@ test: install browser
 lint: install
 	$(BIN)/ruff check .
 
-# Debian's Chromium for the browser tests (Playwright cannot download its own browser here).
+# Debian's Chromium for the browser tests (Playwright cannot download its own browser here), and
+# axe-core from the npm registry for their accessibility check (into tools/axe/node_modules).
 browser:
 	@bash tools/ensure_chromium.sh
+	@bash tools/ensure_axe.sh
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache tools/axe/node_modules

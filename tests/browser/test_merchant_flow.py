@@ -57,7 +57,7 @@ def test_install_connect_choose_books_and_programs_map_a_field_and_sync(page, wo
     # Field mapping: create the missing BILLING_CITY field and map it.
     app.get_by_role("link", name="Field mapping").click()
     expect(app.get_by_label("First name", exact=True)).to_have_value("FIRSTNAME")
-    app.get_by_role("button", name="Create data field BILLING_CITY for Billing city").click()
+    app.get_by_role("button", name="Create BILLING_CITY for Billing city").click()
     expect(app.get_by_role("status").first).to_contain_text("Data field BILLING_CITY created")
     expect(app.get_by_label("Billing city")).to_have_value("BILLING_CITY")
     assert any(field["name"] == "BILLING_CITY" for field in world.ec_account()["data_fields"])
