@@ -92,8 +92,10 @@ def queue_collection(context: SyncContext, stream: Stream, records: list[dict[st
     planned, removals = _plan(context, stream, records)
     for row, digest, mapped in planned:
         context.ledger.queue(row, digest, mapped.key, mapped.payload)
+        context.run.tally.queued(stream.name, row.source_id)  # counted when sent
     for row, reason, mapped in removals:
         context.ledger.queue_removal(row, mapped.key, mapped.payload, reason)
+        context.run.tally.queued(stream.name, row.source_id)
 
 
 def sync_collection(context: SyncContext, stream: Stream, records: list[dict[str, Any]]) -> None:
@@ -125,6 +127,7 @@ def flush_outbox(context: SyncContext, stream: Stream) -> bool:
             return True
         planned, removals = [], []
         for row in rows:
+            context.run.tally.taken_from_outbox(stream.name, row.source_id)
             waiting = row.outbox
             record = DestinationRecord(
                 stream.kind, row.source_id, waiting["key"], waiting["payload"]

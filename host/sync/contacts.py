@@ -10,7 +10,7 @@ changed customer email for the old address in the customers book.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from host.destinations import DestinationRecord, WriteResult
@@ -56,8 +56,7 @@ def sync_contacts(
         if profile.customer is not None and (customers_book or profile.latest_order):
             row = context.ledger.entry(customer_rows, CUSTOMER_CONTACT, profile.email)
             plan_key = (CUSTOMER_CONTACT, customers_book)
-            name = _counted_under(profile, "customer", counts_name)
-            _plan(context, to_send, plan_key, row, profile, None, name)
+            _plan(context, to_send, plan_key, row, profile, None)
         elif customers_book and _is_synced(customer_rows.get(profile.email)):
             to_remove.setdefault(customers_book, []).append(
                 (customer_rows[profile.email], NO_LONGER_CUSTOMER)
@@ -66,13 +65,13 @@ def sync_contacts(
             row = context.ledger.entry(subscriber_rows, SUBSCRIBER_CONTACT, profile.email)
             if profile.subscribed:
                 plan_key = (SUBSCRIBER_CONTACT, subscribers_book)
-                name = _counted_under(profile, "subscriber", counts_name)
-                _plan(context, to_send, plan_key, row, profile, profile.subscriber, name)
+                _plan(context, to_send, plan_key, row, profile, profile.subscriber)
             elif row.state == "synced":
                 to_remove.setdefault(subscribers_book, []).append((row, UNSUBSCRIBED))
-            elif row.state != "excluded":
-                context.ledger.record_excluded(row, "not opted in to marketing")
-                context.run.add(_counted_under(profile, "subscriber", counts_name), excluded=1)
+            else:
+                if row.state != "excluded":
+                    context.ledger.record_excluded(row, "not opted in to marketing")
+                _count(context, row, "excluded")
     context.session.commit()  # never hold a write transaction while the destination works
     for (_, book_id), planned in to_send.items():
         _write(context, book_id, planned, counts_name)
@@ -82,21 +81,21 @@ def sync_contacts(
         )
         for row, reason in removals:
             context.ledger.record_excluded(row, reason)
-        context.run.add(counts_name, sent=len(removals))
+            _count(context, row, "excluded")
     if to_send or to_remove:
         context.worked(CONTACT_AREA)
 
 
-def _counted_under(profile: ContactProfile, fact: str, default: str) -> str:
-    """The stream a merchant expects a contact to be counted under: the one that gave its facts."""
-    return (profile.sources or {}).get(fact) or default
+def _count(context: SyncContext, row, outcome: str) -> None:
+    """One contact's outcome, in the contacts area and with the records that described it."""
+    context.run.tally.contact(row.kind, row.source_id, outcome)
 
 
 def _is_synced(row) -> bool:
     return row is not None and row.state == "synced"
 
 
-def _plan(context, to_send, plan_key, row, profile, subscriber, counts_name) -> None:
+def _plan(context, to_send, plan_key, row, profile, subscriber) -> None:
     try:
         record = context.mapper.map_contact(
             context.connection,
@@ -107,38 +106,43 @@ def _plan(context, to_send, plan_key, row, profile, subscriber, counts_name) -> 
         )
     except RecordError as error:
         context.ledger.record_failure(row, None, error.message)
-        context.run.add(counts_name, failed=1)
+        _count(context, row, "failed")
         return
     record.source_id = profile.email
     digest = payload_hash({"payload": record.payload, "book": plan_key[1]})
     verdict = context.ledger.verdict(row, digest, retrying=context.retrying)
     if verdict == "send":
-        to_send.setdefault(plan_key, []).append((row, digest, record, counts_name))
+        to_send.setdefault(plan_key, []).append((row, digest, record))
     else:
-        context.run.add(
-            counts_name, unchanged=int(verdict == "unchanged"), failed=int(verdict == "held")
-        )
+        _count(context, row, "unchanged" if verdict == "unchanged" else "failed")
 
 
 def _write(context: SyncContext, book_id: str | None, planned: list, counts_name: str) -> None:
-    records = [record for _, _, record, _ in planned]
+    records = [record for _, _, record in planned]
     try:
         results = context.destination.write_contacts(context.connection, records, book_id=book_id)
     except RecordError as error:
         results = [WriteResult(record.source_id, False, reason=error.message) for record in records]
-    apply_results(context, planned, results, counts_name)
+    apply_results(context, planned, results, counts_name, count=_count)
 
 
 def apply_results(
-    context: SyncContext, planned: Sequence, results: Sequence[WriteResult], counts_name: str
+    context: SyncContext,
+    planned: Sequence,
+    results: Sequence[WriteResult],
+    counts_name: str,
+    count: Callable[[SyncContext, Any, str], None] | None = None,
 ) -> None:
-    """Match the destination's answers to the planned rows by source id and record each; a
-    planned entry may carry its own counts name as a fourth item."""
+    """Match the destination's answers to the planned rows by source id and record each;
+    each answer counts as sent or failed under ``counts_name``, or through ``count``."""
     by_id = {result.source_id: result for result in results}
-    for row, digest, record, *name in planned:
+    for row, digest, record in planned:
         result = by_id.get(record.source_id) or WriteResult(
             record.source_id, False, reason="no answer for this record"
         )
         context.ledger.record_result(row, digest, result)
-        counted_under = name[0] if name else counts_name
-        context.run.add(counted_under, sent=int(result.ok), failed=int(not result.ok))
+        outcome = "sent" if result.ok else "failed"
+        if count is None:
+            context.run.add(counts_name, **{outcome: 1})
+        else:
+            count(context, row, outcome)

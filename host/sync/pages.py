@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from host.errors import ConfigurationError
 from host.records import validation_errors
 from host.sync.collection_writes import MAPPERS, QUEUED_KINDS, queue_collection, sync_collection
+from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT
 from host.sync.profiles import email_of, load_profiles, release_changed_emails
 
 if TYPE_CHECKING:
@@ -98,5 +99,8 @@ def _apply_to_profiles(context: SyncContext, stream: Stream, records: list[dict]
                 enroller.handle_event(context.session, context.connection, event)
         if getattr(profile, fact) is not before:  # this stream now speaks for that fact
             profile.sources = {**(profile.sources or {}), fact: stream.name}
+        if stream.kind != "order":  # counted with the contact it describes (``host.sync.tally``)
+            contact_kind = SUBSCRIBER_CONTACT if fact == "subscriber" else CUSTOMER_CONTACT
+            context.run.tally.described(contact_kind, profile.email, stream.name)
         profile.dirty = True
     context.session.flush()

@@ -69,6 +69,7 @@ def send_contacts(context: SyncContext) -> bool:
                 return False
         _retry_failed_contacts(context)
         context.commit()
+        context.run.tally.contacts_settled()
         context.run.all_done()
         return True
     except ConfigurationError as error:

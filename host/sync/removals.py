@@ -117,5 +117,5 @@ def settle_gone(
             waiting += 1
         elif row.state != "excluded" or outbox:
             context.ledger.record_excluded(row, GONE)
-            context.run.add(stream.name, excluded=1)
+            context.run.add(stream.name, read=1, excluded=1)  # found deleted: taken up, not read
     return waiting

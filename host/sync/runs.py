@@ -21,6 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from host.db import Database
 from host.errors import ConfigurationError
 from host.models import ConnectionProblem, SyncRun, utcnow
+from host.sync.tally import RunTally
 
 COUNTERS = ("read", "sent", "unchanged", "excluded", "failed")
 
@@ -43,6 +44,7 @@ class RunRecorder:
         self.connection_id = connection_id
         self.counts: dict[str, dict[str, int]] = {}
         self.errors: dict[str, str] = {}
+        self.tally = RunTally(self.add)  # so that each stream's row adds up (``host.sync.tally``)
         self.progress = progress
         self._lock = threading.Lock()  # the heartbeat thread writes the row too
         with database.transaction() as session:
