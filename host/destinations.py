@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from host.models import Connection
+    from host.reasons import Explanation
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,14 @@ class Destination(ABC):
         The default cannot look: such enrolments then need the merchant's attention (Retry)
         rather than risk enrolling anyone twice."""
         raise NotImplementedError
+
+    def explain(self, reason: str, *, area: str | None = None) -> Explanation | None:
+        """A reason this destination gave for refusing a record or an enrolment (``WriteResult.reason``,
+        a ``RecordError`` message), in a merchant's words: one sentence, a fix, and the raw code
+        (``host.reasons``). ``area`` is where the refusal happened: customers, subscribers,
+        orders, catalog or enrolments. None: the host shows the reason as it is. The default
+        explains nothing, so a destination whose reasons are already sentences needs no table."""
+        return None
 
     @abstractmethod
     def contact_status(self, connection: Connection, email: str) -> str | None:

@@ -17,7 +17,9 @@ one place (``send``):
 - Other 4xx: ``ApiError`` for the caller to translate (configuration or record problem).
 
 When the retries run out, ``TransientError`` (or ``host.errors.UncertainWriteError`` for a
-non-idempotent call that may have been applied). Passwords never appear in messages or logs.
+non-idempotent call that may have been applied). Their messages are shown to the merchant, so
+they say what happened in plain words (``plain_problem``); the method, path and exception go
+to the log. Passwords never appear in messages or logs.
 """
 
 from __future__ import annotations
@@ -84,6 +86,17 @@ def error_code(body: Any) -> tuple[str, str]:
     return "", str(body or "")
 
 
+def plain_problem(status: int | None = None, error: requests.RequestException | None = None) -> str:
+    """What went wrong with a call, as the merchant reads it on the Store tab."""
+    if error is not None:
+        if isinstance(error, requests.ReadTimeout):
+            return "Engagement Cloud did not answer in time"
+        return "Engagement Cloud could not be reached"
+    if status == 429 or status == 400:  # 400: the flat scheme's ERROR_APIUSAGE_EXCEEDED
+        return "Engagement Cloud asked us to slow down (its limit on API calls was reached)"
+    return f"Engagement Cloud had a server problem (HTTP {status})"
+
+
 def _certainly_unsent(error: requests.RequestException) -> bool:
     if isinstance(error, requests.ConnectTimeout):
         return True
@@ -146,7 +159,7 @@ class EngagementCloudClient:
         """One logical call, repeated as the rules in the module docstring allow."""
         attempts = max_attempts or self.settings.max_attempts
         url = self.base_url + path
-        last_problem = "no answer"
+        last_problem, plain = "no answer", "Engagement Cloud did not answer"
         for attempt in range(1, attempts + 1):
             self.throttle.wait()
             try:
@@ -156,9 +169,11 @@ class EngagementCloudClient:
                 )
             except requests.RequestException as error:
                 last_problem = f"{type(error).__name__} reaching {self.base_url}"
+                plain = plain_problem(error=error)
                 if not (idempotent or _certainly_unsent(error)):
+                    log.warning("Engagement Cloud: %s on %s %s; it may have been applied", last_problem, method, path)
                     raise UncertainWriteError(
-                        f"Engagement Cloud did not answer {method} {path}; it may have been applied"
+                        "Engagement Cloud did not answer, so what was sent may or may not have arrived"
                     ) from None
                 self._back_off(attempt, attempts, method, path, last_problem)
                 continue
@@ -170,6 +185,7 @@ class EngagementCloudClient:
             refused = answer.status == 429 or code == "ERROR_APIUSAGE_EXCEEDED"
             if refused:
                 last_problem = f"{answer.status} {code or 'rate limited'}"
+                plain = plain_problem(answer.status)
                 if paused is None:
                     self._back_off(attempt, attempts, method, path, last_problem)
                 elif attempt == attempts:
@@ -179,17 +195,20 @@ class EngagementCloudClient:
                 continue
             if answer.status >= 500:
                 last_problem = f"{answer.status} {code}".strip()
+                plain = plain_problem(answer.status)
                 if not idempotent:
+                    log.warning("Engagement Cloud answered %s to %s %s; it may have been applied", last_problem, method, path)
                     raise UncertainWriteError(
-                        f"Engagement Cloud answered {answer.status} to {method} {path}; it may have been applied"
+                        f"{plain}, so what was sent may or may not have arrived"
                     )
                 self._back_off(attempt, attempts, method, path, last_problem)
                 continue
             if answer.status == 401:
                 raise credentials_refused()
             raise ApiError(answer.status, code, text, answer.body)
+        log.warning("Engagement Cloud kept failing (%s) on %s %s after %d attempts", last_problem, method, path, attempts)
         raise TransientError(
-            f"Engagement Cloud kept failing ({last_problem}) on {method} {path} after {attempts} attempts"
+            f"{plain} ({attempts} tries in a row). Nothing is lost: this part is synced again at the next sync."
         )
 
     def _back_off(self, attempt: int, attempts: int, method: str, path: str, problem: str) -> None:

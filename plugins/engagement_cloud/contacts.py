@@ -105,7 +105,7 @@ def _email_of(entry: dict) -> str:
 def _read_report(status: dict[str, Any], emails: list[str]) -> dict[str, WriteResult]:
     """Per email: its contact id, or why it was refused (reference §4.4 status body)."""
     if status.get("status") in jobs.FAILED:
-        reason = f"the import was not processed by Engagement Cloud ({status.get('status')})"
+        reason = f"{status.get('status')}: the import was not processed by Engagement Cloud"
         return {email: WriteResult(email, False, None, reason) for email in emails}
     ids = {_email_of(entry): str(entry["contactId"])
            for entry in [*(status.get("created") or []), *(status.get("updated") or [])]
@@ -125,7 +125,8 @@ def _read_report(status: dict[str, Any], emails: list[str]) -> dict[str, WriteRe
         if email in ids:  # applied, perhaps with a warning (e.g. a consent record not applied)
             answers[email] = WriteResult(email, True, ids[email], reason)
         else:
-            answers[email] = WriteResult(email, False, None, reason or "Engagement Cloud did not report this contact")
+            answers[email] = WriteResult(
+                email, False, None, reason or "notReported: Engagement Cloud did not report this contact")
     return answers
 
 
@@ -139,7 +140,7 @@ def upsert_contact(client: EngagementCloudClient, request: dict[str, Any]) -> Wr
             raise ConfigurationError(
                 "The address book chosen for contacts no longer exists in Engagement Cloud: "
                 "choose another on the Store tab.", area="contacts", code="address_book_missing") from None
-        return WriteResult(email, False, None, f"{error.code}: {error.message}")
+        return WriteResult(email, False, None, f"{error.code or error.status}: {error.message}")
     return WriteResult(email, True, str((answer.body or {}).get("contactId")), None)
 
 

@@ -21,7 +21,7 @@ from host.destinations import AccountInfo, Destination, DestinationRecord, Optio
 from host.errors import SyncError
 from host.models import Connection, ConnectionProblem
 
-from . import account, contacts, insight, jobs, lookups, programs
+from . import account, contacts, insight, jobs, lookups, programs, reasons
 from .client import ApiError
 from .config import Settings, current_settings
 
@@ -118,6 +118,10 @@ class EngagementCloud(Destination):
 
     def contact_status(self, connection: Connection, email: str) -> str | None:
         return contacts.contact_status(self.client(connection), email)
+
+    def explain(self, reason: str, *, area: str | None = None):
+        """The service's error codes in a merchant's words (``reasons.TABLE``)."""
+        return reasons.explain(reason, area)
 
     # ------------------------------------------------------------------ Insight data
     def write_records(

@@ -164,7 +164,7 @@ def _import_record(record: DestinationRecord, collection: Collection) -> dict[st
 
 def _read_report(status: dict[str, Any], keys: list[str]) -> dict[str, WriteResult]:
     if status.get("status") in jobs.FAILED:
-        reason = f"the import was not processed by Engagement Cloud ({status.get('status')})"
+        reason = f"{status.get('status')}: the import was not processed by Engagement Cloud"
         return {key: WriteResult(key, False, None, reason) for key in keys}
     refused: dict[str, str] = {}
     for failure in status.get("failures") or []:
@@ -206,7 +206,8 @@ def delete_records(
             email = str((record.payload.get("contactIdentity") or {}).get("value") or "").strip()
             if not email:
                 answers[str(record.key)] = WriteResult(
-                    record.source_id, False, reason="no contact email to remove it from")
+                    record.source_id, False,
+                    reason="InvalidContactIdentifier: the record names no contact email to remove it from")
                 continue
             groups.setdefault(email, []).append(str(record.key))
     size = min(DELETE_BATCH, settings.catalog_batch_size)

@@ -75,8 +75,10 @@ def _enrolment_error(error: ApiError, program_id: str) -> Exception:
         return QuotaExceededError("The hourly Engagement Cloud enrolment allowance is used up; enrolling later",
                                   area="automation")
     if error.code == "ERROR_CONTACT_NOT_FOUND":
-        return RecordError("A contact to enrol does not exist in Engagement Cloud", area="automation")
-    return RecordError(f"Engagement Cloud refused the enrolment: {error.message}", area="automation")
+        return RecordError("ERROR_CONTACT_NOT_FOUND: a contact to enrol does not exist in Engagement Cloud",
+                           area="automation")
+    return RecordError(f"{error.code or error.status}: Engagement Cloud refused the enrolment: {error.message}",
+                       area="automation")
 
 
 def enrolment_state(client: EngagementCloudClient, enrolment_id: str) -> EnrolmentState:

@@ -52,7 +52,7 @@ def test_a_refused_enrolment_is_listed_with_its_reason_and_retry_puts_it_back_in
     page = visible_text(merchant.get("/settings/store"))
 
     assert "Enrolments that need attention (1)" in page
-    assert f"fan@example.com New subscriber: Welcome series {REFUSED} Retry" in page
+    assert f"fan@example.com: New subscriber, Welcome series {REFUSED} Retry" in page
     assert "secret of other" not in page
 
     merchant.post("/settings/store/retry", {"enrolment": str(theirs)})  # another store's id
@@ -85,7 +85,7 @@ def test_retry_all_gives_this_stores_refused_records_and_enrolments_a_fresh_star
 
     page = visible_text(merchant.get("/settings/store"))
     assert "Records that need attention (1)" in page
-    assert "Order 100 JsonValueIncompatibleWithSchema 5 times Retry" in page
+    assert "Order 100 JsonValueIncompatibleWithSchema 5 times Retry" in page  # Fake Cloud explains nothing
     assert "Records being retried (1)" in page
     assert ("Contact in the customers book jo@example.com Email address is not valid 2 of 5 "
             f"{format_when(next_try)} Retry now") in page

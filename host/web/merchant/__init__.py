@@ -74,4 +74,4 @@ def format_when(value: str | datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%-d %b %Y, %H:%M UTC")
 
 
-from host.web.merchant import connect, field_mapping, store  # noqa: E402,F401  (routes)
+from host.web.merchant import attention, connect, field_mapping, store  # noqa: E402,F401  (routes)

@@ -108,10 +108,12 @@ def store_status():
 
 
 def _retry_enrolments(connection_id: int, ids: list[int] | None) -> int:
-    """Refused enrolments (``ids``, or all of the connection's) wait again as new: the next
-    sync sends them."""
+    """Refused enrolments, and those a program that was not active could not take (``ids``, or
+    all of the connection's), wait again as new: the next sync sends them."""
+    from host.web.merchant.attention import RETRYABLE_ENROLMENTS
+
     statement = update(Enrolment).where(
-        Enrolment.connection_id == connection_id, Enrolment.state == "failed"
+        Enrolment.connection_id == connection_id, Enrolment.state.in_(RETRYABLE_ENROLMENTS)
     )
     if ids is not None:
         statement = statement.where(Enrolment.id.in_(ids))
@@ -126,11 +128,19 @@ def _form_ids(name: str) -> list[int]:
 @blueprint.post("/store/retry")
 @merchant_required
 def retry():
-    """Retry one refused record (``record``) or enrolment (``enrolment``), or all (``all``)."""
+    """Retry one refused record (``record``) or enrolment (``enrolment``), or all (``all``), of
+    one area when the list is filtered (``area``)."""
+    from host.web.merchant.attention import chosen_area, record_ids_in_area
+
     connection = current_connection()
     everything = request.form.get("all") == "1"
-    records = retry_now(db_session(), connection.id, None if everything else _form_ids("record"))
-    enrolments = _retry_enrolments(connection.id, None if everything else _form_ids("enrolment"))
+    area = chosen_area(request.form.get("area"))
+    record_ids = _form_ids("record") if not everything else record_ids_in_area(connection, area)
+    enrolment_ids = _form_ids("enrolment") if not everything else None
+    if everything and area and area != "enrolments":
+        enrolment_ids = []
+    records = retry_now(db_session(), connection.id, record_ids) if record_ids != [] else 0
+    enrolments = _retry_enrolments(connection.id, enrolment_ids) if enrolment_ids != [] else 0
     db_session().commit()
     parts = [
         f"{count} {noun if count == 1 else noun + 's'}"
@@ -141,7 +151,7 @@ def retry():
         flash(f"{' and '.join(parts)} will be retried at the next sync.", "success")
     else:
         flash("Nothing to retry: it was sent or changed meanwhile.", "info")
-    return redirect(url_for("settings.store", _anchor="needs-attention"))
+    return redirect(url_for("settings.store", area=area or None, _anchor="needs-attention"))
 
 
 @blueprint.post("/store/data-sync")
