@@ -5,6 +5,7 @@ referred to by name and keep their own details in the JSON and encrypted columns
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,10 +14,12 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -77,6 +80,9 @@ class Connection(Base):
     lock_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     # "Sync now": the scheduler runs a cycle at once, or right after the running one.
     sync_requested_at: Mapped[datetime | None] = mapped_column(default=None)
+    # SHA-256 of the webhook secret (set with it): the receiver finds the connection from the
+    # secret header alone, before it reads a byte of the body.
+    webhook_secret_digest: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
 
     settings: Mapped[list[ConnectionSetting]] = relationship(
         back_populates="connection", cascade="all, delete-orphan"
@@ -262,7 +268,11 @@ class WebhookEvent(Base):
     """A thin event from the source, kept until the fast lane has synced it."""
 
     __tablename__ = "webhook_inbox"
-    __table_args__ = (UniqueConstraint("connection_id", "dedupe_key"),)
+    __table_args__ = (
+        UniqueConstraint("connection_id", "dedupe_key"),
+        # the fast lane's question: which events of this stream still wait?
+        Index("ix_webhook_inbox_waiting", "connection_id", "stream", "processed_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
@@ -272,6 +282,11 @@ class WebhookEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The source refused to read this id: tried again no sooner than ``next_attempt_at``; after
+    # the last attempt ``failed_reason`` says why and the event counts as processed.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    failed_reason: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class ConnectionProblem(Base):
@@ -286,3 +301,28 @@ class ConnectionProblem(Base):
     area: Mapped[str] = mapped_column(String(64))  # which part is paused: orders, catalog, ...
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UsedCallbackToken(Base):
+    """A signed callback already accepted (its ``jti``, or a hash of the token), kept until the
+    token expires so that it is accepted once only."""
+
+    __tablename__ = "used_callback_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_key: Mapped[str] = mapped_column(String(255), unique=True)
+    source: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(255))
+    callback: Mapped[str] = mapped_column(String(32))  # load, uninstall, remove_user
+    used_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+def secret_digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@event.listens_for(Connection.webhook_secret, "set")
+def _remember_secret_digest(target: Connection, value, _old, _initiator) -> None:
+    secret = (value or {}).get("value") if isinstance(value, dict) else None
+    target.webhook_secret_digest = secret_digest(str(secret)) if secret else None

@@ -5,17 +5,25 @@ the whole order history) and never while a cycle holds the connection: the event
 the inbox, and the periodic cycle remains the safety net. Events are marked processed in the
 same transaction as the records they brought, so none is lost or applied twice. An id the store
 no longer returns was deleted there: a record sent before is removed at the destination.
+
+An id the store refuses to read (a 4xx) never holds the others back: the batch is split until
+the refused ids stand alone, those back off (``[sync] event_retry_base_seconds``, three times
+longer after each refusal) and after ``[sync] max_attempts`` refusals their events are failed
+with the store's reason (``failed_events``), while the rest of the batch syncs at once.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from flask import current_app
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
 from host.db import get_db
 from host.enrolments import IN_FLIGHT, WAITING
-from host.errors import ConfigurationError, SyncError
+from host.errors import ConfigurationError, RecordError, SyncError
 from host.models import Connection, Enrolment, WebhookEvent, utcnow
 from host.sync.collection_writes import MAPPERS
 from host.sync.context import cycle_scope
@@ -24,7 +32,9 @@ from host.sync.pages import process_page
 from host.sync.phases import send_everything
 from host.sync.removals import settle_gone
 
-BATCH = 200  # ids per targeted read
+log = logging.getLogger(__name__)
+BATCH = 200  # distinct ids per targeted read
+RETRY_BASE = 60.0  # seconds before a refused event's second try (``[sync] event_retry_base_seconds``)
 ENROLMENT_WORK = (*WAITING, *IN_FLIGHT)
 # Processed events are kept so a redelivery is recognised; after this long the source has stopped
 # retrying, and a late duplicate would only queue one more (harmless) read.
@@ -44,7 +54,10 @@ def connections_with_events() -> list[int]:
                     Connection.last_sync_at.is_not(None),
                     Connection.id.in_(
                         select(WebhookEvent.connection_id).where(
-                            WebhookEvent.processed_at.is_(None)
+                            WebhookEvent.processed_at.is_(None),
+                            # not while every event waits out a refusal's back-off
+                            WebhookEvent.next_attempt_at.is_(None)
+                            | (WebhookEvent.next_attempt_at <= now),
                         )
                     )
                     | Connection.id.in_(
@@ -85,54 +98,147 @@ def run_fast_lane(connection_id: int):
     return context.run.row()
 
 
+def _due(connection_id: int, stream_name: str, now: datetime) -> tuple:
+    """Waiting events of one stream whose back-off (if the source refused them) is over."""
+    return (
+        WebhookEvent.connection_id == connection_id,
+        WebhookEvent.stream == stream_name,
+        WebhookEvent.processed_at.is_(None),
+        WebhookEvent.next_attempt_at.is_(None) | (WebhookEvent.next_attempt_at <= now),
+    )
+
+
 def _sync_events_of(context, stream) -> None:
+    """Read the records the stream's waiting events name, ``BATCH`` distinct ids at a time (a
+    burst of events about the same records is one read)."""
     session = context.session
     while True:
-        events = session.execute(  # plain rows: an ORM entity would keep a stale received_at
-            select(WebhookEvent.id, WebhookEvent.record_id, WebhookEvent.received_at)
-            .where(
-                WebhookEvent.connection_id == context.connection.id,
-                WebhookEvent.stream == stream.name,
-                WebhookEvent.processed_at.is_(None),
-            )
-            .order_by(WebhookEvent.id)
+        picked = session.execute(  # plain rows: an ORM entity would keep a stale received_at
+            select(WebhookEvent.record_id, func.max(WebhookEvent.received_at).label("received_at"))
+            .where(*_due(context.connection.id, stream.name, utcnow()))
+            .group_by(WebhookEvent.record_id)
+            .order_by(func.min(WebhookEvent.id))
             .limit(BATCH)
         ).all()
-        if not events:
+        session.commit()  # no read transaction stays open while the store is asked
+        if not picked:
             return
-        ids = sorted({event.record_id for event in events})
-        picked_at = max(event.received_at for event in events)
         context.run.phase(f"fast lane: {stream.name}")
+        picked_at = max(row.received_at for row in picked)
         try:
-            seen: set[str] = set()
-            for page in context.source.read(context.connection, stream, ids=ids):
-                seen.update(str(record[stream.primary_key]) for record in page.records)
-                process_page(context, stream, page.records)
-            # Ids the store no longer returns were deleted there: their removal waits in the
-            # outbox, committed with the events that named them.
-            waiting = settle_gone(
-                context, stream, set(ids) - seen, removable=stream.kind in MAPPERS
-            )
-            # An event received again meanwhile (the receiver re-queues it) must stay queued.
-            session.execute(
-                update(WebhookEvent)
-                .where(
-                    WebhookEvent.id.in_([event.id for event in events]),
-                    WebhookEvent.received_at <= picked_at,
-                )
-                .values(processed_at=utcnow())
-            )
-            context.commit()
-            context.run.page_done(stream.name)
-            if waiting:
-                send_removals(context, stream)
-            if context.should_stop():  # a page boundary: the rest waits in the inbox
-                return
+            _sync_ids(context, stream, sorted(row.record_id for row in picked), picked_at)
         except ConfigurationError as error:
             session.rollback()
             context.pause(stream.name, error)
             return
-        except SyncError as error:
+        except SyncError as error:  # an outage: the events wait for the next tick
             session.rollback()
             context.run.error(stream.name, error.message)
             return
+        if context.should_stop():  # a page boundary: the rest waits in the inbox
+            return
+
+
+def _sync_ids(context, stream, ids: list[str], picked_at: datetime) -> None:
+    """Read ``ids`` and apply them with their events, in one transaction.
+
+    A refusal of the read (``RecordError``: a 4xx for these ids) is narrowed down by halves to
+    the ids the source refuses on their own; those back off and, after ``max_attempts``, fail
+    (``_refused``), while every other id of the batch syncs now. Nothing waits for a poison id."""
+    session = context.session
+    try:
+        # The whole batch is read before anything is written, so no write lock is held (SQLite:
+        # the webhook receiver's) while the store answers.
+        pages = list(context.source.read(context.connection, stream, ids=ids))
+        seen: set[str] = set()
+        for page in pages:
+            seen.update(str(record[stream.primary_key]) for record in page.records)
+            process_page(context, stream, page.records)
+        # Ids the store no longer returns were deleted there: their removal waits in the
+        # outbox, committed with the events that named them.
+        waiting = settle_gone(context, stream, set(ids) - seen, removable=stream.kind in MAPPERS)
+        # An event received again meanwhile (the receiver re-queues it) must stay queued.
+        session.execute(
+            update(WebhookEvent)
+            .where(
+                WebhookEvent.connection_id == context.connection.id,
+                WebhookEvent.stream == stream.name,
+                WebhookEvent.record_id.in_(ids),
+                WebhookEvent.processed_at.is_(None),
+                WebhookEvent.received_at <= picked_at,
+            )
+            .values(processed_at=utcnow(), attempts=0, next_attempt_at=None, failed_reason=None)
+            .execution_options(synchronize_session=False)
+        )
+        context.commit()
+    except RecordError as error:
+        session.rollback()
+        if len(ids) == 1:
+            _refused(context, stream, ids[0], picked_at, error)
+            return
+        half = len(ids) // 2
+        for part in (ids[:half], ids[half:]):
+            _sync_ids(context, stream, part, picked_at)
+            if context.should_stop():
+                return
+        return
+    context.run.page_done(stream.name)
+    if waiting:
+        send_removals(context, stream)
+
+
+def event_backoff(attempts: int, base_seconds: float) -> timedelta:
+    """1, 3, 9, 27 … times ``base_seconds`` after the 1st, 2nd, 3rd, 4th refusal (at most a day)."""
+    return timedelta(seconds=min(base_seconds * 3 ** max(attempts - 1, 0), 86400))
+
+
+def _refused(context, stream, record_id: str, picked_at: datetime, error: RecordError) -> None:
+    """The source refuses to read this one id: its events back off, and after ``max_attempts``
+    refusals they are failed with the source's reason (and count as processed)."""
+    session = context.session
+    now = utcnow()
+    base = float(current_app.config.get("SYNC", {}).get("event_retry_base_seconds", RETRY_BASE))
+    events = session.scalars(
+        select(WebhookEvent).where(
+            WebhookEvent.connection_id == context.connection.id,
+            WebhookEvent.stream == stream.name,
+            WebhookEvent.record_id == record_id,
+            WebhookEvent.processed_at.is_(None),
+            WebhookEvent.received_at <= picked_at,
+        )
+    ).all()
+    attempts = max((event.attempts for event in events), default=0) + 1
+    failed = attempts >= context.max_attempts
+    for event in events:
+        event.attempts = attempts
+        event.failed_reason = error.message[:2000]
+        event.next_attempt_at = None if failed else now + event_backoff(attempts, base)
+        event.processed_at = now if failed else None
+    context.commit()
+    if failed:
+        log.warning(
+            "connection %s: %s %s failed after %s refusals: %s",
+            context.connection.id, stream.name, record_id, attempts, error.message,
+        )
+        context.run.add(stream.name, failed=1)
+    else:
+        log.info(
+            "connection %s: %s %s refused (attempt %s), tried again later: %s",
+            context.connection.id, stream.name, record_id, attempts, error.message,
+        )
+
+
+def failed_events(session: Session, connection_id: int, limit: int = 50) -> list[WebhookEvent]:
+    """Events whose record the source kept refusing, latest first (for the Store tab)."""
+    return list(
+        session.scalars(
+            select(WebhookEvent)
+            .where(
+                WebhookEvent.connection_id == connection_id,
+                WebhookEvent.failed_reason.is_not(None),
+                WebhookEvent.processed_at.is_not(None),
+            )
+            .order_by(WebhookEvent.processed_at.desc(), WebhookEvent.id.desc())
+            .limit(limit)
+        )
+    )

@@ -8,6 +8,9 @@ http (local use) the cookie stays ``Lax``. Framing is allowed for the control pa
 
 from __future__ import annotations
 
+import json
+import re
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, render_template, request, session
@@ -44,6 +47,33 @@ def exempt_signed_blueprints(plugins: PluginHost) -> None:
             blueprint.name in SIGNED_REQUEST_BLUEPRINTS or getattr(blueprint, "csrf_exempt", False)
         ):
             csrf.exempt(blueprint)
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_OPENING, _CLOSING = frozenset(b"[{"), frozenset(b"]}")
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply the arrays and objects of a JSON text nest (strings are skipped)."""
+    depth = deepest = 0
+    for byte in _JSON_STRING.sub(b'""', body):
+        if byte in _OPENING:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in _CLOSING:
+            depth -= 1
+    return deepest
+
+
+def parse_json(body: bytes, *, max_depth: int = 32) -> Any:
+    """Decode a JSON body, refusing (``ValueError``) one nested deeper than ``max_depth`` before
+    the decoder recurses into it (100,000 brackets would otherwise end in a RecursionError)."""
+    if json_depth(body) > max_depth:
+        raise ValueError(f"JSON nested deeper than {max_depth}")
+    try:
+        return json.loads(body)
+    except RecursionError:  # pragma: no cover - the depth check comes first
+        raise ValueError("JSON nested too deeply") from None
 
 
 def _csrf_failed(error: CSRFError):

@@ -1,29 +1,35 @@
 """Webhooks: registered when a connection is ready, received into the inbox, deleted on removal.
 
 Each hook points at the host's public URL and carries the connection's secret in a custom
-header (bigcommerce-api.md §6.5). The receiver checks that header, stores the thin event in the
-inbox once (deduplicated on the event's hash and time, safe under concurrent deliveries) and
-answers 200 at once; the sync engine's fast lane reads the named records later.
+header (bigcommerce-api.md §6.5). The receiver finds the connection from that header alone
+(by the secret's digest) before it reads the body, reads at most a few kilobytes, refuses an
+event whose record id is not a positive integer (400: never stored), stores what the host needs
+of the thin event in the inbox once (deduplicated on the event's hash and time, safe under
+concurrent deliveries; written by the process's inbox writer, ``host.inbox``) and answers 200
+at once, holding at most one database connection, and none while its event is written; the
+sync engine's fast lane reads the named records later.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, request
-from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from flask import Blueprint, current_app, g, request
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from host import connections
 from host.db import db_session, get_db
 from host.errors import SyncError
-from host.models import Connection, WebhookEvent, utcnow
+from host.inbox import InboxUnavailable, inbox_writer
+from host.models import Connection, secret_digest, utcnow
+from host.web.security import parse_json
 from plugins.bigcommerce import webhook_problems
 from plugins.bigcommerce.client import BigCommerceClient
 from plugins.bigcommerce.pacing import RetryPolicy
@@ -43,6 +49,12 @@ HOOK_SCOPES = (
     "store/order/created", "store/order/updated", "store/order/archived", "store/order/statusUpdated",
     "store/product/created", "store/product/updated", "store/product/deleted",
 )  # fmt: skip
+SOURCE = "bigcommerce"
+# BigCommerce's events are a few hundred bytes (reference §6.3) and three levels deep.
+WEBHOOK_MAX_BYTES = 16 * 1024
+EVENT_MAX_DEPTH = 8
+MAX_SECRET_LENGTH = 256
+MAX_RECORD_ID = 2**63 - 1
 REGISTRATION_RETRY_EVERY = timedelta(hours=1)
 HOOK_RETRY = RetryPolicy(max_attempts=3, max_rate_limited_attempts=4, max_delay=5.0)
 
@@ -102,12 +114,39 @@ def unregister(connection: Connection) -> int:
     return len(hooks)
 
 
+class InvalidEvent(ValueError):
+    """An event no store could have sent: refused with 400, never stored."""
+
+
+def record_id_of(value: Any) -> str:
+    """A record id as the store's API knows it: a positive integer (sent as a number, or as its
+    digits); anything else (``"abc"``, ``1.5``, ``[1, 2]``, ``"../../v2/store"``) is refused."""
+    if isinstance(value, bool):
+        raise InvalidEvent(f"not a record id: {value!r}")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        number = int(value)
+    else:
+        raise InvalidEvent(f"not a record id: {str(value)[:40]!r}")
+    if not 0 < number <= MAX_RECORD_ID:
+        raise InvalidEvent(f"not a record id: {number}")
+    return str(number)
+
+
 def event_target(payload: dict[str, Any]) -> tuple[str, str] | None:
-    """(stream to re-read, primary key) named by a thin event; None for events the host ignores."""
-    scope = str(payload.get("scope") or "")
-    data = payload.get("data") if isinstance(payload.get("data"), dict) else {}
+    """(stream to re-read, primary key) named by a thin event; None for events the host ignores.
+
+    Raises ``InvalidEvent`` when an event the host reads names no valid record id."""
+    scope = payload.get("scope")
+    if not isinstance(scope, str):
+        raise InvalidEvent("the event has no scope")
+    data = payload.get("data")
+    if not isinstance(data, dict):
+        data = {}
     if scope.startswith("store/customer/address/"):
-        stream, record_id = "customers", (data.get("address") or {}).get("customer_id")
+        address = data.get("address") if isinstance(data.get("address"), dict) else {}
+        stream, record_id = "customers", address.get("customer_id")
     elif scope.startswith("store/customer/"):
         stream, record_id = "customers", data.get("id")
     elif scope.startswith("store/subscriber/"):
@@ -115,91 +154,149 @@ def event_target(payload: dict[str, Any]) -> tuple[str, str] | None:
     elif scope.startswith("store/order/") or (
         scope.startswith("store/channel/") and "/order/" in scope
     ):
-        stream, record_id = (
-            "orders",
-            data.get("id", data.get("order_id")),
-        )  # orders imply their guest
+        stream, record_id = "orders", data.get("id", data.get("order_id"))  # and their guest
     elif scope.startswith("store/product/"):
-        stream, record_id = (
-            "products",
-            data.get("id", (data.get("inventory") or {}).get("product_id")),
-        )
+        inventory = data.get("inventory") if isinstance(data.get("inventory"), dict) else {}
+        stream, record_id = "products", data.get("id", inventory.get("product_id"))
     else:
         return None
-    return (stream, str(record_id)) if record_id not in (None, "") else None
+    return stream, record_id_of(record_id)
 
 
 def dedupe_key(payload: dict[str, Any], body: bytes) -> str:
     """BigCommerce re-sends an event with the same ``hash``; its time tells two changes apart."""
-    if payload.get("hash"):
-        return f"{payload['hash']}:{payload.get('created_at', '')}"[:255]
+    event_hash, created_at = payload.get("hash"), payload.get("created_at")
+    if isinstance(event_hash, str) and event_hash:
+        moment = created_at if isinstance(created_at, int) and not isinstance(created_at, bool) else ""
+        return f"{event_hash}:{moment}"[:255]
     return hashlib.sha256(body).hexdigest()
 
 
-def _store_once(values: dict[str, Any]) -> None:
-    """Keep one inbox row per event; an event seen again after its row was processed queues it again.
+def kept_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """Only what the host needs of an event (what it was, when, its hash): the rest is dropped."""
+    kept: dict[str, Any] = {"scope": str(payload["scope"])[:128]}
+    created_at = payload.get("created_at")
+    if isinstance(created_at, int) and not isinstance(created_at, bool):
+        kept["created_at"] = created_at
+    if isinstance(payload.get("hash"), str):
+        kept["hash"] = payload["hash"][:64]
+    return kept
 
-    BigCommerce's redelivery of an event and a second change to the same record within the same
-    second look alike (same ``hash``, same ``created_at``). Dropping the later one would lose the
-    second change until the next cycle, so a repeat clears ``processed_at`` and moves
-    ``received_at`` on: the fast lane marks processed only what it received before it read.
-    """
-    requeue = {"processed_at": None, "received_at": utcnow(), "payload": values["payload"]}
-    with get_db().transaction() as session:
-        dialect = session.get_bind().dialect.name
-        if dialect in ("postgresql", "sqlite"):
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            statement = insert(WebhookEvent).values(**values)
-            session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["connection_id", "dedupe_key"], set_=requeue
-                )
-            )
-            return
-        try:
-            with session.begin_nested():
-                session.add(WebhookEvent(**values))
-        except IntegrityError:
-            session.execute(
-                update(WebhookEvent)
-                .where(
-                    WebhookEvent.connection_id == values["connection_id"],
-                    WebhookEvent.dedupe_key == values["dedupe_key"],
-                )
-                .values(**requeue)
-            )
+
+def _read_body() -> bytes | None:
+    """The body, at most ``WEBHOOK_MAX_BYTES`` (None when larger: announced or streamed)."""
+    if "webhook_body" in g:
+        return g.webhook_body
+    if (request.content_length or 0) > WEBHOOK_MAX_BYTES:
+        return None
+    request.max_content_length = WEBHOOK_MAX_BYTES  # a chunked body is cut off at the limit too
+    try:
+        g.webhook_body = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        return None
+    return g.webhook_body
+
+
+def _parsed(body: bytes) -> dict[str, Any] | None:
+    try:
+        payload = parse_json(body, max_depth=EVENT_MAX_DEPTH)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+@dataclass(frozen=True)
+class _Sender:
+    id: int
+    store_hash: str
+
+
+_CONNECTIONS = Connection.__table__
+_SENDER = select(_CONNECTIONS.c.id, _CONNECTIONS.c.source_account).where(
+    _CONNECTIONS.c.source == SOURCE, _CONNECTIONS.c.webhook_secret_digest == bindparam("digest")
+)
+
+
+def _sender_for(given: str) -> _Sender | None:
+    """The connection whose secret was given, found from the header alone by the secret's
+    digest (a match is proof enough: nothing is decrypted on this path). One pooled database
+    connection, returned at once."""
+    with get_db().engine.connect() as connection:
+        row = connection.execute(_SENDER, {"digest": secret_digest(given)}).first()
+    return _Sender(row.id, row.source_account) if row else None
+
+
+def _sender_without_digest(session: Session, given: str) -> _Sender | None:
+    """A connection whose secret predates its digest (kept before migration 0003, whose key was
+    not at hand): found by the event's store, once, after which the header alone finds it."""
+    legacy = select(Connection.id).where(
+        Connection.source == SOURCE,
+        Connection.webhook_secret.is_not(None),
+        Connection.webhook_secret_digest.is_(None),
+    )
+    if session.scalar(legacy.limit(1)) is None:
+        return None
+    body = _read_body()
+    payload = _parsed(body) if body is not None else None
+    producer = payload.get("producer") if payload else None
+    if not isinstance(producer, str) or not producer.startswith("stores/"):
+        return None
+    connection = connections.find(session, SOURCE, producer.removeprefix("stores/"))
+    if connection is None or connection.webhook_secret_digest is not None:
+        return None
+    expected = (connection.webhook_secret or {}).get("value") or ""
+    if not expected or not hmac.compare_digest(given.encode(), str(expected).encode()):
+        return None
+    connection.webhook_secret_digest = secret_digest(str(expected))
+    session.commit()
+    return _Sender(connection.id, connection.source_account)
 
 
 @blueprint.post("/webhooks")
 def receive():
-    body = request.get_data(cache=False)
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        payload = None
-    if not isinstance(payload, dict):
-        return "", 400
-    store_hash = str(payload.get("producer") or "").removeprefix("stores/")
-    connection = connections.find(db_session(), "bigcommerce", store_hash) if store_hash else None
-    expected = ((connection.webhook_secret or {}) if connection else {}).get("value") or ""
+    """Secret first (from the header, before the body is read), then size, shape and store; a
+    valid event is stored once and answered 200 at once. One database connection throughout."""
     given = request.headers.get(SECRET_HEADER, "")
-    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+    if not given or len(given) > MAX_SECRET_LENGTH:
         return "", 401
-    target = event_target(payload)
+    sender = _sender_for(given)
+    if sender is None:
+        session = db_session()
+        sender = _sender_without_digest(session, given)
+        session.close()  # its connection goes back to the pool: the writer stores the event
+    if sender is None:
+        return "", 401
+    body = _read_body()
+    if body is None:
+        return "", 413
+    payload = _parsed(body)
+    if payload is None:
+        return "", 400
+    producer = payload.get("producer")
+    if not isinstance(producer, str):
+        return "", 400
+    if producer != f"stores/{sender.store_hash}":
+        return "", 401  # this store's secret does not speak for another store
+    try:
+        target = event_target(payload)
+    except InvalidEvent as error:
+        log.info("Refused a webhook event for %s: %s", sender.store_hash, error)
+        return "", 400
     if target is not None:
         stream, record_id = target
-        _store_once(
-            {
-                "connection_id": connection.id,
-                "dedupe_key": dedupe_key(payload, body),
-                "stream": stream,
-                "record_id": record_id[:255],
-                "payload": {
-                    key: payload.get(key)
-                    for key in ("scope", "store_id", "data", "hash", "created_at", "producer")
-                },
-            }
-        )
+        try:
+            inbox_writer(current_app).store(
+                {
+                    "connection_id": sender.id,
+                    "dedupe_key": dedupe_key(payload, body),
+                    "stream": stream,
+                    "record_id": record_id,
+                    "payload": kept_payload(payload),
+                }
+            )
+        except InboxUnavailable as error:
+            log.warning("A webhook event for %s was not stored: %s", sender.store_hash, error)
+            return "", 503  # BigCommerce delivers it again later
     return "", 200
 
 
