@@ -81,6 +81,12 @@ class World:
 
 @pytest.fixture
 def world(make_app):
+    return make_world(make_app)
+
+
+def make_world(make_app) -> World:
+    """A fake store connected to a fake destination, books and programs chosen (also used by
+    the Store tab's tests)."""
     plugin = FakePlugin()
     app = make_app(
         PLUGIN_MODULES=[plugin], PLUGINS={"enabled": ["enrolments"]}, SYNC={"max_attempts": 3, "enrolment_interval_seconds": 0}

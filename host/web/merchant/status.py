@@ -55,16 +55,18 @@ def _iso(moment: datetime | None) -> str | None:
 def run_summary(run: SyncRun | None) -> dict[str, Any] | None:
     if run is None:
         return None
-    counts = run.counts or {}
+    from host.web.merchant.health import CONTACTS_NOTE, run_rows
+
+    streams, contacts, enrolments = run_rows(run.counts)  # each stream adds up; contacts apart
     return {
         "id": run.id,
         "trigger": run.trigger,
         "status": run.status,
         "phase": run.phase,
-        "streams": [
-            {"name": stream, **{column: int((values or {}).get(column) or 0) for column in COUNT_COLUMNS}}
-            for stream, values in counts.items()
-        ],
+        "streams": streams,
+        "contacts": contacts,
+        "contacts_note": CONTACTS_NOTE,
+        "enrolments": enrolments,
         "errors": run.errors or {},
         "started_at": _iso(run.started_at),
         "heartbeat_at": _iso(run.heartbeat_at),

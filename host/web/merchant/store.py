@@ -18,6 +18,7 @@ from host.settings import get_settings, save_settings
 from host.sync.ledger import retry_now
 from host.web.merchant import blueprint
 from host.web.merchant.forms import BOOK_FIELDS, PROGRAM_FIELDS, StoreSettingsForm
+from host.web.merchant.health import health_status
 from host.web.merchant.lookups import lookup
 from host.web.merchant.status import sync_status
 from host.web.session import current_connection, merchant_required
@@ -29,7 +30,10 @@ def _destination_title() -> str:
 
 
 def _sync_status() -> dict[str, Any]:
-    return sync_status(db_session(), current_connection(), destination_title=_destination_title())
+    status = sync_status(db_session(), current_connection(), destination_title=_destination_title())
+    # health at a glance, the last full sync and the instant updates (``host.web.merchant.health``)
+    status.update(health_status(db_session(), current_connection(), max_attempts=status["max_attempts"]))
+    return status
 
 
 def _saved_values() -> dict[str, Any]:

@@ -11,10 +11,10 @@
     return td;
   }
 
-  function renderCounts(table, streams) {
+  function renderCounts(table, streams, contacts) {
     var body = table.tBodies[0];
     while (body.firstChild) body.removeChild(body.firstChild);
-    streams.forEach(function (stream) {
+    streams.concat(contacts ? [contacts] : []).forEach(function (stream) {
       var row = document.createElement("tr");
       var name = document.createElement("th");
       name.scope = "row";
@@ -24,7 +24,27 @@
         row.appendChild(cell(stream[column]));
       });
       row.dataset.stream = stream.name;
+      if (stream === contacts) row.className = "contacts-row";
       body.appendChild(row);
+    });
+  }
+
+  // The health panel's sentence, next sync and numbers per area, as the status endpoint says.
+  function renderHealth(health) {
+    var panel = document.getElementById("health");
+    if (!health || !panel) return;
+    var sentence = document.getElementById("health-sentence");
+    if (sentence && sentence.textContent !== health.sentence) sentence.textContent = health.sentence;
+    var next = document.getElementById("next-sync");
+    if (next && health.next_sync) next.textContent = health.next_sync.text;
+    panel.className = panel.className.replace(/\bhealth-(ok|waiting|attention|paused|off)\b/, "health-" + health.state);
+    (health.areas || []).forEach(function (area) {
+      var row = panel.querySelector('tr[data-area="' + area.key + '"]');
+      if (!row) return;
+      ["in_sync", "waiting", "excluded", "attention"].forEach(function (key) {
+        var count = row.querySelector('td[data-count="' + key + '"] .count');
+        if (count && count.firstChild) count.firstChild.nodeValue = String(area[key]);
+      });
     });
   }
 
@@ -45,7 +65,8 @@
             var waiting = document.getElementById("sync-waiting");
             if (waiting) waiting.hidden = true;
             document.getElementById("sync-phase").textContent = status.running.phase || "starting";
-            renderCounts(document.getElementById("live-counts"), status.running.streams);
+            renderCounts(document.getElementById("live-counts"), status.running.streams, status.running.contacts);
+            renderHealth(status.health);
           } else if (lastId !== live.dataset.lastRunId || sawRun) {
             window.location.replace(live.dataset.storeUrl); // show the finished run
             return;
