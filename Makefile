@@ -14,11 +14,14 @@ $(INSTALLED): setup.cfg pyproject.toml
 
 install: $(INSTALLED)
 
-## The demo: both emulators, a generated store, the app installed and connected through the real
-## flows, a first sync, then the host on http://127.0.0.1:5000 with its scheduler. Ctrl-C stops it.
+## The demo: both emulators, a local SMTP server, a generated store, the app installed and connected
+## through the real flows, a first sync, then the host on http://127.0.0.1:5000 with its scheduler.
+## It prints a short status and the login link last (Enter prints it again). Ctrl-C stops it.
+## `make run DEMO_ARGS=--request-log` shows every request to the host and the emulators too.
+DEMO_ARGS ?=
 run: install
-	$(BIN)/flask --app host db upgrade
-	$(BIN)/flask --app host demo --port 5000
+	@$(BIN)/flask --app host db upgrade
+	@$(BIN)/flask --app host demo --port 5000 $(DEMO_ARGS)
 
 ## Run the whole test suite (SQLite; set DATABASE_URL for PostgreSQL).
 test: install browser

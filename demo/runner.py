@@ -127,6 +127,33 @@ def first_sync(app) -> None:
         raise DemoError(f"the first sync did not finish cleanly (exit code {code}); see the Store tab")
 
 
+def first_sync_run(app, show_progress: bool = False):
+    """The first sync, told briefly: a transient progress line per stream on a terminal (nothing
+    otherwise); answers the finished ``SyncRun`` for ``demo.console.sync_summary``."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from host.sync.cycle import run_cycle
+
+    cid = connection_id(app)
+    with app.app_context(), Progress(
+        SpinnerColumn(), TextColumn("First sync: {task.description:<12} {task.fields[counts]}"), TimeElapsedColumn(),
+        console=Console(), transient=True, disable=not show_progress,
+    ) as progress:
+        tasks: dict[str, int] = {}
+
+        def report(stream: str, counts: dict[str, int]) -> None:
+            if stream not in tasks:
+                tasks[stream] = progress.add_task(stream, total=None, counts="")
+            text = "  ".join(f"{key} {value}" for key, value in counts.items() if value)
+            progress.update(tasks[stream], counts=text)
+
+        run = run_cycle(cid, trigger="cli", progress=report)
+    if run is None:
+        raise DemoError("the first sync could not start: another cycle holds the connection, or its sync is off")
+    return run
+
+
 def connection_id(app) -> int:
     from host.db import get_db
     from host.models import Connection

@@ -1,4 +1,4 @@
-"""Start the two emulators and a host app wired to them, on loopback ports."""
+"""Start the two emulators, a local SMTP server and a host app wired to them, on loopback ports."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from werkzeug.serving import make_server
 from emulators import bigcommerce as bigcommerce_emulator
 from emulators import engagement_cloud as engagement_cloud_emulator
 from emulators.common import RunningServer, start_server
+from emulators.smtp import SmtpServer, start_smtp_server
 
 STORE_HASH = "demo1234"
 STORE_NAME = "Demo Outdoor Goods"
@@ -53,19 +54,23 @@ class DemoWorld:
     host_server: object  # werkzeug BaseWSGIServer
     host_url: str
     client_secret: str
+    smtp: SmtpServer | None = None  # where the SMTP tab's "Test settings" sends: never the real relay
 
     @property
     def api_base_url(self) -> str:
         return self.engagement_cloud.url + "/r1"
 
     def stop(self) -> None:
-        for server in (self.bigcommerce, self.engagement_cloud):
-            server.stop()
+        for server in (self.bigcommerce, self.engagement_cloud, self.smtp):
+            if server is not None:
+                server.stop()
         self.host_server.server_close()
 
 
-def start_world(size: StoreSize, instance_path: Path, host_port: int = 0, emulator_ports: tuple[int, int] = (0, 0)):
-    """Emulators with a fresh demo store and account, and the host app for them (not yet serving)."""
+def start_world(size: StoreSize, instance_path: Path, host_port: int = 0, emulator_ports: tuple[int, int] = (0, 0),
+                smtp_port: int = 0):
+    """Emulators with a fresh demo store and account, a local SMTP server (STARTTLS, any login; what it
+    receives is written to ``instance_path/outbox``), and the host app for them (not yet serving)."""
     client_secret = secrets.token_urlsafe(24)
     store = bigcommerce_emulator.StoreSpec(
         store_hash=STORE_HASH, name=STORE_NAME, seed=size.seed, customers=size.customers,
@@ -79,11 +84,13 @@ def start_world(size: StoreSize, instance_path: Path, host_port: int = 0, emulat
         programs=[engagement_cloud_emulator.ProgramSeed(name=name, status="Active") for name in PROGRAMS.values()],
     )
     engagement_cloud = start_server(engagement_cloud_emulator.create_app(accounts=[account]), port=emulator_ports[1])
+    shutil.rmtree(instance_path / "outbox", ignore_errors=True)
+    smtp = start_smtp_server(instance_path / "smtp", port=smtp_port, outbox=instance_path / "outbox")
 
     late = _LateApp()
     host_server = make_server("127.0.0.1", host_port, late, threaded=True)
     host_url = f"http://127.0.0.1:{host_server.server_port}"
-    world = DemoWorld(bigcommerce, engagement_cloud, host_server, host_url, client_secret)
+    world = DemoWorld(bigcommerce, engagement_cloud, host_server, host_url, client_secret, smtp)
     late.app = _host_app(world, instance_path)
     return world, late.app
 
@@ -109,6 +116,10 @@ def _host_app(world: DemoWorld, instance_path: Path) -> Flask:
                 },
                 # The emulator finishes imports in a fraction of a second: poll it briskly.
                 "engagement_cloud": {"api_base_url": world.api_base_url, "poll_interval": 0.25},
+                # "Test settings" on the SMTP tab sends to the demo's own SMTP server, which has a
+                # self-signed certificate: a newcomer's test email stays on this machine.
+                "smtp": {"smtp_host_override": "127.0.0.1", "smtp_port_override": world.smtp.port,
+                         "smtp_tls_insecure": True},
             },
         }
     )

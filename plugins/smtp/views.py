@@ -84,6 +84,10 @@ def _saved() -> tuple[dict[str, Any], bool]:
 def _render(values: dict[str, Any], errors: dict, result=None, status: int = 200):
     saved, has_password = _saved()
     region = region_of(current_connection().destination_data)
+    test_server = None  # where "Test settings" really sends, when the admin pointed it elsewhere
+    if plugin_config(NAMESPACE).get("smtp_host_override"):
+        test_host, test_port, _ = relay()
+        test_server = f"{test_host}:{test_port or values.get('port') or saved.get('port') or DEFAULT_PORT}"
     return (
         render_template(
             "smtp/tab.html",
@@ -96,6 +100,7 @@ def _render(values: dict[str, Any], errors: dict, result=None, status: int = 200
             smtp_host=smtp_host_for(region),
             region_name=REGION_NAMES.get(region, region),
             ports=PORTS,
+            test_server=test_server,
         ),
         status,
     )

@@ -24,7 +24,7 @@ def demo_output(make_app, tmp_path):
 def test_demo_installs_connects_and_syncs_the_store_through_the_real_flows(demo_output):
     output, bigcommerce, engagement_cloud = demo_output
     assert "Installed the app in the demo store." in output
-    assert "Cycle 1: finished" in output
+    assert "First sync (cycle 1) finished" in output
 
     store = bigcommerce["stores"][0]
     account = engagement_cloud["accounts"][0]
