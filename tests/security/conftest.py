@@ -20,6 +20,13 @@ from host import connections
 from host.db import get_db
 from host.models import Base, Connection, WebhookEvent
 from plugins.bigcommerce.webhooks import SECRET_HEADER
+from tests.sync.conftest import world  # noqa: F401  (the fake store's world, for the fast lane)
+from tests.web.conftest import (  # noqa: F401  (the settings pages' fixtures)
+    connected_store_id,
+    fake_cloud,
+    merchant,
+    web_app,
+)
 
 CLIENT_ID = "hostile-world-app"
 CLIENT_SECRET = "hostile-world-client-secret-long-enough-for-hs256"

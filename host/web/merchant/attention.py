@@ -2,7 +2,9 @@
 reason (``host.reasons``), filtered by area, and the same list as a CSV download.
 
 Records are the connection's failed ledger rows: those refused ``max_attempts`` times need the
-merchant's Retry; the others are still being retried on their own. Enrolments are those the
+merchant's Retry; the others are still being retried on their own. Events are webhook events
+whose record the store kept refusing to give (``host.sync.fast_lane``): shown with the store's
+reason, without Retry (a new change to the record in the store queues it again). Enrolments are those the
 destination refused (``failed``) or could not take because the program was not active or is
 gone (``deactivated``): both wait for Retry, which queues them again (``RETRYABLE_ENROLMENTS``).
 Everything is scoped to the merchant's own connection.
@@ -22,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from host.db import db_session
 from host.destinations import Destination
-from host.models import Connection, Enrolment, LedgerEntry, utcnow
+from host.models import Connection, Enrolment, LedgerEntry, WebhookEvent, utcnow
 from host.plugins import get_plugins
 from host.reasons import AREAS, OTHER, area_of, explain, ledger_areas
 from host.web.merchant import blueprint, format_when
@@ -64,9 +66,11 @@ class NeedsAttention:
     records: list[Item] = field(default_factory=list)  # need Retry
     retrying: list[Item] = field(default_factory=list)  # still retried on their own
     enrolments: list[Item] = field(default_factory=list)
+    events: list[Item] = field(default_factory=list)  # store events the store would not let us read
     records_total: int = 0
     needing_total: int = 0  # of records_total, those refused max_attempts times
     enrolments_total: int = 0
+    events_total: int = 0
     max_attempts: int = 5
 
     @property
@@ -93,6 +97,11 @@ def _destination(connection: Connection) -> Destination | None:
     return get_plugins().destinations.get(connection.destination or "")
 
 
+def _declared_areas(connection: Connection) -> dict[str, str]:
+    source = get_plugins().sources.get(connection.source)
+    return ledger_areas(source.streams() if source is not None else ())
+
+
 def _areas(session: Session, connection: Connection) -> dict[str, str]:
     """Area of each ledger kind this connection has refused rows of."""
     source = get_plugins().sources.get(connection.source)
@@ -116,6 +125,21 @@ def _record_filter(connection: Connection, areas: dict[str, str], area: str) -> 
     return conditions
 
 
+def _event_filter(connection: Connection, areas: dict[str, str], area: str) -> list:
+    conditions = [WebhookEvent.connection_id == connection.id, WebhookEvent.failed_reason.is_not(None),
+                  WebhookEvent.processed_at.is_not(None)]
+    if area:
+        conditions.append(WebhookEvent.stream.in_(sorted(k for k, found in areas.items() if found == area)))
+    return conditions
+
+
+def _event_areas(session: Session, connection: Connection) -> dict[str, str]:
+    """Area of each stream this connection has failed events of."""
+    declared = _declared_areas(connection)
+    streams = session.scalars(select(WebhookEvent.stream).where(*_event_filter(connection, {}, "")).distinct())
+    return {stream: area_of(stream, declared) for stream in streams}
+
+
 def _enrolment_filter(connection: Connection) -> list:
     return [Enrolment.connection_id == connection.id, Enrolment.state.in_(RETRYABLE_ENROLMENTS)]
 
@@ -129,6 +153,14 @@ def _counts(session: Session, connection: Connection, areas: dict[str, str]) -> 
     ).all()
     for kind, count in rows:
         area = areas.get(kind, OTHER)
+        counts[area] = counts.get(area, 0) + count
+    event_areas = _event_areas(session, connection)
+    for stream, count in session.execute(
+        select(WebhookEvent.stream, func.count())
+        .where(*_event_filter(connection, event_areas, ""))
+        .group_by(WebhookEvent.stream)
+    ).all():
+        area = event_areas.get(stream, OTHER)
         counts[area] = counts.get(area, 0) + count
     enrolments = session.scalar(select(func.count()).select_from(Enrolment).where(*_enrolment_filter(connection)))
     if enrolments:
@@ -149,6 +181,18 @@ def _record_item(entry: LedgerEntry, areas: dict[str, str], destination, max_att
         reason=entry.reason or "", attempts=entry.attempts, needs_attention=needs,
         next_attempt_at=next_try if next_try and next_try > now and not needs else None,
         updated_at=entry.updated_at,
+    )
+
+
+def _event_item(row: WebhookEvent, areas: dict[str, str]) -> Item:
+    area = areas.get(row.stream, OTHER)
+    return Item(
+        id=row.id, kind="event", area=area, area_label=AREAS.get(area, "Other"),
+        label=f"{kind_label(row.stream)} {row.record_id}",
+        sentence=f"The store said this record changed, then kept refusing to give it ({row.attempts} times).",
+        fix="Check the record in your store. A new change to it is read again; the regular sync goes on.",
+        code=None, reason=row.failed_reason or "", attempts=row.attempts, needs_attention=True,
+        updated_at=row.processed_at,
     )
 
 
@@ -190,6 +234,18 @@ def needs_attention(session: Session, connection: Connection, area: str = "", *,
         for entry in session.scalars(statement.limit(limit) if limit else statement):
             item = _record_item(entry, areas, destination, max_attempts, now)
             (result.records if item.needs_attention else result.retrying).append(item)
+    if area != "enrolments":
+        event_areas = _event_areas(session, connection)
+        statement = (
+            select(WebhookEvent)
+            .where(*_event_filter(connection, event_areas, area))
+            .order_by(WebhookEvent.processed_at.desc(), WebhookEvent.id.desc())
+        )
+        result.events_total = session.scalar(
+            select(func.count()).select_from(WebhookEvent).where(*_event_filter(connection, event_areas, area))
+        ) or 0
+        result.events = [_event_item(row, event_areas)
+                         for row in session.scalars(statement.limit(limit) if limit else statement)]
     if area in ("", "enrolments"):
         statement = (
             select(Enrolment)
@@ -232,9 +288,11 @@ def safe_cell(value: Any) -> str:
 
 def csv_rows(attention: NeedsAttention) -> list[list[str]]:
     rows = []
-    for item in [*attention.records, *attention.retrying, *attention.enrolments]:
+    for item in [*attention.records, *attention.retrying, *attention.enrolments, *attention.events]:
         if item.kind == "enrolment":
             status = "Needs Retry"
+        elif item.kind == "event":
+            status = "Not read: the store refused it"
         elif item.needs_attention:
             status = f"Needs Retry (refused {attention.max_attempts} times)"
         else:
