@@ -113,13 +113,17 @@ def order_time(order: dict[str, Any]) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def first_orders(store: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Email → its first order ever: the earliest that is not Incomplete, archived ones included
-    (an order archived later was still that email's first). Earliest by creation time, then id."""
+def first_orders(store: dict[str, Any], seen_archived: Iterable[object] = ()) -> dict[str, dict[str, Any]]:
+    """Email → its first order: the earliest (by creation time, then id) that is not Incomplete
+    and not archived — except the archived orders in ``seen_archived`` (ids), archived after the
+    product had seen them: an order archived later was still that email's first."""
+    keep = {str(order_id) for order_id in seen_archived}
     first: dict[str, dict[str, Any]] = {}
     for order in store["orders"]:
         email = order_email(order)
         if not email or order.get("status_id") == INCOMPLETE_STATUS_ID:
+            continue
+        if order.get("is_deleted") and str(order["id"]) not in keep:
             continue
         key = (order_time(order), int(order["id"]))
         if email not in first or key < (order_time(first[email]), int(first[email]["id"])):
