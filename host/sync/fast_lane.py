@@ -220,7 +220,7 @@ def _refused(context, stream, record_id: str, picked_at: datetime, error: Record
             "connection %s: %s %s failed after %s refusals: %s",
             context.connection.id, stream.name, record_id, attempts, error.message,
         )
-        context.run.add(stream.name, failed=1)
+        context.run.add(stream.name, read=1, failed=1)  # taken up, though never read
     else:
         log.info(
             "connection %s: %s %s refused (attempt %s), tried again later: %s",
