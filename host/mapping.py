@@ -38,6 +38,17 @@ class Mapper(ABC):
         """A contact from the 26 field values (``host.records.contact_fields``) and, for a
         subscriber, its canonical subscriber record (opt-in and consent)."""
 
+    def with_consent(
+        self, connection: Connection, record: DestinationRecord, subscriber: Mapping[str, Any]
+    ) -> DestinationRecord:
+        """The subscriber contact ``record`` as sent when its consent is new (the contact was not
+        accepted in the subscribers book since it opted in): with the consent record made from
+        the subscriber's ``consent``. The consent is not part of what ``map_contact`` answers,
+        which the host hashes: so it is sent once, when given, and never again because another
+        field changed. The default sends the record as it is (a mapper that puts the consent in
+        its payload sends it whenever the contact is sent)."""
+        return record
+
     @abstractmethod
     def map_order(self, connection: Connection, order: Mapping[str, Any]) -> DestinationRecord: ...
 

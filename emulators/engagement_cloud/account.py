@@ -36,6 +36,7 @@ class Account:
         self.enrolments_per_hour = seed.enrolments_per_hour
         self.locked = seed.locked
         self.disabled = seed.disabled
+        self.keep_every_consent_record = seed.keep_every_consent_record
         self._contact_ids = itertools.count(1000001)
         self._book_ids = itertools.count(2001)
         self._program_ids = itertools.count(301)

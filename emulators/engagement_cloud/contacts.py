@@ -231,6 +231,8 @@ def upsert(
                 "were incorrectly formatted",
             )
         )
+    elif account.keep_every_consent_record:
+        contact.consent_records.extend(consents)
     else:
         # Resending an identical record (same text, time, url, ip, agent) does not add a copy.
         seen = {r.identity() for r in contact.consent_records}

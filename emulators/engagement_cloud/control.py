@@ -85,8 +85,8 @@ def add_account():
 @blueprint.patch("/accounts/<api_user>")
 def change_account(api_user: str):
     """Change ``region``, ``password``, ``features`` (partial), ``enforce_double_opt_in``,
-    ``rate_limit_per_minute``, ``enrolments_per_hour``, or lock / disable the API user
-    (``locked``, ``disabled``: every call with its credentials then answers 401)."""
+    ``rate_limit_per_minute``, ``enrolments_per_hour``, ``keep_every_consent_record``, or lock /
+    disable the API user (``locked``, ``disabled``: every call with its credentials then answers 401)."""
     body = _body()
     allowed = {
         "region",
@@ -97,6 +97,7 @@ def change_account(api_user: str):
         "enrolments_per_hour",
         "locked",
         "disabled",
+        "keep_every_consent_record",
     }
     if set(body) - allowed:
         return _error(400, f"unknown settings: {sorted(set(body) - allowed)}")
@@ -108,8 +109,9 @@ def change_account(api_user: str):
             return _error(400, f"region must be one of {REGIONS}")
         if set(body.get("features") or {}) - set(FEATURES):
             return _error(400, f"features are {list(FEATURES)}")
-        if any(not isinstance(body[name], bool) for name in ("locked", "disabled") if name in body):
-            return _error(400, "locked and disabled must be true or false")
+        flags = ("locked", "disabled", "keep_every_consent_record")
+        if any(not isinstance(body[name], bool) for name in flags if name in body):
+            return _error(400, "locked, disabled and keep_every_consent_record must be true or false")
         for name in (
             "region",
             "password",
@@ -118,6 +120,7 @@ def change_account(api_user: str):
             "enrolments_per_hour",
             "locked",
             "disabled",
+            "keep_every_consent_record",
         ):
             if name in body:
                 setattr(account, name, body[name])
@@ -132,6 +135,7 @@ def change_account(api_user: str):
                 "enrolments_per_hour": account.enrolments_per_hour,
                 "locked": account.locked,
                 "disabled": account.disabled,
+                "keep_every_consent_record": account.keep_every_consent_record,
             }
         )
 

@@ -112,6 +112,11 @@ def _plan(context, to_send, plan_key, row, profile, subscriber) -> None:
     digest = payload_hash({"payload": record.payload, "book": plan_key[1]})
     verdict = context.ledger.verdict(row, digest, retrying=context.retrying)
     if verdict == "send":
+        if subscriber is not None and row.state != "synced":
+            # Consent given since this contact was last accepted in the book (new, subscribed
+            # again, or never accepted): sent with the consent record, once. Not in the digest,
+            # so a later change of the contact does not send the consent again.
+            record = context.mapper.with_consent(context.connection, record, subscriber)
         to_send.setdefault(plan_key, []).append((row, digest, record))
     else:
         _count(context, row, "unchanged" if verdict == "unchanged" else "failed")

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from host.errors import ConfigurationError, RecordError
 from host.sources import Page, Source, Stream
+from plugins.bigcommerce import consent, transform
 from plugins.bigcommerce import orders as order_records
-from plugins.bigcommerce import transform
 from plugins.bigcommerce.client import BigCommerceClient
 from plugins.bigcommerce.keyset import format_moment
 from plugins.bigcommerce.pacing import RetryPolicy
@@ -135,10 +135,12 @@ class BigCommerceSource(Source):
             if ids is not None
             else self._listing(client, stream, since)
         )
+        raws = [raw for raw_rows in source for raw in raw_rows]
+        # The IP of each opt-in, from its order or the person's store account (``consent``).
+        ips = consent.consent_ips(client, [raw for raw in raws if transform.is_opted_in(raw)])
         records = [
-            transform.subscriber(raw, connection.store_url)
-            for raw_rows in source
-            for raw in raw_rows
+            transform.subscriber(raw, connection.store_url, ips.get(str(raw["id"])))
+            for raw in raws
         ]
         # Listed by id, not by change date: gathered and sorted so the cursor only moves forward.
         yield from _pages_of(sorted(records, key=_by_cursor), stream.page_size)

@@ -95,8 +95,10 @@ def is_opted_in(raw: dict[str, Any]) -> bool:
     return "marketing_newsletter" in raw["consents"]
 
 
-def subscriber(raw: dict[str, Any], store_url: str | None) -> dict[str, Any]:
-    """A v3 newsletter subscriber with the consent record (date = creation, URL = the store's)."""
+def subscriber(raw: dict[str, Any], store_url: str | None, ip: str | None = None) -> dict[str, Any]:
+    """A v3 newsletter subscriber with the consent record: date = creation, URL = the store's,
+    IP = the one the store recorded for the opt-in (``consent.consent_ips``), never a browser:
+    BigCommerce keeps no user agent."""
     created = iso_utc(raw.get("date_created"))
     order_id = raw.get("order_id")
     return {
@@ -107,7 +109,7 @@ def subscriber(raw: dict[str, Any], store_url: str | None) -> dict[str, Any]:
         "opted_in": is_opted_in(raw),
         "source": clean_text(raw.get("source")),
         "order_id": str(order_id) if order_id else None,
-        "consent": {"date": created, "url": store_url or None, "ip": None, "user_agent": None},
+        "consent": {"date": created, "url": store_url or None, "ip": ip or None, "user_agent": None},
         "date_created": created,
         "date_modified": iso_utc(raw.get("date_modified")),
     }

@@ -14,10 +14,16 @@ and a consent record. Choices made here:
   confirmation email and keeps the contact pending, out of the book, until confirmed (§9).
   Otherwise it is ``single``. A subscriber who is not opted in gets no channel change at all
   (an unsubscribe is a book removal, done by the engine through ``remove_from_book``).
-- Consent record: the store's consent text (``contacts.consent_text``, ≤ 1000 characters), the
-  consent time (else the subscriber's creation time), the page URL (else the store URL), IP and
-  user agent. The v3 API requires all five; BigCommerce often knows neither IP nor user agent,
-  so ``UNKNOWN_IP`` ("0.0.0.0", the unspecified address) and ``UNKNOWN_USER_AGENT`` stand in.
+- Consent record (``with_consent``, added by the host only when the consent is new, so it is
+  sent once and not with every later update; not in the hashed payload): the store's consent
+  text (``contacts.consent_text``, ≤ 1000 characters), the consent time (else the subscriber's
+  creation time), the page URL (else the store URL), the IP the store recorded for the opt-in
+  (the checkout order's, or the store account's registration IP) and the browser's user agent.
+  The v3 API requires all five (§4.4). Where the store holds no IP (a signup-form stranger, an
+  account created through the API) ``UNKNOWN_IP`` ("0.0.0.0", the unspecified address) stands
+  in; BigCommerce never holds a user agent, so ``UNKNOWN_USER_AGENT`` ("unknown") does.
+  UNCONFIRMED whether the live service refuses a record with these stand-ins; the emulator
+  accepts them, and a refused consent record still leaves the contact saved (a warning).
 - Orders follow the official connector's ``Orders`` shape (lessons §3.2); products its catalog
   shape (lessons §4). ``None`` values and empty lists are left out, so a collection's inferred
   schema keeps stable types.
@@ -136,6 +142,14 @@ class EngagementCloudMapper(Mapper):
         connected = parse_moment(getattr(connection, "connected_at", None))
         is_new = created is not None and connected is not None and created >= connected
         opt_in = "verifiedDouble" if settings.get("double_opt_in") and is_new else "single"
+        channel = {"emailType": "html", "optInType": opt_in, "status": "subscribed"}
+        return {"channelProperties": {"email": channel}}
+
+    def consent_record(self, connection, subscriber: Mapping[str, Any]) -> dict[str, str] | None:
+        """The v3 ``consentRecords`` entry of an opted-in subscriber (all five fields), or None."""
+        if not subscriber.get("opted_in"):
+            return None
+        settings = self._contact_settings(connection)
         consent = subscriber.get("consent") or {}
         record = {
             "text": str(settings.get("consent_text") or "")[:CONSENT_TEXT_LIMIT],
@@ -144,11 +158,14 @@ class EngagementCloudMapper(Mapper):
             "ipAddress": consent.get("ip") or UNKNOWN_IP,
             "userAgent": consent.get("user_agent") or UNKNOWN_USER_AGENT,
         }
-        channel = {"emailType": "html", "optInType": opt_in, "status": "subscribed"}
-        subscription: dict[str, Any] = {"channelProperties": {"email": channel}}
-        if all(record.values()):
-            subscription["consentRecords"] = [record]
-        return subscription
+        return record if all(record.values()) else None
+
+    def with_consent(self, connection, record: DestinationRecord, subscriber: Mapping[str, Any]) -> DestinationRecord:
+        consent = self.consent_record(connection, subscriber)
+        if consent is None:
+            return record
+        payload = {**record.payload, "consentRecords": [consent]}
+        return DestinationRecord(kind=record.kind, source_id=record.source_id, key=record.key, payload=payload)
 
     def map_order(self, connection, order: Mapping[str, Any]) -> DestinationRecord:
         email = str(order["email"]).strip()

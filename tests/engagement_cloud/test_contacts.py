@@ -20,9 +20,11 @@ def contact_records(mapper, connection, numbers, *, as_subscribers=False, mappin
     made = []
     for n in numbers:
         customer = records.customer(n)
-        made.append(mapper.map_contact(
+        subscriber = records.subscriber(n) if as_subscribers else None
+        record = mapper.map_contact(
             connection, email=customer["email"], fields=contact_fields(customer, None), mapping=mapping,
-            subscriber=records.subscriber(n) if as_subscribers else None))
+            subscriber=subscriber)
+        made.append(mapper.with_consent(connection, record, subscriber) if subscriber else record)
     return made
 
 

@@ -28,8 +28,10 @@ def test_only_mapped_fields_are_sent_dates_in_iso_utc_and_empty_values_clear(map
 def test_a_subscriber_without_known_ip_or_browser_still_gets_a_complete_consent_record(mapper, connection):
     subscriber = records.subscriber(4) | {"consent": None}
 
-    record = mapper.map_contact(connection, email=subscriber["email"], fields={}, mapping={}, subscriber=subscriber)
+    mapped = mapper.map_contact(connection, email=subscriber["email"], fields={}, mapping={}, subscriber=subscriber)
+    record = mapper.with_consent(connection, mapped, subscriber)  # as the host sends a new consent
 
+    assert "consentRecords" not in mapped.payload  # not hashed: sent once, when given
     assert record.payload["channelProperties"] == {"email": {"emailType": "html", "optInType": "single",
                                                              "status": "subscribed"}}
     assert record.payload["consentRecords"] == [{

@@ -12,9 +12,9 @@ VOLUME = 20_000
 
 def test_twenty_thousand_subscribers_are_imported_exactly_once(connection, destination, mapper, emulator):
     book = emulator.book_id("Subscribers")
-    batch = [mapper.map_contact(connection, email=c["email"], fields=contact_fields(c, None), mapping=MAPPING,
-                                subscriber=records.subscriber(n))
-             for n, c in ((n, records.customer(n)) for n in range(VOLUME))]
+    batch = [mapper.with_consent(connection, mapper.map_contact(
+                 connection, email=c["email"], fields=contact_fields(c, None), mapping=MAPPING, subscriber=s), s)
+             for n, c, s in ((n, records.customer(n), records.subscriber(n)) for n in range(VOLUME))]
 
     results = destination.write_contacts(connection, batch, book_id=book)
 
