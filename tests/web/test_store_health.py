@@ -98,6 +98,20 @@ def test_a_record_refused_max_attempts_times_needs_attention_and_the_sentence_sa
     assert health["health"]["sentence"] == "1 record needs your attention."
 
 
+def test_a_store_change_the_store_keeps_refusing_needs_attention_in_its_area(world):
+    fill_history(world.store)
+    world.sync()
+    with world.app.app_context(), get_db().transaction() as session:
+        session.add(WebhookEvent(connection_id=world.connection_id, dedupe_key="o999", stream="orders",
+                                 record_id="999", attempts=MAX_ATTEMPTS, failed_reason="404 Not Found",
+                                 processed_at=utcnow()))
+
+    health = health_of(world)
+
+    assert areas_of(health)["orders"]["attention"] == 1
+    assert health["health"]["sentence"] == "1 store change needs your attention."
+
+
 def test_everything_in_sync_is_said_plainly(world):
     fill_history(world.store)
     world.sync()

@@ -20,7 +20,15 @@ from typing import Any
 from sqlalchemy import case, func, select, true
 from sqlalchemy.orm import Session
 
-from host.models import Connection, ConnectionProblem, Enrolment, LedgerEntry, SyncRun, utcnow
+from host.models import (
+    Connection,
+    ConnectionProblem,
+    Enrolment,
+    LedgerEntry,
+    SyncRun,
+    WebhookEvent,
+    utcnow,
+)
 from host.reasons import AREAS, area_of, ledger_areas
 from host.settings import get_settings
 from host.sync.tally import CONTACTS, OUTCOMES
@@ -133,6 +141,17 @@ def _record_areas(
         else:  # pending: new, or waiting in the outbox
             area["waiting"] += count
             _add(area["waiting_detail"], "Queued for the next sync", count)
+    # store changes the store kept refusing to read (the fast lane's failed events) need attention too
+    for stream, count in session.execute(
+        select(WebhookEvent.stream, func.count())
+        .where(WebhookEvent.connection_id == connection.id, WebhookEvent.failed_reason.is_not(None),
+               WebhookEvent.processed_at.is_not(None))
+        .group_by(WebhookEvent.stream)
+    ).all():
+        area = areas.get(area_of(stream, keys))
+        if area is not None:
+            area["attention"] += count
+            area["attention_changes"] = area.get("attention_changes", 0) + count
     return list(areas.values())
 
 
@@ -322,13 +341,15 @@ def _paused(areas: Iterable[dict[str, Any]], problems: list[ConnectionProblem]) 
 
 
 def _things(areas: list[dict], key: str, *, verb: bool = True) -> str:
-    """"3 records and 1 enrolment need": the records and the enrolments of a bucket."""
-    records = sum(area[key] for area in areas if area["kind"] != "program")
+    """"3 records and 1 enrolment need": the records, enrolments and store changes of a bucket."""
+    changes = sum(area.get(f"{key}_changes", 0) for area in areas)
+    records = sum(area[key] for area in areas if area["kind"] != "program") - changes
     enrolments = sum(area[key] for area in areas if area["kind"] == "program")
-    parts = [_plural(n, noun) for n, noun in ((records, "record"), (enrolments, "enrolment")) if n]
-    text = " and ".join(parts)
+    counted = ((records, "record"), (enrolments, "enrolment"), (changes, "store change"))
+    parts = [_plural(n, noun) for n, noun in counted if n] or ["0 records"]
+    text = ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
     if verb:
-        text += " needs" if records + enrolments == 1 else " need"
+        text += " needs" if records + enrolments + changes == 1 else " need"
     return text
 
 
