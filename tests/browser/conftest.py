@@ -176,7 +176,19 @@ def world(make_app, tmp_path):
     ec_server.stop()
 
 
+MAX_SCREENSHOT_BYTES = 250_000  # README pictures stay light
+
+
 def screenshot(page, name: str) -> None:
-    """Keep a picture of a tab for the README (docs/screenshots/<name>.png)."""
+    """Keep a picture of a tab for the README (docs/screenshots/<name>.png): the whole page, or as
+    much of its top as fits in MAX_SCREENSHOT_BYTES."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    image = page.screenshot(full_page=True)
+    height = page.evaluate("document.documentElement.scrollHeight")
+    for _ in range(6):
+        if len(image) < MAX_SCREENSHOT_BYTES:
+            break
+        height = int(height * MAX_SCREENSHOT_BYTES / len(image) * 0.9)
+        clip = {"x": 0, "y": 0, "width": page.viewport_size["width"], "height": height}
+        image = page.screenshot(full_page=True, clip=clip)
+    (SCREENSHOTS / f"{name}.png").write_bytes(image)
