@@ -3,7 +3,10 @@
 Auth exchanges the one-time code for the store's token, stores it encrypted with the scopes and
 the store's name and URL, opens the merchant's session and leads to the Engagement Cloud
 credentials page. The other three carry a ``signed_payload_jwt`` that must verify before
-anything happens; a bad one answers 401 and changes nothing.
+anything happens; a bad one answers 401 and changes nothing. In the merchant's browser (load)
+that 401 is the settings pages' own error page, framed like the rest, saying in plain words that
+the link has expired (``LINK_EXPIRED``): an expired, reused or tampered link all end there, and
+the way out is the same: open the app again from the control panel.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ REQUIRED_SCOPES = {
     "store_v2_information": "store information",
 }
 INTERACTIVE_RETRY = RetryPolicy(max_attempts=3, max_rate_limited_attempts=3, max_delay=5.0)
+LINK_EXPIRED = "This link has expired: open the app again from your BigCommerce control panel."
 
 
 def missing_scopes(granted: str) -> list[str]:
@@ -163,7 +167,7 @@ def _verified_connection():
         log.warning(
             "Rejected a BigCommerce %s callback: %s", request.path.rsplit("/", 1)[-1], error
         )
-        abort(401)
+        abort(401, description=LINK_EXPIRED)
     return claims, connections.find(db_session(), "bigcommerce", claims["store_hash"])
 
 
