@@ -1,33 +1,91 @@
-"""The merchant's session: opened only by a verified load (or install) callback, bound to one store."""
+"""The merchant's session: opened only by a verified load (or install) callback, bound to one store.
+
+The session names the connection, the store it belongs to and the moment that store was
+installed (so a connection id reused after an uninstall opens nothing), and the user the
+callback named (a user removed from the app loses it at once). It ends after
+``[host] session_idle_hours`` (8, a working day) without a request.
+"""
 
 from __future__ import annotations
 
 import functools
+import time
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import abort, g, session
+from flask import abort, current_app, g, session
 
 from host.db import db_session
 from host.models import Connection
 from host.plugins import get_plugins
 
+DEFAULT_IDLE_HOURS = 8.0
+SEEN_EVERY_SECONDS = 60  # "last seen" is written at most this often
+SIGN_IN = "Open the app from your store's control panel to sign in."
+ENDED = ("Your session ended after a working day without use. Open the app again from your "
+         "store's control panel.")
+
+
+def idle_seconds() -> float:
+    return float(current_app.config["HOST"].get("session_idle_hours", DEFAULT_IDLE_HOURS)) * 3600
+
+
+def store_key(connection: Connection) -> str:
+    """The store and the installation a session belongs to (not only the connection's id)."""
+    installed = int(connection.installed_at.timestamp()) if connection.installed_at else 0
+    return f"{connection.source}:{connection.source_account}:{installed}"
+
+
+def session_values(connection: Connection, user: dict[str, Any]) -> dict[str, Any]:
+    """What a verified callback puts in the session for ``connection`` and ``user``."""
+    return {
+        "connection_id": connection.id,
+        "store": store_key(connection),
+        "user": {"id": user.get("id"), "email": user.get("email")},
+        "seen": int(time.time()),
+    }
+
 
 def login_merchant(connection: Connection, user: dict[str, Any]) -> None:
     """Bind this browser session to one connection and user (call only after verifying the caller)."""
     session.clear()
-    session["connection_id"] = connection.id
-    session["user"] = {"id": user.get("id"), "email": user.get("email")}
+    session.update(session_values(connection, user))
     session.permanent = True
 
 
+def _control_panel_origin(connection: Connection) -> str | None:
+    parts = urlsplit(str((connection.source_data or {}).get("control_panel_base_url") or ""))
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return f"{parts.scheme}://{parts.netloc}"
+    return None
+
+
+def _refusal(connection: Connection | None) -> str | None:
+    """Why this session may not see ``connection`` (None: it may)."""
+    if connection is None or session.get("store") != store_key(connection):
+        return SIGN_IN
+    seen = session.get("seen")
+    if not isinstance(seen, int) or time.time() - seen > idle_seconds():
+        return ENDED
+    if not _user_still_allowed(connection):
+        return SIGN_IN
+    return None
+
+
 def current_connection() -> Connection:
-    """The connection this session may see; 401 when none was opened by a verified callback."""
+    """The connection this session may see; 401 when none was opened by a verified callback,
+    when it belongs to another store or installation, or when it was idle too long."""
     if "connection" not in g:
         connection_id = session.get("connection_id")
         connection = db_session().get(Connection, connection_id) if connection_id else None
-        if connection is None or not _user_still_allowed(connection):
+        refusal = _refusal(connection)
+        if refusal:
+            if connection is not None and session.get("store") == store_key(connection):
+                g.frame_origin = _control_panel_origin(connection)  # its 401 page stays framed
             session.clear()
-            abort(401, description="Open the app from your store's control panel to sign in.")
+            abort(401, description=refusal)
+        if time.time() - session["seen"] > SEEN_EVERY_SECONDS:
+            session["seen"] = int(time.time())
         g.connection = connection
     return g.connection
 

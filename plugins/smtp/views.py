@@ -43,14 +43,20 @@ class SmtpForm(Schema):
         validate=validate.Length(min=1, max=255, error="Enter the SMTP username."),
         error_messages={"required": "Enter the SMTP username."},
     )
-    password = fields.String(load_default="")
+    password = fields.String(
+        load_default="",
+        validate=validate.Length(max=1024, error="The SMTP password is longer than 1024 characters."),
+    )
     port = fields.Integer(
         required=True,
         validate=validate.OneOf(PORTS, error="Choose port 587, 2525 or 25."),
         error_messages={"required": "Choose a port.", "invalid": "Choose port 587, 2525 or 25."},
     )
     test_recipient = fields.Email(
-        load_default=None, allow_none=True, error_messages={"invalid": "Enter an email address, like you@example.com."}
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=320, error="Enter an email address, like you@example.com."),
+        error_messages={"invalid": "Enter an email address, like you@example.com."},
     )
 
     @pre_load

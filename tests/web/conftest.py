@@ -10,6 +10,7 @@ import pytest
 from host import connections
 from host.db import get_db
 from host.models import Base, Connection
+from host.web.session import session_values
 from tests.web.fakes import FakeCloudPlugin
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -55,9 +56,10 @@ class Merchant:
     def __init__(self, client, connection_id: int):
         self.client = client
         self.connection_id = connection_id
+        with client.application.app_context(), get_db().transaction() as db:  # as a load callback would
+            values = session_values(db.get(Connection, connection_id), {"id": 7, "email": "owner@example.com"})
         with client.session_transaction() as session:
-            session["connection_id"] = connection_id
-            session["user"] = {"id": 7, "email": "owner@example.com"}
+            session.update(values)
         self._token: str | None = None
 
     def get(self, path: str, **kwargs):

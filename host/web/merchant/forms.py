@@ -34,7 +34,11 @@ class _Form(Schema):
 
 def _optional_id() -> fields.String:
     """A dropdown whose empty choice means "none"."""
-    return fields.String(load_default=None, allow_none=True)
+    return fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=255, error="Choose one of the offered options."),
+    )
 
 
 class ConnectForm(_Form):
