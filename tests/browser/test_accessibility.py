@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import os
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
 
+from host.db import get_db
+from host.models import Enrolment, LedgerEntry, utcnow
 from tests.browser.conftest import ACCOUNT, REPOSITORY, SMTP_PASSWORD, SMTP_USER
 from tests.browser.test_merchant_flow import connect_account, open_app_from_control_panel
 
@@ -80,11 +84,13 @@ class Checker:
     def check_here(self, name: str, page=None) -> None:
         self.findings[name] = axe_violations(page or self.page, self.axe)
 
-    def check(self, name: str, path: str) -> None:
+    def check(self, name: str, path: str, showing: str | None = None) -> None:
         top = self.page.context.new_page()
         try:
             response = top.goto(f"{self.world.host_url}{path}")
             assert response is not None and response.ok, f"{path}: {response and response.status}"
+            if showing:
+                expect(top.locator(showing).first).to_be_visible()
             self.check_here(name, top)
         finally:
             top.close()
@@ -125,7 +131,9 @@ def test_every_settings_page_passes_axe_core(page, world, axe):
     expect(app.get_by_role("status").first).to_contain_text("Settings saved")
     app.get_by_role("button", name="Sync now").click()
     expect(app.locator("#last-run-status")).to_be_visible(timeout=60_000)
-    checker.check("Store (after a sync)", "/settings/store")
+    checker.check("Store (after a sync)", "/settings/store", showing="#health-areas")
+    refuse_some_records(world)
+    checker.check("Store (refused records and enrolments)", "/settings/store", showing="#needs-attention table")
 
     checker.check("Field mapping", "/settings/field-mapping")
 
@@ -159,6 +167,19 @@ def test_every_settings_page_passes_axe_core(page, world, axe):
     assert {name for name in checker.findings} >= {
         "Connect", "Store", "Field mapping", "SMTP", "Disconnect confirmation", "Remove confirmation"}
     checker.assert_clean()
+
+
+def refuse_some_records(world) -> None:
+    """Records and an enrolment as Engagement Cloud's refusals leave them, for the needs-attention list."""
+    program = next(p for p in world.ec_account()["programs"] if p["name"] == "Spring promotion")
+    with world.app.app_context(), get_db().transaction() as session:
+        first, second = session.scalars(select(LedgerEntry).where(LedgerEntry.state == "synced").limit(2)).all()
+        first.state, first.reason, first.attempts = "failed", "contacts:invalidEmail: the email address is not valid", 5
+        second.state, second.reason, second.attempts = "failed", "HTTP 400 ERROR_PARAMETER_INVALID", 1
+        second.next_attempt_at = utcnow() + timedelta(hours=1)
+        session.add(Enrolment(connection_id=first.connection_id, trigger="new_customer", contact_key="pat@example.com",
+                              program_id=str(program["id"]), state="failed", attempts=1,
+                              reason="ERROR_PROGRAM_NOT_ACTIVE: the program is not active"))
 
 
 def _app_frame(page, path_part: str):
