@@ -14,6 +14,10 @@ Keys (all optional except ``api_base_url`` in production, which defaults to the 
 - ``poll_interval``, ``poll_max_interval``, ``import_timeout``: how an import is polled
   (the service suggests every 5–30 s) and how long a write waits before leaving the import
   to be resumed later.
+- ``stuck_import_seconds`` (600): an import still processing this long after it was submitted
+  is stuck: shown on the Store tab as a connection problem, checked once at each later write
+  and cycle (never waited on again, never resubmitted), so nothing is held for
+  ``import_timeout``.
 - ``single_upsert_max``: batches this small use one PATCH per contact instead of an import
   (the fast lane: no polling delay).
 - ``lookup_cache_seconds``: how long address books, programs and data fields are cached.
@@ -47,6 +51,7 @@ class Settings:
     poll_interval: float = 1.0  # grows by half each poll: short imports finish fast, long ones cost few calls
     poll_max_interval: float = 30.0
     import_timeout: float = 3600.0
+    stuck_import_seconds: float = 600.0
     single_upsert_max: int = 1
     lookup_cache_seconds: float = 60.0
     enrolments_per_hour: int = 20

@@ -151,7 +151,7 @@ class EngagementCloud(Destination):
         if not connection.is_connected:
             return
         try:
-            jobs.resume_unfinished(self.client(connection), connection)
+            jobs.resume_unfinished(self.client(connection), connection, self.settings())
         except (SyncError, ApiError) as error:  # the writes will meet it again and report it
             log.warning("Engagement Cloud: open imports of connection %s not checked: %s", connection.id, error)
 

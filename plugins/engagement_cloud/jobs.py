@@ -11,6 +11,14 @@ database while an import is polled: webhooks and pages keep writing meanwhile.
 After a crash the engine repeats the batch: an unfinished job with the same batch hash is
 polled again instead of being resubmitted. (Resubmitting would also be harmless — imports
 upsert by email or record key — but it costs an import slot and time.)
+
+A stuck import is found within minutes, not within ``import_timeout``: a write waits for its
+import only until the import is ``stuck_import_seconds`` old (600, ten minutes). Then the job is
+marked stuck, the Store tab shows an ``import_stuck`` problem in plain words, and the write ends
+with a ``TransientError`` so the cycle goes on and releases the connection (the fast lane is
+never held). Every later write of the same batch, and every cycle's start, checks the stuck
+import once — never waiting on it again, never submitting it again — and clears the problem
+when it has finished.
 """
 
 from __future__ import annotations
@@ -21,14 +29,16 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from host.db import get_db
 from host.errors import TransientError
-from host.models import Connection, DestinationJob
+from host.models import Connection, ConnectionProblem, DestinationJob, utcnow
 
 from .client import ApiError, EngagementCloudClient
 from .config import Settings
@@ -47,6 +57,17 @@ class ImportService:
     status_path: str  # with {id}
 
 
+STUCK_CODE = "import_stuck"
+WHAT = {"contacts": "contacts", "insight:Orders": "orders"}
+
+
+@dataclass(frozen=True)
+class OpenJob:
+    id: int
+    remote_id: str
+    created_at: datetime
+
+
 CONTACTS = ImportService("contacts", "/contacts/v3/import", "/contacts/v3/import/{id}")
 INSIGHT = ImportService("insight", "/insightData/v3/import", "/insightData/v3/import/{id}")
 
@@ -62,7 +83,7 @@ def batch_hash(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _find_unfinished(connection: Connection, kind: str, digest: str) -> tuple[int, str] | None:
+def _find_unfinished(connection: Connection, kind: str, digest: str) -> OpenJob | None:
     with job_session(connection) as session:
         rows = session.scalars(
             select(DestinationJob).where(
@@ -73,19 +94,84 @@ def _find_unfinished(connection: Connection, kind: str, digest: str) -> tuple[in
         )
         for row in rows:
             if (row.detail or {}).get("batch_hash") == digest and row.remote_id:
-                return row.id, row.remote_id
+                return OpenJob(row.id, row.remote_id, row.created_at)
     return None
 
 
-def _record_submitted(connection: Connection, kind: str, remote_id: str, count: int, digest: str) -> int:
+def _record_submitted(connection: Connection, kind: str, remote_id: str, count: int, digest: str) -> OpenJob:
     with job_session(connection) as session:
         job = DestinationJob(
             connection_id=connection.id, kind=kind, remote_id=remote_id, state="submitted",
-            record_count=count, detail={"batch_hash": digest},
+            record_count=count, detail={"batch_hash": digest}, created_at=utcnow(),
         )
         session.add(job)
         session.flush()
-        return job.id
+        return OpenJob(job.id, remote_id, job.created_at)
+
+
+def _what(kind: str) -> str:
+    if kind in WHAT:
+        return WHAT[kind]
+    return "catalog products" if kind.startswith("insight:Catalog") else f"{kind} records"
+
+
+def _age(job: OpenJob) -> float:
+    return (utcnow() - job.created_at).total_seconds()
+
+
+def _mark_stuck(connection: Connection, job: OpenJob, kind: str) -> TransientError:
+    """Keep the job (it is checked again, never resubmitted), say so plainly on the Store tab,
+    and answer the error that ends this write."""
+    minutes = max(1, round(_age(job) / 60))
+    message = (
+        f"Engagement Cloud has been importing {_what(kind)} for {minutes} minutes without finishing "
+        f"(import {job.remote_id}). The connector checks it again at every sync and sends nothing "
+        "twice; the rest of the sync goes on. If this lasts for hours, contact dotdigital support "
+        "with the import id."
+    )
+    with job_session(connection) as session:
+        row = session.get(DestinationJob, job.id)
+        if row is not None and "stuck_since" not in (row.detail or {}):
+            row.detail = {**(row.detail or {}), "stuck_since": utcnow().isoformat()}
+    try:
+        with job_session(connection) as session:
+            problem = session.scalar(select(ConnectionProblem).where(
+                ConnectionProblem.connection_id == connection.id, ConnectionProblem.code == STUCK_CODE))
+            if problem is None:
+                session.add(ConnectionProblem(connection_id=connection.id, code=STUCK_CODE,
+                                              area="imports", message=message))
+            else:
+                problem.message = message
+    except IntegrityError:
+        pass  # another process recorded it first
+    return TransientError(message, area="imports")
+
+
+def _clear_stuck_if_none(connection: Connection) -> None:
+    """No import of the connection is stuck any more: the problem goes."""
+    with job_session(connection) as session:
+        stuck = [
+            job for job in session.scalars(select(DestinationJob).where(
+                DestinationJob.connection_id == connection.id, DestinationJob.state == "submitted"))
+            if "stuck_since" in (job.detail or {})
+        ]
+        if not stuck:
+            session.execute(delete(ConnectionProblem).where(
+                ConnectionProblem.connection_id == connection.id, ConnectionProblem.code == STUCK_CODE))
+
+
+def _wait(client: EngagementCloudClient, settings: Settings, service: ImportService, connection: Connection,
+          job: OpenJob, kind: str, sleep: Callable[[float], None]) -> dict[str, Any]:
+    """Poll ``job`` until it ends, but only until it is ``stuck_import_seconds`` old (an import
+    already that old is checked once); then it is marked stuck (``_mark_stuck``)."""
+    until_stuck = max(0.0, settings.stuck_import_seconds - _age(job))
+    try:
+        return poll(client, settings, service, job.remote_id, sleep=sleep,
+                    timeout=min(settings.import_timeout, until_stuck))
+    except StillRunning as running:
+        if until_stuck <= settings.import_timeout:  # the wait ended because it is stuck by now
+            raise _mark_stuck(connection, job, kind) from None
+        raise TransientError(str(running)) from None
 
 
 def _record_outcome(connection: Connection, job_id: int, state: str, detail: dict[str, Any]) -> None:
@@ -109,31 +195,36 @@ def run_import(
 ) -> dict[str, Any]:
     """Submit (or resume) one import and wait for its final status body.
 
-    Raises ``TransientError`` when the import is still running after ``import_timeout``
-    (the job stays ``submitted`` and is resumed by the next identical batch). A failed import
+    Raises ``TransientError`` when the import is still running after ``import_timeout``, or
+    once it is ``stuck_import_seconds`` old (then also shown as an ``import_stuck`` problem); the
+    job stays ``submitted`` and is checked again by the next identical batch. A failed import
     is answered with its status body (``status`` in ``FAILED``) for per-record refusals.
     """
     digest = batch_hash(body)
-    resumed = _find_unfinished(connection, kind, digest)
-    if resumed:
-        job_id, import_id = resumed
+    job = _find_unfinished(connection, kind, digest)
+    if job:
         try:
-            status_body = poll(client, settings, service, import_id, sleep=sleep)
+            status_body = _wait(client, settings, service, connection, job, kind, sleep)
         except ApiError as error:
             if error.status != 404:
                 raise
-            _record_outcome(connection, job_id, "failed", {"status": "NotFound"})  # expired: send it again
-            resumed = None
-    if not resumed:
+            _record_outcome(connection, job.id, "failed", {"status": "NotFound"})  # expired: send it again
+            job = None
+    if not job:
         answer = client.send("PUT", service.submit_path, json=body)  # 429 too many imports: waits
         import_id = str((answer.body or {}).get("importId") or "")
         if not import_id:
             raise TransientError(f"Engagement Cloud accepted an import without an id ({kind})")
-        job_id = _record_submitted(connection, kind, import_id, record_count, digest)
-        status_body = poll(client, settings, service, import_id, sleep=sleep)
+        job = _record_submitted(connection, kind, import_id, record_count, digest)
+        status_body = _wait(client, settings, service, connection, job, kind, sleep)
     state = "finished" if status_body.get("status") in DONE else "failed"
-    _record_outcome(connection, job_id, state, {"status": status_body.get("status"), "summary": status_body.get("summary")})
+    _record_outcome(connection, job.id, state, {"status": status_body.get("status"), "summary": status_body.get("summary")})
+    _clear_stuck_if_none(connection)
     return status_body
+
+
+class StillRunning(TransientError):
+    """The import had not finished when the wait ended."""
 
 
 def poll(
@@ -143,9 +234,12 @@ def poll(
     import_id: str,
     *,
     sleep: Callable[[float], None] = time.sleep,
+    timeout: float | None = None,
 ) -> dict[str, Any]:
-    """Poll an import until it is done or failed, growing the interval up to ``poll_max_interval``."""
-    deadline = time.monotonic() + settings.import_timeout
+    """Poll an import until it is done or failed (at least once, then for up to ``timeout``
+    seconds, ``import_timeout`` unless told), growing the interval up to ``poll_max_interval``.
+    Raises ``StillRunning`` when it has not ended by then."""
+    deadline = time.monotonic() + (settings.import_timeout if timeout is None else timeout)
     interval = settings.poll_interval
     path = service.status_path.format(id=import_id)
     while True:
@@ -153,18 +247,19 @@ def poll(
         if body.get("status") in DONE or body.get("status") in FAILED:
             return body
         if time.monotonic() + interval > deadline:
-            raise TransientError(
+            raise StillRunning(
                 f"Engagement Cloud import {import_id} is still processing; it will be checked again next sync"
             )
         sleep(interval)
         interval = min(interval * 1.5, settings.poll_max_interval)
 
 
-def resume_unfinished(client: EngagementCloudClient, connection: Connection) -> int:
-    """Close the connection's jobs left ``submitted`` by a crash (poll once each); answer how many."""
+def resume_unfinished(client: EngagementCloudClient, connection: Connection, settings: Settings | None = None) -> int:
+    """Close the connection's jobs left ``submitted`` by a crash or a stuck import (poll once
+    each); one still running past ``stuck_import_seconds`` is reported stuck. Answer how many closed."""
     with job_session(connection) as session:
         pending = [
-            (job.id, job.kind, job.remote_id)
+            (OpenJob(job.id, job.remote_id, job.created_at), job.kind)
             for job in session.scalars(
                 select(DestinationJob).where(
                     DestinationJob.connection_id == connection.id, DestinationJob.state == "submitted"
@@ -172,12 +267,16 @@ def resume_unfinished(client: EngagementCloudClient, connection: Connection) -> 
             )
         ]
     closed = 0
-    for job_id, kind, remote_id in pending:
+    for job, kind in pending:
         service = CONTACTS if kind == "contacts" else INSIGHT
-        body = client.get(service.status_path.format(id=remote_id)) or {}
+        body = client.get(service.status_path.format(id=job.remote_id)) or {}
         status = body.get("status")
         if status in DONE or status in FAILED:
-            _record_outcome(connection, job_id, "finished" if status in DONE else "failed",
+            _record_outcome(connection, job.id, "finished" if status in DONE else "failed",
                             {"status": status, "summary": body.get("summary")})
             closed += 1
+        elif settings is not None and _age(job) >= settings.stuck_import_seconds:
+            _mark_stuck(connection, job, kind)
+    if pending:
+        _clear_stuck_if_none(connection)
     return closed

@@ -20,6 +20,11 @@ from host import connections
 from host.db import get_db
 from host.models import Base, Connection, WebhookEvent
 from plugins.bigcommerce.webhooks import SECRET_HEADER
+from tests.engagement_cloud.conftest import (  # noqa: F401  (the Engagement Cloud emulator)
+    emulator,
+    emulator_server,
+    make_ec_app,
+)
 from tests.sync.conftest import world  # noqa: F401  (the fake store's world, for the fast lane)
 from tests.web.conftest import (  # noqa: F401  (the settings pages' fixtures)
     connected_store_id,
