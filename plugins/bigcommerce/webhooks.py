@@ -191,10 +191,13 @@ def _read_body() -> bytes | None:
         return None
     request.max_content_length = WEBHOOK_MAX_BYTES  # a chunked body is cut off at the limit too
     try:
-        g.webhook_body = request.get_data(cache=False)
+        body = request.get_data(cache=False)
+        if len(body) >= WEBHOOK_MAX_BYTES and request.stream.read(1):  # a chunked body went on
+            return None
     except RequestEntityTooLarge:
         return None
-    return g.webhook_body
+    g.webhook_body = body
+    return body
 
 
 def _parsed(body: bytes) -> dict[str, Any] | None:

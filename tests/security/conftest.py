@@ -7,6 +7,7 @@ webhook, ``hostile.jwt`` signs (or forges) a callback token, ``hostile.inbox`` r
 from __future__ import annotations
 
 import json
+import os
 import time
 import uuid
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ import jwt
 import pytest
 from sqlalchemy import select
 
-from host import connections
+from host import connections, create_app
 from host.db import get_db
 from host.models import Base, Connection, WebhookEvent
 from plugins.bigcommerce.webhooks import SECRET_HEADER
@@ -99,6 +100,49 @@ def install(app, store: str) -> tuple[int, str]:
                   "control_panel_base_url": f"https://store-{store}.mybigcommerce.com"},
         )
         return connection.id, connection.webhook_secret["value"]
+
+
+def _reset(hostile_world: Hostile) -> Hostile:
+    """Back to two freshly installed stores and nothing else (the shared app's per-test state)."""
+    with hostile_world.app.app_context():
+        engine = get_db().engine
+        Base.metadata.create_all(engine)
+        with engine.begin() as connection:
+            for table in reversed(Base.metadata.sorted_tables):
+                connection.execute(table.delete())
+    hostile_world.ids, hostile_world.secrets = {}, {}
+    for store in STORES:
+        hostile_world.ids[store], hostile_world.secrets[store] = install(hostile_world.app, store)
+    return hostile_world
+
+
+@pytest.fixture(scope="module")
+def shared_world(tmp_path_factory, database_server):
+    """One app for a module's many small cases (creating an app per case would cost seconds)."""
+    folder = tmp_path_factory.mktemp("hostile")
+    url = database_server or f"sqlite:///{folder / 'host.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [name for name in os.environ if name.startswith("HOST_") or name == "DATABASE_URL"]:
+            patch.delenv(name)
+        app = create_app({
+            "TESTING": True, "INSTANCE_PATH": str(folder / "instance"), "DATABASE": {"url": url},
+            "SCHEDULER": {"enabled": False}, "HOST": {"public_url": "http://127.0.0.1:5000"},
+            "WTF_CSRF_ENABLED": True,
+            "PLUGINS": {"bigcommerce": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+                                        "login_base_url": "http://127.0.0.1:9"}},
+        })
+    yield Hostile(app, {}, {})
+    database = app.extensions["host.db"]
+    database.sessions.remove()
+    if database.engine.dialect.name == "postgresql":
+        Base.metadata.drop_all(database.engine)
+    database.engine.dispose()
+
+
+@pytest.fixture
+def shared(shared_world) -> Hostile:
+    """The module's app, reset to two freshly installed stores."""
+    return _reset(shared_world)
 
 
 @pytest.fixture

@@ -103,3 +103,19 @@ def test_a_delivery_the_inbox_cannot_take_is_answered_503_for_a_later_retry(host
 
     monkeypatch.setattr(InboxWriter, "store", unavailable)
     assert hostile.post_event().status_code == 503
+
+
+def test_a_secret_kept_before_its_digest_is_recognised_once_and_then_by_the_header(hostile):
+    """A connection from before migration 0003 whose key was not at hand: found by its store."""
+    from sqlalchemy import text
+
+    from host.db import get_db
+
+    with hostile.app.app_context(), get_db().engine.begin() as connection:
+        connection.execute(text("UPDATE connections SET webhook_secret_digest = NULL"))
+    assert hostile.post_event(hostile.event("store_a"), secret="wrong").status_code == 401
+    assert hostile.post_event(hostile.event("store_b"), secret="store_a").status_code == 401
+    assert hostile.post_event(hostile.event("store_a")).status_code == 200
+    assert hostile.connection("store_a").webhook_secret_digest is not None
+    assert hostile.connection("store_b").webhook_secret_digest is None
+    assert len(hostile.inbox()) == 1
