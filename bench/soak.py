@@ -11,8 +11,9 @@ Sync now, the webhook fast lane) — and for ``--minutes`` a churn driver (``ben
 changes the store every ``--every`` seconds through the BigCommerce emulator's mutation
 endpoints. Meanwhile, on a schedule spread over the run, it injects faults:
 
-- a share of 5xx answers from both APIs (and, where the emulator offers them, writes that are
-  applied but answered with a 5xx or a cut connection), from 5 % of the run to its end;
+- a share of 5xx answers and cut connections from both APIs (and, where the emulator offers
+  them, writes that are applied but answered with a 5xx or a cut connection), from 5 % of the
+  run to its end;
 - 429 bursts from both APIs, from 20 % to 60 %;
 - a stuck Engagement Cloud import at 30 %, released a few minutes later;
 - a disconnect and reconnect of the Engagement Cloud account through the settings pages at
@@ -100,7 +101,7 @@ SCHEDULE = (  # (share of the churn time, fault)
     (0.70, "data sync off"),
     (0.80, "data sync on"),
 )
-ERRORS = {"error_rate": 0.05}
+ERRORS = {"error_rate": 0.05, "drop_rate": 0.01}
 APPLIED_ERRORS = {"applied_error_rate": 0.02, "applied_drop_rate": 0.01}
 BURSTS = {"burst_429_every": 40, "burst_429_length": 4}
 
@@ -530,7 +531,7 @@ class Soak:
             self.fault(name)
         self.churn_ended, self.churning = time.time(), False
         self.note(f"churn stopped after {len(self.churn.log)} changes; faults off; draining")
-        self.set_faults(error_rate=0.0, burst_429_every=0, pending_429=0,
+        self.set_faults(error_rate=0.0, drop_rate=0.0, burst_429_every=0, pending_429=0,
                         **({k: 0 for k in APPLIED_ERRORS} if self.applied_faults else {}))
         self.watch_stuck(release=True, disarm=True)
         status = self.status() or {}
@@ -605,12 +606,14 @@ class Soak:
             "changes": self.churn.by_kind(),
             "calls": len(enrolments),
             "contacts": sum(len(e["contacts"]) for e in enrolments),
-            "by_program": Counter(program for (program, _), n in sent_by_trigger(account, PROGRAMS).items() for _ in range(n)),
+            "by_program": sum((Counter({trigger: n}) for (trigger, _), n in sent_by_trigger(account, PROGRAMS).items()),
+                              Counter()),
             "attempts": attempts,
             "busiest_hour": busiest,
             "injected": injected,
             "longest_wait": max(waits, default=0.0),
             "median_wait": statistics.median(waits) if waits else 0.0,
+            "within_5": sum(1 for wait in waits if wait <= 300),
         }
 
     def report(self, result: dict[str, Any], argv: list[str]) -> tuple[str, Table]:
@@ -639,7 +642,9 @@ class Soak:
             ("Allowance used", f"{numbers['calls']} calls accepted, {numbers['attempts']} POSTs in all; "
                                f"busiest hour {numbers['busiest_hour']} of {ALLOWANCE_PER_HOUR}"),
             ("Longest enrolment wait", f"{numbers['longest_wait'] / 60:.1f} min (median "
-                                       f"{numbers['median_wait'] / 60:.1f} min; trigger to first seen, ±{self.args.poll_seconds:g} s)"),
+                                       f"{numbers['median_wait'] / 60:.1f} min; {numbers['within_5']} of "
+                                       f"{len(enrolments.waits)} within 5 min; trigger to first seen, "
+                                       f"±{self.args.poll_seconds:g} s)"),
             ("Faults injected", "; ".join(
                 [f"{name}: " + (", ".join(f"{k} {n}" for k, n in sorted(counts.items())) or "none")
                  for name, counts in numbers["injected"].items()]

@@ -103,10 +103,10 @@ class Churn:
         """Make ``changes`` changes; ``subscribers_book``: the emails Engagement Cloud last showed
         in the subscribers book (None: not known yet, no unsubscribe or resubscribe)."""
         made = []
-        store = self.store()
         book = subscribers_book if subscribers_book is not None else set()
         kinds, weights = list(WEIGHTS), list(WEIGHTS.values())
         for _ in range(changes):
+            store = self.store()  # each change sees the ones before it
             for _attempt in range(8):  # a kind with nothing to change: pick another
                 kind = self.rng.choices(kinds, weights)[0]
                 if kind in ("unsubscribe", "resubscribe") and subscribers_book is None:
@@ -119,7 +119,6 @@ class Churn:
                 if change is not None:
                     self.log.append(change)
                     made.append(change)
-                    store = self.store()  # the next change sees this one
                     break
         return made
 
