@@ -26,6 +26,9 @@ class Option:
     name: str
     active: bool = True  # programs: whether enrolments are accepted
     type: str | None = None  # data fields: String, Numeric, Date, Boolean
+    # Data fields: False for a field the destination fills in itself (a system field such as the
+    # date of the last subscription), which the connector must never write: it is not offered.
+    writable: bool = True
 
 
 @dataclass

@@ -2,12 +2,20 @@
 
 A field mapping is ``{canonical contact field key: destination data field name}`` over the keys
 of ``host.records.CONTACT_FIELDS``; an absent key is unmapped and is not sent.
+
+A contact's payload (what the host hashes to skip unchanged contacts) carries only the fields
+that have a value: mapping a new field then changes nothing for the contacts without one, and a
+mapping change re-sends only the contacts whose mapped values changed. To clear a value that
+went away (an address removed, a field unmapped), the host asks ``with_cleared`` for the record
+it sends. Which destination fields a contact field may go into is the mapper's to say
+(``accepted_types``); which fields must never be written is the destination's
+(``Option.writable`` of its data fields).
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -37,6 +45,17 @@ class Mapper(ABC):
     ) -> DestinationRecord:
         """A contact from the 26 field values (``host.records.contact_fields``) and, for a
         subscriber, its canonical subscriber record (opt-in and consent)."""
+
+    def accepted_types(self, key: str) -> tuple[str, ...] | None:
+        """The destination data field types (``Option.type``) that can take the contact field
+        ``key``, the preferred one first (used to create a missing field); None: any type."""
+        return None
+
+    def with_cleared(self, record: DestinationRecord, names: Collection[str]) -> DestinationRecord:
+        """The contact ``record`` as sent: with an empty value for each data field in ``names``
+        it carries no value for, which clears it at the destination. The default cannot clear
+        and sends the record as it is."""
+        return record
 
     def with_consent(
         self, connection: Connection, record: DestinationRecord, subscriber: Mapping[str, Any]

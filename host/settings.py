@@ -5,7 +5,9 @@ Namespaces and keys (what the pages save and the sync reads):
   consent_text (the store's signup wording, stored with each consent record).
 - ``automation``: new_customer_program_id, new_subscriber_program_id, first_order_program_id.
 - ``field_mapping``: mapping ({contact field key: destination data field name}); None until
-  first saved, so the destination mapper's defaults apply.
+  first saved, so the destination mapper's defaults apply. ``unmapped``: the data fields unmapped
+  since the contacts were last checked, sent empty once to the contacts that had a value
+  (``host.sync.contacts``).
 Plugins keep theirs under their own name (e.g. ``smtp``), with secrets in ``secrets``.
 """
 
@@ -33,7 +35,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "new_subscriber_program_id": None,
         "first_order_program_id": None,
     },
-    "field_mapping": {"mapping": None},
+    "field_mapping": {"mapping": None, "unmapped": []},
 }
 
 

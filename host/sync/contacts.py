@@ -6,11 +6,19 @@ a contact is still written (without a book) when it has orders, so its order his
 stranded. Only opted-in contacts go to the subscribers book, with their consent; an unsubscribe
 takes the contact out of that book (a list removal, not a global suppression), and so does a
 changed customer email for the old address in the customers book.
+
+What decides "changed" is the digest of the contact as mapped, without the mapped fields that
+have no value, and its book (``map_for_book``): mapping a new field changes nothing for the
+contacts without a value for it, so a mapping change re-sends only the contacts whose mapped
+values changed. The record sent also carries an empty value for the mapped fields without a
+value and for the fields unmapped since the last check (``context.unmapped``), so a value that
+went away is cleared at the destination.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from host.destinations import DestinationRecord, WriteResult
@@ -19,7 +27,8 @@ from host.records import contact_fields
 from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT, payload_hash
 
 if TYPE_CHECKING:
-    from host.models import ContactProfile
+    from host.mapping import Mapper
+    from host.models import Connection, ContactProfile, LedgerEntry
     from host.sync.context import SyncContext
 
 CONTACT_AREA = "contacts"  # where contact configuration problems (a deleted book) are shown
@@ -27,9 +36,16 @@ UNSUBSCRIBED = "unsubscribed in the store: removed from the subscribers book"
 NO_LONGER_CUSTOMER = "no store account has this email any more: removed from the customers book"
 
 
+# How contacts are hashed: 2 leaves empty fields out. A new version has every contact checked
+# once (the rows of an earlier one take the new form where the values are the same).
+DIGEST_VERSION = 2
+
+
 def settings_fingerprint(context: SyncContext) -> str:
     """Changes when anything that shapes every contact changes: a new mapping, another book."""
-    return payload_hash({"mapping": context.mapping, "contacts": context.contact_settings})
+    return payload_hash(
+        {"mapping": context.mapping, "contacts": context.contact_settings, "digest": DIGEST_VERSION}
+    )
 
 
 def profile_fields(profile: ContactProfile) -> dict[str, Any]:
@@ -39,6 +55,57 @@ def profile_fields(profile: ContactProfile) -> dict[str, Any]:
         for key in ("first_name", "last_name", "date_created")
     }
     return contact_fields(person, profile.latest_order)
+
+
+@dataclass
+class MappedContact:
+    record: DestinationRecord  # as sent: with empty values for fields to clear
+    digest: str  # of the payload without empty fields, and the book: what the ledger keeps
+    digest_with_empties: str  # as hashed before empty fields were left out
+
+
+def map_for_book(
+    mapper: Mapper, connection: Connection, mapping: Mapping[str, str], profile: ContactProfile,
+    subscriber: Mapping[str, Any] | None, book: str | None, unmapped: Collection[str] = (),
+) -> MappedContact:
+    """One contact of ``profile`` for ``book`` under ``mapping``: what to send and its digest."""
+    record = mapper.map_contact(
+        connection, email=profile.email, fields=profile_fields(profile), mapping=mapping, subscriber=subscriber
+    )
+    record.source_id = profile.email
+    mapped = {name for name in mapping.values() if name}
+    with_empties = mapper.with_cleared(record, mapped)
+    sent = mapper.with_cleared(record, mapped | set(unmapped)) if unmapped else with_empties
+    return MappedContact(
+        record=sent,
+        digest=payload_hash({"payload": record.payload, "book": book}),
+        digest_with_empties=payload_hash({"payload": with_empties.payload, "book": book}),
+    )
+
+
+def is_unchanged(row: LedgerEntry | None, mapped: MappedContact, *, adopt: bool = True) -> bool:
+    """Whether ``row`` last sent (or tried) these very values: its hash is the digest, or the
+    digest with empty fields that an earlier version of the host kept (with ``adopt``, the row
+    then takes the new form, so the ledger's verdict sees it unchanged)."""
+    if row is None or row.payload_hash is None:
+        return False
+    if row.payload_hash == mapped.digest_with_empties != mapped.digest:
+        if not adopt:
+            return True
+        row.payload_hash = mapped.digest
+    return row.payload_hash == mapped.digest
+
+
+def contact_books(
+    profile: ContactProfile, customers_book: str | None, subscribers_book: str | None
+) -> list[tuple[str, str | None, Mapping[str, Any] | None]]:
+    """(ledger kind, book, subscriber) of each contact ``sync_contacts`` writes for ``profile``."""
+    books: list[tuple[str, str | None, Mapping[str, Any] | None]] = []
+    if profile.customer is not None and (customers_book or profile.latest_order):
+        books.append((CUSTOMER_CONTACT, customers_book, None))
+    if subscribers_book and profile.subscriber is not None and profile.subscribed:
+        books.append((SUBSCRIBER_CONTACT, subscribers_book, profile.subscriber))
+    return books
 
 
 def sync_contacts(
@@ -97,19 +164,14 @@ def _is_synced(row) -> bool:
 
 def _plan(context, to_send, plan_key, row, profile, subscriber) -> None:
     try:
-        record = context.mapper.map_contact(
-            context.connection,
-            email=profile.email,
-            fields=profile_fields(profile),
-            mapping=context.mapping,
-            subscriber=subscriber,
-        )
+        mapped = map_for_book(context.mapper, context.connection, context.mapping, profile,
+                              subscriber, plan_key[1], context.unmapped)
     except RecordError as error:
         context.ledger.record_failure(row, None, error.message)
         _count(context, row, "failed")
         return
-    record.source_id = profile.email
-    digest = payload_hash({"payload": record.payload, "book": plan_key[1]})
+    is_unchanged(row, mapped)  # a hash of an earlier version takes the new form
+    record, digest = mapped.record, mapped.digest
     verdict = context.ledger.verdict(row, digest, retrying=context.retrying)
     if verdict == "send":
         if subscriber is not None and row.state != "synced":

@@ -92,6 +92,9 @@ class SyncContext:
     writing: str | None = None  # the area being written now (where a problem belongs)
     retrying: bool = False  # in the once-a-cycle pass that re-sends failed records
     generation: Generation = ()  # the account this cycle works for (``generation_of``)
+    # Data fields unmapped since the contacts were last checked: sent empty to the contacts
+    # re-sent (those that had a value), until a contacts pass completes (``host.sync.contacts``).
+    unmapped: tuple[str, ...] = ()
 
     def pause(self, area: str, error: ConfigurationError) -> None:
         """A configuration problem: show it, and leave ``area`` alone until the next run (a
@@ -223,7 +226,10 @@ def _status(context: SyncContext) -> str:
 def _build(database, session, connection, run, lease, max_attempts) -> SyncContext:
     plugins = get_plugins()
     mapper = plugins.mapper_for(connection.destination)
-    mapping = get_settings(session, connection, "field_mapping").get("mapping")
+    field_mapping = get_settings(session, connection, "field_mapping")
+    mapping = field_mapping.get("mapping")
+    if mapping is None:
+        mapping = mapper.default_mapping()
     problems = session.scalars(
         select(ConnectionProblem.area).where(ConnectionProblem.connection_id == connection.id)
     )
@@ -236,7 +242,8 @@ def _build(database, session, connection, run, lease, max_attempts) -> SyncConte
         mapper=mapper,
         enrollers=list(plugins.enrollers),
         contact_settings=get_settings(session, connection, "contacts"),
-        mapping=mapping if mapping is not None else mapper.default_mapping(),
+        mapping=mapping,
+        unmapped=tuple(sorted(set(field_mapping.get("unmapped") or ()) - set(mapping.values()))),
         ledger=Ledger(
             session,
             connection.id,

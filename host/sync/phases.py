@@ -25,6 +25,7 @@ from host.sync.collection_writes import QUEUED_KINDS, flush_outbox
 from host.sync.contacts import CONTACT_AREA, settings_fingerprint, sync_contacts
 from host.sync.cursors import CONTACT_SETTINGS, cursor_row, later
 from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT
+from host.sync.mapping_changes import forget_unmapped
 from host.sync.profiles import load_profiles
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ def send_contacts(context: SyncContext) -> bool:
             if context.should_stop():  # a page boundary: the rest stays dirty for the next run
                 return False
         _retry_failed_contacts(context)
+        forget_unmapped(context)  # every contact was checked: the unmapped fields were cleared
         context.commit()
         context.run.tally.contacts_settled()
         context.run.all_done()

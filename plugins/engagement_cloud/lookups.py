@@ -1,5 +1,8 @@
 """Look-ups for the settings pages: address books, programs, contact data fields (v2 only).
 
+Data fields Engagement Cloud fills in itself (``SYSTEM_DATA_FIELDS``) are answered with
+``writable=False``: the settings pages do not offer them and the mapper never writes them.
+
 Each answer is cached per connection and account for ``lookup_cache_seconds`` so rendering a
 page (or mapping a batch) does not cost API calls; creating a data field clears the cache.
 Data fields are created only when the merchant asks (``create_data_field``,
@@ -30,6 +33,16 @@ RESERVED_FIELD_NAMES = frozenset({
     "hcontactid", "hemail", "hemail256", "id", "messagecontent", "mobilenumberid", "notes",
     "unsubscribed", "uniquecontactid",
 })
+
+
+# Data fields Engagement Cloud fills in itself (reference §6: ``LASTSUBSCRIBED`` is a system date
+# field on every contact), and the restricted names above should an account ever list one: the
+# connector never writes them, so they are not offered in the field mapping.
+SYSTEM_DATA_FIELDS = frozenset({"LASTSUBSCRIBED"})
+
+
+def is_system_field(name: str) -> bool:
+    return name.upper() in SYSTEM_DATA_FIELDS or name.lower() in RESERVED_FIELD_NAMES
 
 
 class LookupCache:
@@ -94,7 +107,9 @@ def programs(client: EngagementCloudClient) -> list[Option]:
 
 
 def data_fields(client: EngagementCloudClient) -> list[Option]:
-    return [Option(id=f["name"], name=f["name"], type=f.get("type")) for f in client.get("/v2/data-fields") or []]
+    """The account's contact data fields; its system fields are marked not ``writable``."""
+    return [Option(id=f["name"], name=f["name"], type=f.get("type"), writable=not is_system_field(f["name"]))
+            for f in client.get("/v2/data-fields") or []]
 
 
 def create_data_field(client: EngagementCloudClient, name: str, type: str) -> Option:
@@ -103,7 +118,7 @@ def create_data_field(client: EngagementCloudClient, name: str, type: str) -> Op
     if kind is None:
         raise ConfigurationError(f"A data field type is one of {', '.join(FIELD_TYPES)}, not {type!r}.",
                                  area="field_mapping", code="data_field_invalid")
-    if not FIELD_NAME.match(name or "") or name.lower() in RESERVED_FIELD_NAMES:
+    if not FIELD_NAME.match(name or "") or is_system_field(name):
         raise ConfigurationError(
             f"{name!r} cannot be a data field name: use up to 20 letters, digits, '-' or '_', "
             "and not a reserved name such as EMAIL or ID.",

@@ -5,9 +5,14 @@ Contacts are v3 contact requests (reference §4.4) without their list: ``identif
 and a consent record. Choices made here:
 
 - Dates (``host.records.DATE_FIELDS``) are sent as ISO 8601 UTC (``2024-05-01T09:30:00Z``), the
-  format v3 uses for its own dates; a ``Date`` data field accepts it. Text values are cut to
-  255 characters (the data-field limit, §6). An empty value is sent as ``null``: it clears the
-  field, so a removed address does not linger.
+  format v3 uses for its own dates, into ``Date`` data fields only; text goes into ``String``
+  fields only (``accepted_types``), cut to 255 characters (the data-field limit, §6).
+- A mapped field without a value is left out of the payload, which the host hashes: mapping a
+  new field changes nothing for contacts without a value. When the host sends a contact it asks
+  ``with_cleared`` to add ``null`` for the mapped (and just unmapped) fields the contact has no
+  value for: ``null`` clears a field, so a removed address or an unmapped field does not linger.
+- Engagement Cloud's system fields (``lookups.SYSTEM_DATA_FIELDS``, e.g. ``LASTSUBSCRIBED``)
+  are never written, whatever the mapping says.
 - An opted-in subscriber is sent with email status ``subscribed``. When the connection enforces
   double opt-in and the subscriber is new (signed up after the account was connected; backfilled
   history is not new), the opt-in type is ``verifiedDouble``: Engagement Cloud then sends its
@@ -32,7 +37,8 @@ and a consent record. Choices made here:
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -41,6 +47,8 @@ from host.destinations import DestinationRecord
 from host.mapping import Mapper
 from host.records import DATE_FIELDS
 from host.settings import get_settings
+
+from .lookups import is_system_field
 
 TEXT_LIMIT = 255
 CONSENT_TEXT_LIMIT = 1000
@@ -84,7 +92,7 @@ def _compact(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _field_value(key: str, value: Any) -> Any:
-    if value in (None, ""):
+    if value is None or str(value).strip() == "":
         return None
     if key in DATE_FIELDS:
         return iso_z(value)
@@ -112,8 +120,22 @@ class EngagementCloudMapper(Mapper):
     def default_mapping(self) -> dict[str, str]:
         return dict(DEFAULT_MAPPING)
 
+    def accepted_types(self, key: str) -> tuple[str, ...]:
+        return ("Date",) if key in DATE_FIELDS else ("String",)
+
+    def with_cleared(self, record: DestinationRecord, names: Collection[str]) -> DestinationRecord:
+        data_fields = dict(record.payload.get("dataFields") or {})
+        for name in sorted(names):
+            if name and name not in data_fields and not is_system_field(name):
+                data_fields[name] = None
+        return replace(record, payload={**record.payload, "dataFields": data_fields})
+
     def map_contact(self, connection, *, email, fields, mapping, subscriber=None) -> DestinationRecord:
-        data_fields = {name: _field_value(key, fields.get(key)) for key, name in mapping.items() if name}
+        data_fields = {}
+        for key, name in mapping.items():
+            value = _field_value(key, fields.get(key))
+            if name and value is not None and not is_system_field(name):
+                data_fields[name] = value
         payload: dict[str, Any] = {"identifiers": {"email": email.strip()}, "dataFields": data_fields}
         source_id = email.strip().lower()
         if subscriber is not None:

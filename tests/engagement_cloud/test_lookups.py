@@ -15,6 +15,9 @@ def test_books_programs_and_fields_are_listed_with_program_activity(connection, 
     assert programs["Birthday (work in progress)"] is False
     fields = {f.name: f.type for f in destination.data_fields(connection)}
     assert fields["FIRSTNAME"] == "String" and fields["LASTSUBSCRIBED"] == "Date"
+    # Engagement Cloud's system fields are listed but marked: the connector must not write them.
+    unwritable = {f.name for f in destination.data_fields(connection) if not f.writable}
+    assert unwritable == {"LASTSUBSCRIBED"}
 
 
 def test_lookups_are_cached_until_a_field_is_created(connection, destination, emulator):

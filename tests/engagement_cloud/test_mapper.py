@@ -12,7 +12,7 @@ def test_default_mapping_covers_engagement_clouds_default_fields(mapper):
                                         "billing_postcode": "POSTCODE"}
 
 
-def test_only_mapped_fields_are_sent_dates_in_iso_utc_and_empty_values_clear(mapper, connection):
+def test_only_mapped_fields_with_a_value_are_in_the_payload_dates_in_iso_utc(mapper, connection):
     customer = records.customer(3) | {"date_created": "2023-06-01T14:00:00+02:00", "company": "x" * 300}
     fields = contact_fields(customer, None)
     mapping = {"first_name": "FIRSTNAME", "date_created": "CREATED", "company": "COMPANY", "phone": "PHONE"}
@@ -20,9 +20,28 @@ def test_only_mapped_fields_are_sent_dates_in_iso_utc_and_empty_values_clear(map
     record = mapper.map_contact(connection, email=" Shopper3@Example.com ", fields=fields, mapping=mapping)
 
     assert record.key == "shopper3@example.com"
+    # PHONE has no value: left out, so mapping it changed nothing for this contact's payload.
     assert record.payload == {"identifiers": {"email": "Shopper3@Example.com"},
                               "dataFields": {"FIRSTNAME": "First3", "CREATED": "2023-06-01T12:00:00Z",
-                                             "COMPANY": "x" * 255, "PHONE": None}}
+                                             "COMPANY": "x" * 255}}
+
+
+def test_the_record_sent_clears_the_fields_it_has_no_value_for_but_never_a_system_field(mapper, connection):
+    fields = contact_fields(records.customer(3) | {"company": "  "}, None)
+    mapping = {"first_name": "FIRSTNAME", "company": "COMPANY", "phone": "LASTSUBSCRIBED"}
+
+    record = mapper.map_contact(connection, email="shopper3@example.com", fields=fields, mapping=mapping)
+    sent = mapper.with_cleared(record, {"FIRSTNAME", "COMPANY", "LASTSUBSCRIBED", "OLD_FIELD"})
+
+    assert record.payload["dataFields"] == {"FIRSTNAME": "First3"}  # blank and system fields left out
+    assert sent.payload["dataFields"] == {"FIRSTNAME": "First3", "COMPANY": None, "OLD_FIELD": None}
+    assert sent.payload["identifiers"] == record.payload["identifiers"]
+
+
+def test_text_goes_into_string_fields_and_dates_into_date_fields(mapper):
+    assert mapper.accepted_types("company") == ("String",)
+    assert mapper.accepted_types("billing_postcode") == ("String",)
+    assert mapper.accepted_types("date_created") == ("Date",)
 
 
 def test_a_subscriber_without_known_ip_or_browser_still_gets_a_complete_consent_record(mapper, connection):

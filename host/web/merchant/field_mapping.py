@@ -1,23 +1,36 @@
 """The Field mapping tab: each of the 26 contact fields → one of the account's data fields, or none.
 
 Until the merchant saves, the destination mapper's defaults apply (FIRSTNAME ← first name, …).
-A row whose suggested data field is missing from the account offers to create it.
+A row whose suggested data field is missing from the account offers to create it; each row shows
+an example value from a real customer. A mapping cannot corrupt data: a data field takes at most
+one store field, the types must fit (the mapper's ``accepted_types``) and the destination's
+system fields (``Option.writable``) are neither offered nor accepted. A change that would send
+contacts again is saved only once the merchant confirmed how many (``resend_count``).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
+from sqlalchemy import select
 
 from host.db import db_session
 from host.errors import SyncError
+from host.models import ContactProfile
 from host.plugins import get_plugins
 from host.records import CONTACT_FIELDS, DATE_FIELDS
-from host.settings import get_settings, save_settings
+from host.sync.contacts import profile_fields
+from host.sync.ledger import payload_hash
+from host.sync.mapping_changes import current_mapping, resend_count, save_mapping
 from host.web.merchant import blueprint
 from host.web.merchant.forms import DATA_FIELD_NAME, field_mapping_form
 from host.web.merchant.lookups import destination, forget, lookup
 from host.web.session import current_connection, merchant_required
+
+EXAMPLE_SCAN = 1000  # the most recently updated customers looked at for example values
+EXAMPLE_LENGTH = 60
 
 # Field keys whose plain upper-case name is reserved by Engagement Cloud ("notes") or unclear.
 SUGGESTED_NAMES = {"notes": "CUSTOMER_NOTE", "date_created": "CUSTOMER_CREATED"}
@@ -28,8 +41,48 @@ def suggested_name(key: str) -> str:
     return SUGGESTED_NAMES.get(key, key.upper()[:20])
 
 
+def mapper():
+    return get_plugins().mapper_for(current_connection().destination)
+
+
 def data_field_type(key: str) -> str:
-    return "Date" if key in DATE_FIELDS else "String"
+    """The type of a data field created for ``key``: the one the destination's mapper prefers."""
+    accepted = mapper().accepted_types(key)
+    return accepted[0] if accepted else ("Date" if key in DATE_FIELDS else "String")
+
+
+def field_kind(key: str) -> str:
+    return "a date" if key in DATE_FIELDS else "text"
+
+
+def _shown(key: str, value) -> str:
+    if key in DATE_FIELDS:
+        try:
+            return datetime.fromisoformat(str(value)).strftime("%Y-%m-%d %H:%M UTC")
+        except ValueError:
+            pass
+    text = " ".join(str(value).split())
+    return text if len(text) <= EXAMPLE_LENGTH else text[: EXAMPLE_LENGTH - 1] + "…"
+
+
+def example_values() -> dict[str, str]:
+    """Per store field, its value for the most recently updated customer that has one."""
+    found: dict[str, str] = {}
+    profiles = db_session().scalars(
+        select(ContactProfile)
+        .where(ContactProfile.connection_id == current_connection().id)
+        .order_by(ContactProfile.updated_at.desc(), ContactProfile.id.desc())
+        .limit(EXAMPLE_SCAN)
+    )
+    for profile in profiles:
+        if not profile.customer:
+            continue
+        for key, value in profile_fields(profile).items():
+            if key not in found and value is not None and str(value).strip():
+                found[key] = _shown(key, value)
+        if len(found) == len(CONTACT_FIELDS):
+            break
+    return found
 
 
 def field_labels() -> dict[str, str]:
@@ -39,14 +92,10 @@ def field_labels() -> dict[str, str]:
 
 
 def saved_mapping() -> dict[str, str]:
-    connection = current_connection()
-    mapping = get_settings(db_session(), connection, "field_mapping").get("mapping")
-    if mapping is None:
-        mapping = get_plugins().mapper_for(connection.destination).default_mapping()
-    return dict(mapping)
+    return current_mapping(db_session(), current_connection(), mapper())
 
 
-def _render(mapping: dict[str, str], errors: dict, status: int = 200):
+def _render(mapping: dict[str, str], errors: dict, status: int = 200, confirm: dict | None = None):
     data_fields = lookup("data_fields")
     return (
         render_template(
@@ -57,9 +106,12 @@ def _render(mapping: dict[str, str], errors: dict, status: int = 200):
             mapping=mapping,
             data_fields=data_fields,
             existing=data_fields.names or set(),
+            system_fields={option.name for option in data_fields.options if not option.writable},
             suggested_name=suggested_name,
             data_field_type=data_field_type,
+            examples=example_values(),
             errors=errors,
+            confirm=confirm,
         ),
         status,
     )
@@ -67,6 +119,11 @@ def _render(mapping: dict[str, str], errors: dict, status: int = 200):
 
 def _typed_mapping() -> dict[str, str]:
     return {key: request.form.get(f"map.{key}", "").strip() for key in CONTACT_FIELDS}
+
+
+def _mapping_token(mapping: dict[str, str]) -> str:
+    """Names the mapping a confirmation was shown for: a different one must be confirmed anew."""
+    return payload_hash(mapping)[:16]
 
 
 @blueprint.get("/field-mapping")
@@ -77,17 +134,40 @@ def field_mapping():
     return _render(saved_mapping(), {})
 
 
-def _save(typed: dict[str, str]):
-    """Validate and save the typed table; answers the error page, or None once saved."""
+def _save(typed: dict[str, str], done: str | None = None):
+    """Validate the typed table and save it once confirmed: answers a page (the errors, or the
+    confirmation of how many contacts will be re-sent, after ``done``: what was done already),
+    or that count once saved."""
     form = {f"map.{key}": name for key, name in typed.items()}
+    labels = field_labels()
+    schema = field_mapping_form(
+        labels,
+        None if lookup("data_fields").error else lookup("data_fields").options,
+        kinds={key: field_kind(key) for key in labels},
+        accepted_types={key: mapper().accepted_types(key) for key in labels},
+        account=destination().title,
+    )
     try:
-        loaded = field_mapping_form(CONTACT_FIELDS, lookup("data_fields").names).load(form)
+        loaded = schema.load(form)
     except ValidationError as error:
         return _render(typed, error.messages, 400)
     mapping = {key: name for key, name in loaded.items() if name}
-    save_settings(db_session(), current_connection(), "field_mapping", {"mapping": mapping})
-    db_session().commit()
-    return None
+    session, connection = db_session(), current_connection()
+    count = 0
+    if mapping != saved_mapping():
+        count = resend_count(session, connection, mapper(), mapping)
+        if count and request.form.get("confirm") != _mapping_token(mapping):
+            return _render(typed, {}, confirm={"count": count, "token": _mapping_token(mapping), "done": done})
+    save_mapping(session, connection, mapper(), mapping)
+    session.commit()
+    return count
+
+
+def _saved_message(count: int) -> str:
+    if not count:
+        return "It applies from the next sync; no contact needs to be sent again."
+    contacts = "1 contact" if count == 1 else f"{count} contacts"
+    return f"It applies from the next sync, which re-sends {contacts}: those whose mapped values changed."
 
 
 @blueprint.post("/field-mapping")
@@ -95,10 +175,10 @@ def _save(typed: dict[str, str]):
 def field_mapping_submit():
     if not current_connection().is_connected:
         return redirect(url_for("settings.connect"))
-    failed = _save(_typed_mapping())
-    if failed is not None:
-        return failed
-    flash("Field mapping saved. It applies from the next sync; only what changed is sent again.", "success")
+    saved = _save(_typed_mapping())
+    if not isinstance(saved, int):
+        return saved
+    flash(f"Field mapping saved. {_saved_message(saved)}", "success")
     return redirect(url_for("settings.field_mapping"))
 
 
@@ -121,8 +201,9 @@ def create_data_field():
         return _render(typed, {f"map.{key}": [f"{name} could not be created: {message}"]}, 400)
     forget("data_fields")
     typed[key] = created.name  # the table is saved as typed, with the new field in its row
-    failed = _save(typed)
-    if failed is not None:
-        return failed
-    flash(f"Data field {created.name} created and mapped to {field_labels()[key]}. Mapping saved.", "success")
+    done = f"Data field {created.name} created and mapped to {field_labels()[key]}."
+    saved = _save(typed, done)
+    if not isinstance(saved, int):
+        return saved
+    flash(f"{done} Mapping saved. {_saved_message(saved)}", "success")
     return redirect(url_for("settings.field_mapping"))

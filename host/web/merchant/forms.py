@@ -19,6 +19,8 @@ from marshmallow import (
     validates_schema,
 )
 
+from host.destinations import Option
+
 BOOK_FIELDS = ("customers_book_id", "subscribers_book_id")
 PROGRAM_FIELDS = ("new_customer_program_id", "new_subscriber_program_id", "first_order_program_id")
 
@@ -122,28 +124,86 @@ class StoreSettingsForm(_Form):
             raise ValidationError(errors)
 
 
-def _data_field_validator(data_field_names: Collection[str] | None):
+def _data_field_validator(
+    label: str,
+    kind: str,
+    options: Mapping[str, Option] | None,
+    accepted: Collection[str] | None,
+    account: str,
+):
+    """Checks one row's choice: the field exists, may be written, and its type fits."""
+
     def check(value: str) -> None:
         if not value:
             return
-        if data_field_names is None:
+        if options is None:
             raise ValidationError("Your account's data fields could not be read, so this cannot be saved now.")
-        if value not in data_field_names:
-            raise ValidationError(f"{value} is not a data field of your Engagement Cloud account.")
+        option = options.get(value)
+        if option is None:
+            raise ValidationError(f"{value} is not a data field of your {account} account.")
+        if not option.writable:
+            raise ValidationError(
+                f"{value} is a system field that {account} fills in itself, so the connector must not "
+                "write it: choose another field."
+            )
+        if accepted and option.type and option.type not in accepted:
+            raise ValidationError(
+                f"{label} is {kind} and cannot go into {value}, a {option.type} field: choose a "
+                f"{' or '.join(accepted)} field."
+            )
 
     return check
 
 
-def field_mapping_form(field_keys: Collection[str], data_field_names: Collection[str] | None) -> Schema:
+def _joined(labels: list[str]) -> str:
+    return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
+
+
+def field_mapping_form(
+    labels: Mapping[str, str],
+    data_fields: Collection[Option] | None,
+    *,
+    kinds: Mapping[str, str],
+    accepted_types: Mapping[str, Collection[str] | None],
+    account: str = "Engagement Cloud",
+) -> Schema:
     """A schema reading ``map.<field key>`` dropdowns: a data field name, or empty for unmapped.
 
+    ``labels`` names the store fields (key → label, in the page's order); ``data_fields`` are the
+    account's fields (None when they could not be read); ``kinds`` says what each store field
+    holds ("text", "a date") and ``accepted_types`` which data field types take it (the
+    destination mapper's rule; None: any). Refused: a field missing from the account, a system
+    field, a type that does not fit, and one data field chosen for two store fields.
     ``load`` answers ``{field key: data field name or ""}``; drop the empty ones for the mapping.
     """
-    check = _data_field_validator(data_field_names)
-    declared = {
-        key: fields.String(data_key=f"map.{key}", load_default="", validate=check) for key in field_keys
+    options = None if data_fields is None else {option.name: option for option in data_fields}
+    declared: dict[str, Any] = {
+        key: fields.String(
+            data_key=f"map.{key}",
+            load_default="",
+            validate=_data_field_validator(label, kinds.get(key, "text"), options, accepted_types.get(key), account),
+        )
+        for key, label in labels.items()
     }
-    return _Form.from_dict(declared, name="FieldMappingForm")()
+
+    def one_store_field_per_data_field(self, data: dict[str, Any], **_kwargs) -> None:
+        chosen: dict[str, list[str]] = {}
+        for key in labels:
+            if data.get(key):
+                chosen.setdefault(data[key], []).append(key)
+        errors = {}
+        for name, keys in chosen.items():
+            if len(keys) > 1:
+                both = "both" if len(keys) == 2 else "all"
+                message = f"{_joined([labels[k] for k in keys])} are {both} mapped to {name}: choose one."
+                errors.update({f"map.{key}": [message] for key in keys})
+        if errors:
+            raise ValidationError(errors)
+
+    declared["one_store_field_per_data_field"] = validates_schema(skip_on_field_errors=False)(
+        one_store_field_per_data_field
+    )
+    return type("FieldMappingForm", (_Form,), declared)()
 
 
 DATA_FIELD_NAME = validate.Regexp(
