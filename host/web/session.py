@@ -86,6 +86,7 @@ def current_connection() -> Connection:
             abort(401, description=refusal)
         if time.time() - session["seen"] > SEEN_EVERY_SECONDS:
             session["seen"] = int(time.time())
+        session.permanent = True  # the cookie expires with the idle limit, not with the browser
         g.connection = connection
     return g.connection
 
