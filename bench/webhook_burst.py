@@ -239,7 +239,7 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def demo_target(folder: str):
+def demo_target(folder: str, **extra_env: str):
     """`make run`'s host: `flask --app host demo --port P`, once it says it is ready."""
     port = free_port(span=3)  # the emulators take the next two
     log_path = Path(folder) / "demo.log"
@@ -247,7 +247,7 @@ def demo_target(folder: str):
     process = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "flask"), "--app", "host", "demo", "--port", str(port)],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        env=bench_environment(HOST_INSTANCE_PATH=folder),
+        env=bench_environment(HOST_INSTANCE_PATH=folder, **extra_env),
     )
     print(f"demo pid {process.pid}, log {log_path}", file=sys.stderr, flush=True)
     deadline = time.monotonic() + 300
@@ -342,15 +342,22 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="how long (default 30)")
     parser.add_argument("--timeout", type=float, default=30.0, help="a request unanswered this long is lost")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON only")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (server log, database)")
+    parser.add_argument("--env", action="append", default=[], metavar="HOST_X=VALUE",
+                        help="with --demo: a setting for the demo process (e.g. HOST_SYNC__FAST_LANE_SECONDS=3600)")
     args = parser.parse_args()
     if not (0 < args.rate <= MAX_RATE and 0 < args.seconds <= MAX_SECONDS):
         raise SystemExit(f"--rate must be in (0, {MAX_RATE}] and --seconds in (0, {MAX_SECONDS}]")
 
     with tempfile.TemporaryDirectory(prefix="webhook-burst-") as folder:
+        if args.keep:
+            folder = tempfile.mkdtemp(prefix="webhook-burst-kept-")
+            print(f"kept: {folder}", file=sys.stderr)
         process = None
         try:
             if args.demo:
-                process, url, store_hash, secret, instance, database_url, customers = demo_target(folder)
+                process, url, store_hash, secret, instance, database_url, customers = demo_target(
+                    folder, **dict(item.split("=", 1) for item in args.env))
                 server = "demo (make run: threaded werkzeug, scheduler running)"
             elif args.gunicorn:
                 process, url, store_hash, secret, instance, database_url, customers = gunicorn_target(

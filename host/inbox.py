@@ -16,6 +16,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 500
 WAIT_SECONDS = 10.0  # a request waits this long for its event to be committed
 INBOX = WebhookEvent.__table__
+SLOW_WRITE_SECONDS = 1.0
 
 
 class InboxUnavailable(RuntimeError):
@@ -159,6 +161,7 @@ class InboxWriter:
                         pending.done.set()
 
     def _write(self, batch: list[_Pending]) -> None:
+        started = time.monotonic()
         try:
             with self.database.engine.begin() as connection:
                 if len(batch) == 1:
@@ -176,6 +179,9 @@ class InboxWriter:
             return
         for pending in batch:
             pending.done.set()
+        took = time.monotonic() - started
+        if took > SLOW_WRITE_SECONDS:  # the database was held by another writer meanwhile
+            log.warning("the inbox took %.1f s to store %s events", took, len(batch))
 
 
 def inbox_writer(app) -> InboxWriter:

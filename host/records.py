@@ -129,9 +129,15 @@ SCHEMAS: dict[str, type[Schema]] = {
 }
 
 
+_VALIDATORS: dict[str, Schema] = {}  # one instance per kind: building a schema costs more than using it
+
+
 def validation_errors(kind: str, record: dict[str, Any]) -> dict[str, Any]:
     """Marshmallow's error dict for a canonical record of ``kind`` (empty when valid)."""
-    return SCHEMAS[kind]().validate(record)
+    schema = _VALIDATORS.get(kind)
+    if schema is None:
+        schema = _VALIDATORS.setdefault(kind, SCHEMAS[kind]())
+    return schema.validate(record)
 
 
 ADDRESS_PARTS = {

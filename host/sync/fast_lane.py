@@ -110,19 +110,31 @@ def _due(connection_id: int, stream_name: str, now: datetime) -> tuple:
 
 def _sync_events_of(context, stream) -> None:
     """Read the records the stream's waiting events name, ``BATCH`` distinct ids at a time (a
-    burst of events about the same records is one read)."""
+    burst of events about the same records is one read).
+
+    A run takes the events received before it began, then once more those received while it
+    read; later ones wait for the next run. Under a steady stream of deliveries a run therefore
+    ends, and reads each record at most twice, instead of reading the same records again and
+    again for as long as the deliveries last."""
     session = context.session
+    cutoff, passes = utcnow(), 1
     while True:
         picked = session.execute(  # plain rows: an ORM entity would keep a stale received_at
             select(WebhookEvent.record_id, func.max(WebhookEvent.received_at).label("received_at"))
-            .where(*_due(context.connection.id, stream.name, utcnow()))
+            .where(
+                *_due(context.connection.id, stream.name, utcnow()),
+                WebhookEvent.received_at <= cutoff,
+            )
             .group_by(WebhookEvent.record_id)
             .order_by(func.min(WebhookEvent.id))
             .limit(BATCH)
         ).all()
         session.commit()  # no read transaction stays open while the store is asked
         if not picked:
-            return
+            if passes == 2:
+                return
+            cutoff, passes = utcnow(), 2  # what arrived while this run read
+            continue
         context.run.phase(f"fast lane: {stream.name}")
         picked_at = max(row.received_at for row in picked)
         try:
@@ -147,29 +159,22 @@ def _sync_ids(context, stream, ids: list[str], picked_at: datetime) -> None:
     (``_refused``), while every other id of the batch syncs now. Nothing waits for a poison id."""
     session = context.session
     try:
-        # The whole batch is read before anything is written, so no write lock is held (SQLite:
-        # the webhook receiver's) while the store answers.
+        # The whole batch is read before anything is written, and each page is committed with
+        # its events: the write lock (SQLite: shared with the webhook receiver) is held only
+        # while a page is applied, never while the store answers.
         pages = list(context.source.read(context.connection, stream, ids=ids))
         seen: set[str] = set()
         for page in pages:
-            seen.update(str(record[stream.primary_key]) for record in page.records)
+            page_ids = {str(record[stream.primary_key]) for record in page.records}
+            seen.update(page_ids)
             process_page(context, stream, page.records)
+            _mark_processed(context, stream, page_ids, picked_at)
+            context.commit()
         # Ids the store no longer returns were deleted there: their removal waits in the
         # outbox, committed with the events that named them.
-        waiting = settle_gone(context, stream, set(ids) - seen, removable=stream.kind in MAPPERS)
-        # An event received again meanwhile (the receiver re-queues it) must stay queued.
-        session.execute(
-            update(WebhookEvent)
-            .where(
-                WebhookEvent.connection_id == context.connection.id,
-                WebhookEvent.stream == stream.name,
-                WebhookEvent.record_id.in_(ids),
-                WebhookEvent.processed_at.is_(None),
-                WebhookEvent.received_at <= picked_at,
-            )
-            .values(processed_at=utcnow(), attempts=0, next_attempt_at=None, failed_reason=None)
-            .execution_options(synchronize_session=False)
-        )
+        gone = set(ids) - seen
+        waiting = settle_gone(context, stream, gone, removable=stream.kind in MAPPERS)
+        _mark_processed(context, stream, gone, picked_at)
         context.commit()
     except RecordError as error:
         session.rollback()
@@ -185,6 +190,25 @@ def _sync_ids(context, stream, ids: list[str], picked_at: datetime) -> None:
     context.run.page_done(stream.name)
     if waiting:
         send_removals(context, stream)
+
+
+def _mark_processed(context, stream, ids: set[str], picked_at: datetime) -> None:
+    """The events of ``ids`` received before the read are done (an event received again
+    meanwhile, re-queued by the receiver, stays queued)."""
+    if not ids:
+        return
+    context.session.execute(
+        update(WebhookEvent)
+        .where(
+            WebhookEvent.connection_id == context.connection.id,
+            WebhookEvent.stream == stream.name,
+            WebhookEvent.record_id.in_(sorted(ids)),
+            WebhookEvent.processed_at.is_(None),
+            WebhookEvent.received_at <= picked_at,
+        )
+        .values(processed_at=utcnow(), attempts=0, next_attempt_at=None, failed_reason=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def event_backoff(attempts: int, base_seconds: float) -> timedelta:
