@@ -141,3 +141,27 @@ def test_a_failed_event_is_listed_on_the_store_tab_with_the_stores_reason(web_ap
     assert "<b>bad</b>" not in page.get_data(as_text=True)
     csv = merchant.get("/settings/store/needs-attention.csv").get_data(as_text=True)
     assert "Customer 777" in csv and "the store refused it" in csv
+
+
+def test_a_run_under_a_steady_stream_of_deliveries_ends(world):
+    """Each read brings a new delivery for the same record: the run reads it twice, then stops."""
+    fill_history(world.store)
+    world.sync()
+    add_event(world, "customers", "1")
+    real_read = world.store.read
+    reads = []
+
+    def read_and_deliver_again(connection, stream, **kwargs):
+        pages = list(real_read(connection, stream, **kwargs))
+        if kwargs.get("ids") is not None:
+            reads.append(list(kwargs["ids"]))
+            with world.app.app_context(), get_db().transaction() as session:
+                session.add(WebhookEvent(connection_id=world.connection_id, dedupe_key=f"again-{len(reads)}",
+                                         stream="customers", record_id="1"))
+        yield from pages
+
+    world.store.read = read_and_deliver_again
+    assert tick(world).status == "finished"
+    assert reads == [["1"], ["1"]]
+    with world.app.app_context():
+        assert connections_with_events() == [world.connection_id], "the latest waits for the next run"
