@@ -112,12 +112,12 @@ def _sync_events_of(context, stream) -> None:
     """Read the records the stream's waiting events name, ``BATCH`` distinct ids at a time (a
     burst of events about the same records is one read).
 
-    A run takes the events received before it began, then once more those received while it
-    read; later ones wait for the next run. Under a steady stream of deliveries a run therefore
-    ends, and reads each record at most twice, instead of reading the same records again and
-    again for as long as the deliveries last."""
+    A run takes the events received before it began and, when those were few (under one
+    batch), once more those received while it read; later ones wait for the next run. Under a
+    steady stream of deliveries a run therefore ends, and reads each record at most twice,
+    instead of reading the same records again and again for as long as the deliveries last."""
     session = context.session
-    cutoff, passes = utcnow(), 1
+    cutoff, passes, read = utcnow(), 1, 0
     while True:
         picked = session.execute(  # plain rows: an ORM entity would keep a stale received_at
             select(WebhookEvent.record_id, func.max(WebhookEvent.received_at).label("received_at"))
@@ -131,10 +131,11 @@ def _sync_events_of(context, stream) -> None:
         ).all()
         session.commit()  # no read transaction stays open while the store is asked
         if not picked:
-            if passes == 2:
+            if passes == 2 or read >= BATCH:  # a busy run leaves the newest to the next one
                 return
             cutoff, passes = utcnow(), 2  # what arrived while this run read
             continue
+        read += len(picked)
         context.run.phase(f"fast lane: {stream.name}")
         picked_at = max(row.received_at for row in picked)
         try:
