@@ -17,7 +17,9 @@ enrolment — and moves it through:
 an hour per account, across all programs) of up to ``enrolment_batch_size`` contacts each.
 Due rows wait per program; a program calls when its batch is full, or when its last call is
 ``interval`` ago (a few minutes), so 20 calls carry up to 500 enrolments an hour and a lone
-welcome still goes within minutes. Programs take turns, the one that called longest ago first,
+welcome still goes within minutes. Once half the hour's allowance is used, partial batches
+wait longer to fill (``Pacer._interval``), so a steady trickle settles into calls every ten
+minutes or so instead of spending the allowance and then waiting most of an hour. Programs take turns, the one that called longest ago first,
 so a flash sale in one program does not starve the others. The allowance is counted from
 ``EnrolmentCall`` rows per destination account, so every connection and process sharing the
 account agrees and a restart forgets nothing. A spent allowance — our count, or the
@@ -345,7 +347,7 @@ class Pacer:
         self.key = account_key(context.connection)
 
     def send(self, ready: dict[str, list[tuple[Enrolment, str]]], send: Callable) -> None:
-        now, interval = self.context.now, self.context.interval
+        now = self.context.now
         last_call = self._last_calls(list(ready))
         queues = {program: _solo_first(rows) for program, rows in ready.items()}
         while queues:
@@ -355,8 +357,9 @@ class Pacer:
             size = 1 if queue[0][0].attempts else self.batch_size  # a refused contact goes alone
             full = len(queue) >= size
             called = last_call.get(program)
-            if not full and called is not None and now < called + interval:
-                self._hold(queue, called + interval, "waiting for its batch: one call per program every few minutes")
+            if not full and called is not None and now < called + self._interval():
+                self._hold(queue, called + self._interval(),
+                           "waiting for its batch: one call per program every few minutes")
                 del queues[program]
                 continue
             next_slot = self._next_slot()
@@ -389,15 +392,44 @@ class Pacer:
         ).all()
         return dict(rows)
 
+    def _interval(self) -> timedelta:
+        """How long a program's partial batch waits to fill. The configured interval while less
+        than half the allowance is used; then it stretches as the allowance fills (twice as long
+        with a quarter left, ten times with a twentieth), so partial batches alone never spend
+        the whole allowance and leave a cliff of an hour: full batches can still use the rest."""
+        if not self.allowance:
+            return self.context.interval
+        calls, _ = self.allowance
+        used = len(self._calls_in_window())
+        left = calls - used
+        if used <= calls / 2 or left <= 0:
+            return self.context.interval
+        return self.context.interval * (calls / 2) / left
+
+    def _calls_in_window(self) -> list[datetime]:
+        """When the calls counting against the allowance were made, oldest first."""
+        if not self.allowance:
+            return []
+        window = timedelta(seconds=self.allowance[1])
+        return list(
+            self.context.session.scalars(
+                select(EnrolmentCall.made_at)
+                .where(
+                    EnrolmentCall.account_key == self.key,
+                    EnrolmentCall.outcome.in_(COUNTED_CALLS),
+                    EnrolmentCall.made_at > self.context.now - window,
+                )
+                .order_by(EnrolmentCall.made_at)
+            )
+        )
+
     def _next_slot(self) -> datetime | None:
         """None when a call may go now; else when the allowance next allows one."""
-        now = self.context.now
-        session = self.context.session
-        refused = session.scalar(
+        refused = self.context.session.scalar(
             select(func.max(EnrolmentCall.made_at)).where(
                 EnrolmentCall.account_key == self.key,
                 EnrolmentCall.outcome == "allowance",
-                EnrolmentCall.made_at > now - RETRY_QUOTA,
+                EnrolmentCall.made_at > self.context.now - RETRY_QUOTA,
             )
         )
         if refused is not None:
@@ -405,19 +437,10 @@ class Pacer:
         if not self.allowance:
             return None
         calls, seconds = self.allowance
-        window = timedelta(seconds=seconds)
-        made = session.scalars(
-            select(EnrolmentCall.made_at)
-            .where(
-                EnrolmentCall.account_key == self.key,
-                EnrolmentCall.outcome.in_(COUNTED_CALLS),
-                EnrolmentCall.made_at > now - window,
-            )
-            .order_by(EnrolmentCall.made_at)
-        ).all()
+        made = self._calls_in_window()
         if len(made) < calls:
             return None
-        return made[len(made) - calls] + window
+        return made[len(made) - calls] + timedelta(seconds=seconds)
 
 
 def _solo_first(rows: list[tuple[Enrolment, str]]) -> list[tuple[Enrolment, str]]:

@@ -100,3 +100,27 @@ def test_records_stamped_in_the_connections_second_are_decided_by_the_backfills_
     world.sync()
 
     assert world.destination.enrolled() == [("P-customer", "read-after-backfill@example.com")]
+
+
+def test_partial_batches_wait_longer_as_the_hours_allowance_fills_so_it_is_never_spent_by_a_trickle(world):
+    world.app.config["SYNC"]["enrolment_interval_seconds"] = 240
+    world.destination.enrolment_allowance = (4, 3600)
+    world.save("automation", {"new_customer_program_id": "P-customer"})
+
+    def one_new_customer_then_sync(n: int) -> int:
+        world.store.customers[f"t{n}"] = customer(f"t{n}", f"trickle{n}@example.com", at(11, n))
+        world.sync()
+        return len(world.destination.enrolments)
+
+    assert one_new_customer_then_sync(1) == 1
+    world.time_passes(minutes=4)
+    assert one_new_customer_then_sync(2) == 2  # half the allowance used: still every 4 minutes
+    world.time_passes(minutes=4)
+    assert one_new_customer_then_sync(3) == 3
+    world.time_passes(minutes=4)
+    assert one_new_customer_then_sync(4) == 3  # one call left: a partial batch now waits 8 minutes
+    [waiting] = [row for row in world.enrolments() if row.state == "pending"]
+    assert "batch" in waiting.reason and waiting.attempts == 0
+    world.time_passes(minutes=4)
+    world.sync()
+    assert len(world.destination.enrolments) == 4
