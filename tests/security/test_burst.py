@@ -18,6 +18,7 @@ from host.models import Base, Connection
 from plugins.bigcommerce.webhooks import SECRET_HEADER
 from tests.security.conftest import CLIENT_ID, CLIENT_SECRET, install
 from tests.support import serve
+from tests.web.conftest import Merchant, install_store
 
 
 def test_a_burst_on_a_one_connection_pool_is_answered_and_stored_in_full(make_app):
@@ -119,3 +120,16 @@ def test_a_secret_kept_before_its_digest_is_recognised_once_and_then_by_the_head
     assert hostile.connection("store_a").webhook_secret_digest is not None
     assert hostile.connection("store_b").webhook_secret_digest is None
     assert len(hostile.inbox()) == 1
+
+
+def test_the_session_cookie_is_secure_httponly_samesite_none_and_partitioned_on_https(make_app, fake_cloud):
+    app = make_app(PLUGINS={"enabled": ["smtp"]}, PLUGIN_MODULES=[fake_cloud],
+                   HOST={"public_url": "https://connector.example.com"})
+    with app.app_context():
+        Base.metadata.create_all(get_db().engine)
+    store = install_store(app, connect_as="api-staging@example.com")
+    cookie = Merchant(app.test_client(), store).get("/settings/store").headers["Set-Cookie"]
+    for attribute in ("Secure", "HttpOnly", "SameSite=None", "Partitioned"):
+        assert attribute in cookie
+    assert "Expires=" in cookie
+    assert app.permanent_session_lifetime.total_seconds() == 8 * 3600

@@ -424,16 +424,3 @@ def test_every_error_page_is_framed_by_the_same_policy(stores, code):
     else:
         assert ancestors == reference.split("frame-ancestors", 1)[1]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-
-
-def test_the_session_cookie_is_secure_httponly_samesite_none_and_partitioned_on_https(make_app, fake_cloud):
-    app = make_app(PLUGINS={"enabled": ["smtp"]}, PLUGIN_MODULES=[fake_cloud],
-                   HOST={"public_url": "https://connector.example.com"})
-    with app.app_context():
-        Base.metadata.create_all(get_db().engine)
-    store = install_store(app, connect_as="api-staging@example.com")
-    cookie = Merchant(app.test_client(), store).get("/settings/store").headers["Set-Cookie"]
-    for attribute in ("Secure", "HttpOnly", "SameSite=None", "Partitioned"):
-        assert attribute in cookie
-    assert "Expires=" in cookie
-    assert app.permanent_session_lifetime.total_seconds() == 8 * 3600

@@ -16,14 +16,14 @@ def test_upgrade_fills_secret_digests_and_fails_waiting_poison_events(make_app):
             connection.execute(
                 text("INSERT INTO connections (id, source, source_account, store_name, store_url, source_data,"
                      " destination_data, webhook_secret, sync_enabled, installed_at)"
-                     " VALUES (1, 'bigcommerce', 'abc', 'Shop', '', '{}', '{}', :secret, 1, CURRENT_TIMESTAMP)"),
-                {"secret": crypto.encrypt('{"value": "old-secret"}')},
+                     " VALUES (1, 'bigcommerce', 'abc', 'Shop', '', '{}', '{}', :secret, :on, CURRENT_TIMESTAMP)"),
+                {"secret": crypto.encrypt('{"value": "old-secret"}'), "on": True},
             )
-            for row_id, record_id in ((1, "32"), (2, "abc"), (3, "../../v2/store"), (4, "1.5")):
+            for number, record_id in enumerate(("32", "abc", "../../v2/store", "1.5")):
                 connection.execute(
-                    text("INSERT INTO webhook_inbox (id, connection_id, dedupe_key, stream, record_id, payload,"
-                         " received_at) VALUES (:id, 1, :key, 'customers', :record, '{}', CURRENT_TIMESTAMP)"),
-                    {"id": row_id, "key": f"k{row_id}", "record": record_id},
+                    text("INSERT INTO webhook_inbox (connection_id, dedupe_key, stream, record_id, payload,"
+                         " received_at) VALUES (1, :key, 'customers', :record, '{}', CURRENT_TIMESTAMP)"),
+                    {"key": f"k{number}", "record": record_id},
                 )
         migrations.upgrade()
         with get_db().engine.connect() as connection:
