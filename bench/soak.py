@@ -20,7 +20,10 @@ endpoints. Meanwhile, on a schedule spread over the run, it injects faults:
   45 % (at a quiet moment: the churn pauses until the account holds what the store says and
   every due enrolment went out, so that the reconnected account can be judged exactly);
 - Sync now while a cycle runs, at 15 % and 65 %;
-- Data sync off at 70 %, on again at 80 %.
+- Data sync off at 70 %, on again at 80 %;
+- an enrolment call applied but its answer lost: a 5xx at 50 %, a cut connection at 85 % (the
+  next enrolment call Engagement Cloud accepts; meanwhile its other faults apply to enrolment
+  calls only).
 
 The Engagement Cloud enrolment allowance stays at its real 20 calls an hour. Every minute the
 Store tab and its status JSON are fetched as the merchant's browser fetches them. Then churn
@@ -96,11 +99,14 @@ SCHEDULE = (  # (share of the churn time, fault)
     (0.20, "429 bursts on"),
     (0.30, "stuck import"),
     (0.45, "disconnect and reconnect"),
+    (0.50, "lost enrolment answer (5xx)"),
     (0.60, "429 bursts off"),
     (0.65, "sync now during a cycle"),
     (0.70, "data sync off"),
     (0.80, "data sync on"),
+    (0.85, "lost enrolment answer (cut connection)"),
 )
+ENROLMENT_PATH = "/programs/enrolments"
 ERRORS = {"error_rate": 0.05, "drop_rate": 0.01}
 APPLIED_ERRORS = {"applied_error_rate": 0.02, "applied_drop_rate": 0.01}
 BURSTS = {"burst_429_every": 40, "burst_429_length": 4}
@@ -122,6 +128,7 @@ class Soak:
         self.args = args
         self.console = console
         self.workdir = Path(args.workdir or tempfile.mkdtemp(prefix="soak-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
         self.events: list[tuple[float, str]] = []
         self.faults: Counter = Counter()  # the soak's own faults (stuck import, disconnect, ...)
         self.page_problems: list[tuple[float, str, str]] = []
@@ -139,6 +146,8 @@ class Soak:
         self.stuck: dict[str, Any] = {}
         self.sync_now: list[dict[str, Any]] = []
         self.disconnects: list[bool] = []  # each Disconnect: did it lead back to the Connect page
+        self.lost_answer: dict[str, Any] | None = None  # an enrolment answer to lose, while armed
+        self.lost_answers: list[bool] = []  # each: did an enrolment call lose its answer
         self.applied_faults = False
         self.drain: dict[str, Any] = {}
         self.errors = ErrorLog()
@@ -323,6 +332,7 @@ class Soak:
             self.next["poll"] = now + self.args.poll_seconds
             self.poll()
             self.watch_stuck()
+            self.watch_lost()
         if now >= self.next["page"]:
             self.next["page"] = now + self.args.page_seconds
             self.visit("/settings/store")
@@ -386,6 +396,8 @@ class Soak:
             self.sync_now_during_cycle()
         elif name in ("data sync off", "data sync on"):
             self.data_sync(name.endswith("on"))
+        elif name.startswith("lost enrolment answer"):
+            self.lose_enrolment_answer("pending_applied_drops" if "cut" in name else "pending_applied_errors")
         self.faults[name] += 1
 
     def stuck_seconds(self) -> float:
@@ -409,6 +421,32 @@ class Soak:
             self.stuck["released_at"] = time.time()
             held = f"held {time.time() - self.stuck['held_at']:.0f} s" if "held_at" in self.stuck else "none was held"
             self.note(f"released the stuck import ({held})")
+
+    def lose_enrolment_answer(self, knob: str) -> None:
+        """The next enrolment call Engagement Cloud accepts is applied, then its answer is lost
+        (a 5xx or a cut connection). Meanwhile the other Engagement Cloud faults apply only to
+        enrolment calls too (``only_paths`` is one setting for all knobs)."""
+        if not self.applied_faults:
+            self.note("this Engagement Cloud emulator has no applied-then-lost writes")
+            return
+        self.watch_lost(end=True)
+        self.post(self.world.engagement_cloud.url, "/_emulator/faults", {"only_paths": [ENROLMENT_PATH], knob: 1})
+        window = max(0.1 * self.args.minutes * 60, 300.0)
+        self.lost_answer = {"knob": knob, "until": self.active() + window}
+
+    def watch_lost(self, end: bool = False) -> None:
+        """Once the lost answer happened (or its window closed), faults apply to every path again."""
+        lost = self.lost_answer
+        if not lost:
+            return
+        settings = self.get(self.world.engagement_cloud.url, "/_emulator/faults")["settings"]
+        happened = settings[lost["knob"]] == 0
+        if happened or end or self.active() >= lost["until"]:
+            self.post(self.world.engagement_cloud.url, "/_emulator/faults", {"only_paths": [], lost["knob"]: 0})
+            self.lost_answers.append(happened)
+            self.lost_answer = None
+            self.note("an enrolment call was applied and its answer lost" if happened
+                      else "[yellow]no enrolment call was accepted while its answer was to be lost[/yellow]")
 
     def sync_now_during_cycle(self) -> None:
         """Sync now, and once that cycle runs, Sync now again (from the page as it was)."""
@@ -496,7 +534,7 @@ class Soak:
     def wait_until_in_step(self, seconds: float) -> bool:
         """Until Engagement Cloud holds what the store says and every due enrolment went out."""
         started = time.time()
-        deadline, said = started + seconds, started
+        deadline, said, same = started + seconds, started, (None, started)
         while time.time() < deadline:
             store, account = self.churn.store(), self.poll()
             self.watch_stuck()  # a stuck import plays out its time
@@ -506,6 +544,12 @@ class Soak:
             if not differences and not missing and not self.host()["inbox"]:
                 self.note(f"in step after {time.time() - started:.0f} s")
                 return True
+            if differences != same[0]:
+                same = (differences, time.time())
+            elif not missing and time.time() - same[1] >= 180:  # the rest is not going to change
+                self.note(f"[yellow]every due enrolment went out, but Engagement Cloud stays apart from the "
+                          f"store: {differences}[/yellow]")
+                return False
             if time.time() - said >= 60:
                 said = time.time()
                 self.note(f"waiting for the quiet moment: {len(missing)} enrolment(s) due, "
@@ -534,6 +578,7 @@ class Soak:
         self.set_faults(error_rate=0.0, drop_rate=0.0, burst_429_every=0, pending_429=0,
                         **({k: 0 for k in APPLIED_ERRORS} if self.applied_faults else {}))
         self.watch_stuck(release=True, disarm=True)
+        self.watch_lost(end=True)
         status = self.status() or {}
         if status.get("sync_enabled") is False:
             self.data_sync(True)
@@ -649,7 +694,8 @@ class Soak:
                 [f"{name}: " + (", ".join(f"{k} {n}" for k, n in sorted(counts.items())) or "none")
                  for name, counts in numbers["injected"].items()]
                 + [", ".join(soak_faults)]
-                + [f"Sync now during a cycle: {hits} of {len(self.sync_now)} landed mid-cycle, {honoured} followed by a cycle"])),
+                + [f"Sync now during a cycle: {hits} of {len(self.sync_now)} landed mid-cycle, {honoured} followed by a cycle"]
+                + [f"enrolment calls applied with their answer lost: {sum(self.lost_answers)} of {len(self.lost_answers)} tries"])),
             ("Pages checked", f"{self.pages_checked} (Store tab and status JSON every {self.args.page_seconds:g} s, "
                               f"and every page of the faults)"),
             ("Host errors logged", str(sum(self.errors.messages.values()))),
