@@ -14,12 +14,9 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
-
 from host.destinations import AccountInfo, Destination, DestinationRecord, Option, WriteResult
 from host.errors import SyncError
-from host.models import Connection, ConnectionProblem
+from host.models import Connection
 
 from . import account, contacts, insight, jobs, lookups, programs, reasons
 from .client import ApiError
@@ -177,21 +174,8 @@ class EngagementCloud(Destination):
 
 def _record_missing_fields(connection: Connection, names: list[str]) -> None:
     """Keep one ``data_fields_missing`` problem while mapped fields are missing; clear it after."""
-    try:
-        with jobs.job_session(connection) as session:
-            existing = session.scalar(select(ConnectionProblem).where(
-                ConnectionProblem.connection_id == connection.id, ConnectionProblem.code == MISSING_FIELDS_CODE))
-            if not names:
-                if existing is not None:
-                    session.execute(delete(ConnectionProblem).where(ConnectionProblem.id == existing.id))
-                return
-            message = (
-                f"The field mapping uses data fields that do not exist in Engagement Cloud: {', '.join(names)}. "
-                "Create them from the Field mapping tab, or unmap them; the other fields keep syncing.")
-            if existing is None:
-                session.add(ConnectionProblem(connection_id=connection.id, code=MISSING_FIELDS_CODE,
-                                              area="field_mapping", message=message))
-            else:
-                existing.message = message
-    except IntegrityError:
-        pass  # another process recorded the same problem first: same outcome
+    message = (
+        f"The field mapping uses data fields that do not exist in Engagement Cloud: {', '.join(names)}. "
+        "Create them from the Field mapping tab, or unmap them; the other fields keep syncing."
+    ) if names else None
+    jobs.show_problem(connection, MISSING_FIELDS_CODE, "field_mapping", message)

@@ -133,18 +133,26 @@ def _mark_stuck(connection: Connection, job: OpenJob, kind: str) -> TransientErr
         row = session.get(DestinationJob, job.id)
         if row is not None and "stuck_since" not in (row.detail or {}):
             row.detail = {**(row.detail or {}), "stuck_since": utcnow().isoformat()}
+    show_problem(connection, STUCK_CODE, "imports", message)
+    return TransientError(message, area="imports")
+
+
+def show_problem(connection: Connection, code: str, area: str, message: str | None) -> None:
+    """Keep one Store-tab problem ``code`` with ``message``, in its own short transaction (the
+    sync's session may be mid-write); ``message`` None clears it."""
     try:
         with job_session(connection) as session:
             problem = session.scalar(select(ConnectionProblem).where(
-                ConnectionProblem.connection_id == connection.id, ConnectionProblem.code == STUCK_CODE))
-            if problem is None:
-                session.add(ConnectionProblem(connection_id=connection.id, code=STUCK_CODE,
-                                              area="imports", message=message))
+                ConnectionProblem.connection_id == connection.id, ConnectionProblem.code == code))
+            if message is None:
+                if problem is not None:
+                    session.delete(problem)
+            elif problem is None:
+                session.add(ConnectionProblem(connection_id=connection.id, code=code, area=area, message=message))
             else:
                 problem.message = message
     except IntegrityError:
-        pass  # another process recorded it first
-    return TransientError(message, area="imports")
+        pass  # another process recorded the same problem first: same outcome
 
 
 def _clear_stuck_if_none(connection: Connection) -> None:
