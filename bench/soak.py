@@ -452,7 +452,7 @@ class Soak:
         """Sync now, and once that cycle runs, Sync now again (from the page as it was)."""
         outcome: dict[str, Any] = {"hit": False, "honoured": False}
         self.sync_now.append(outcome)
-        for _ in range(3):
+        for _ in range(5):  # cycles of a quiet store take a second: the press may come too late
             self.click("sync-now")
             form = self.form_to("sync-now")  # the page as it is now, kept open while the cycle starts
             running, deadline = None, time.time() + 60
@@ -468,9 +468,10 @@ class Soak:
             status = self.status() or {}
             outcome["hit"] = bool(status.get("running") and status["running"]["id"] == running["id"])
             outcome["run"] = running["id"]
-            break
+            if outcome["hit"]:  # still running after the press was answered: it landed mid-cycle
+                break
         if not outcome["hit"]:
-            self.note("Sync now: no cycle caught running")
+            self.note("[yellow]Sync now: no press landed while a cycle ran[/yellow]")
             return
         deadline = time.time() + 180
         while time.time() < deadline and not outcome["honoured"]:
