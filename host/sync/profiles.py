@@ -125,6 +125,7 @@ class ProfileUpdater:
     def order(self, profile: ContactProfile, order: dict[str, Any]) -> list[Event]:
         """Orders that count (not incomplete, not deleted) give the latest addresses and the first order."""
         if order.get("is_incomplete") or order.get("is_deleted"):
+            _forget_order(profile, order)
             return []
         facts = {key: order.get(key) for key in ORDER_FACTS}
         events = []
@@ -139,6 +140,19 @@ class ProfileUpdater:
         if profile.customer is None:
             profile.customer, profile.is_guest = guest_from_order(order), True
         return events
+
+
+def _forget_order(profile: ContactProfile, order: dict[str, Any]) -> None:
+    """An order that stopped counting (archived, or Incomplete again). A guest exists only
+    through orders: when it was the guest's only one (their first and latest), the guest is no
+    customer any more and leaves the customers book at the contacts phase. The first order is
+    kept, so a later order is not taken for a first one."""
+    order_id = str(order["id"])
+    latest, first = profile.latest_order, profile.first_order
+    if not profile.is_guest or latest is None or str(latest["id"]) != order_id:
+        return
+    if first is None or str(first["id"]) == order_id:
+        profile.customer, profile.is_guest, profile.latest_order = None, False, None
 
 
 def guest_from_order(order: dict[str, Any]) -> dict[str, Any]:

@@ -119,7 +119,7 @@ class FakeSource(Source):
         found: dict = {}
         for item in sorted(self.orders.values(), key=lambda o: o["date_created"]):
             email = item["email"]
-            if item["customer_id"] or email in registered or item["is_incomplete"]:
+            if item["customer_id"] or email in registered or item["is_incomplete"] or item["is_deleted"]:
                 continue
             guest = found.setdefault(
                 email, customer(email, email, item["date_created"], is_guest=True)

@@ -143,3 +143,24 @@ def test_a_destination_that_cannot_remove_keeps_excluding_and_says_so_once(
     archive_and_hide(world.store, 7, archived=False)
     world.sync()
     assert world.ledger("orders", "100").state == "synced"  # restored: sent again
+
+
+def test_a_guest_whose_only_order_is_archived_leaves_the_customers_book_and_one_with_another_stays(world):
+    fill(world.store)
+    world.store.orders["200"] = order(200, "once@example.com", at(3, 2))
+    world.store.orders["201"] = order(201, "twice@example.com", at(3, 3))
+    world.store.orders["202"] = order(202, "twice@example.com", at(3, 4))
+    world.sync()
+    assert {"once@example.com", "twice@example.com"} <= world.destination.book("B-customers")
+
+    for order_id in ("200", "202"):
+        world.store.orders[order_id].update(is_deleted=True, date_modified=at(5))
+    world.sync()
+
+    customers_book = world.destination.book("B-customers")
+    assert "once@example.com" not in customers_book and "twice@example.com" in customers_book
+    assert set(world.destination.collections["Orders"]) == {"100", "101", "201"}
+    world.store.orders["203"] = order(203, "once@example.com", at(6))  # back, with a repeat order
+    world.sync()
+    assert "once@example.com" in world.destination.book("B-customers")
+    assert world.destination.enrolments == []  # not a first order: the archived one was
