@@ -36,6 +36,7 @@ def run_cycle_with_progress(
         TimeElapsedColumn(),
         console=console,
         transient=False,
+        disable=not console.is_terminal,  # no bars (and no refresh thread) in logs and pipes
     ) as progress:
         tasks: dict[str, int] = {}
 
