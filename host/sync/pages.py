@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from host.errors import ConfigurationError
 from host.records import validation_errors
+from host.sync import statistics
 from host.sync.collection_writes import MAPPERS, QUEUED_KINDS, queue_collection, sync_collection
 from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT
 from host.sync.profiles import email_of, load_profiles, release_changed_emails
@@ -31,6 +32,7 @@ def process_page(context: SyncContext, stream: Stream, records: Sequence[dict[st
     it, so the rest of the page (and of the cycle) still syncs.
     """
     context.run.add(stream.name, read=len(records))
+    statistics.records_applied(context.session, context.connection.id, len(records))
     while True:
         try:
             return _apply_page(context, stream, records)
