@@ -100,6 +100,8 @@ class ProfileUpdater:
         registered_before = profile.customer is not None and not profile.is_guest
         if is_guest and registered_before:
             return []  # the store account speaks for this email, not its guest orders
+        if is_older(customer, profile.customer):
+            return []  # the other lane applied a newer copy already (``host.sync.versions``)
         profile.customer, profile.is_guest = customer, is_guest
         profile.customer_id = None if is_guest else str(customer["id"])
         events = []
@@ -108,6 +110,8 @@ class ProfileUpdater:
         return events
 
     def subscriber(self, profile: ContactProfile, subscriber: dict[str, Any]) -> list[Event]:
+        if is_older(subscriber, profile.subscriber):
+            return []  # the other lane applied a newer copy already (``host.sync.versions``)
         opted_in = bool(subscriber.get("opted_in"))
         known_unsubscribed = profile.subscriber is not None and not profile.subscribed
         events = []
@@ -140,6 +144,15 @@ class ProfileUpdater:
         if profile.customer is None:
             profile.customer, profile.is_guest = guest_from_order(order), True
         return events
+
+
+def is_older(record: dict[str, Any], current: dict[str, Any] | None) -> bool:
+    """Whether ``record`` is an older copy of the record the profile holds (same id, an earlier
+    ``date_modified``): a cycle's page read before a change the fast lane already applied."""
+    if not current or str(current.get("id")) != str(record.get("id")):
+        return False
+    mine, theirs = record.get("date_modified"), current.get("date_modified")
+    return bool(mine and theirs) and parse_time(mine) < parse_time(theirs)
 
 
 def _forget_order(profile: ContactProfile, order: dict[str, Any]) -> None:
