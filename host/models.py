@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -78,6 +79,10 @@ class Connection(Base):
     # A cross-process lease: no two cycles of one connection at once.
     lock_owner: Mapped[str | None] = mapped_column(String(255), default=None)
     lock_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The fast lane's own lease (``host.sync.lock``): never two fast-lane runs of one
+    # connection at once, while a fast-lane run and a cycle may run side by side.
+    fast_lane_owner: Mapped[str | None] = mapped_column(String(255), default=None)
+    fast_lane_expires_at: Mapped[datetime | None] = mapped_column(default=None)
     # "Sync now": the scheduler runs a cycle at once, or right after the running one.
     sync_requested_at: Mapped[datetime | None] = mapped_column(default=None)
     # SHA-256 of the webhook secret (set with it): the receiver finds the connection from the
@@ -178,6 +183,10 @@ class ContactProfile(Base):
     sources: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Facts changed since the contacts were last sent: the cycle's contacts phase checks it.
     dirty: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Counts the changes of this row (``host.sync.versions``): a lane that sent the contact
+    # clears ``dirty`` only where the version is still the one it read, so a change made by the
+    # other lane meanwhile is sent again, never lost.
+    version: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -272,6 +281,9 @@ class WebhookEvent(Base):
         UniqueConstraint("connection_id", "dedupe_key"),
         # the fast lane's question: which events of this stream still wait?
         Index("ix_webhook_inbox_waiting", "connection_id", "stream", "processed_at"),
+        # the scheduler's look at the inbox, five times a second: which connections have any?
+        Index("ix_webhook_inbox_unprocessed", "connection_id",
+              sqlite_where=text("processed_at IS NULL"), postgresql_where=text("processed_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
