@@ -7,7 +7,10 @@ is committed; the writer takes whatever events are waiting, writes them in one t
 wakes their requests. A request still answers only once its event is stored, a request holds
 no database connection while it waits, and the whole process writes through one connection.
 
-If a batch fails, its events are written one by one, so one bad event fails alone.
+If a batch fails, its events are written one by one, so one bad event fails alone. Once a
+batch is committed, the fast lane of this process (when the scheduler runs here) is woken at
+once (``fast_lane_wakeup``); a scheduler in another process finds the events at its next look
+at the inbox (``[sync] fast_lane_poll_seconds``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ MAX_BATCH = 500
 WAIT_SECONDS = 10.0  # a request waits this long for its event to be committed
 INBOX = WebhookEvent.__table__
 SLOW_WRITE_SECONDS = 1.0
+# Set when events were stored: the scheduler's fast-lane thread of this process waits on it.
+fast_lane_wakeup = threading.Event()
 
 
 class InboxUnavailable(RuntimeError):
@@ -179,6 +184,7 @@ class InboxWriter:
             return
         for pending in batch:
             pending.done.set()
+        fast_lane_wakeup.set()
         took = time.monotonic() - started
         if took > SLOW_WRITE_SECONDS:  # the database was held by another writer meanwhile
             log.warning("the inbox took %.1f s to store %s events", took, len(batch))

@@ -2,10 +2,17 @@
 
 Each connection has one job, ``cycle:<id>``, a one-off run date: when a cycle finishes, the job
 is set again for ``[sync] interval_seconds`` later (five minutes after the last one finished, not
-on a fixed clock; a failed or stopped one too, as the Store tab then promises). A ``tick`` job every ``[sync] fast_lane_seconds`` drains the webhook inbox
-(the fast lane), answers "Sync now" requests, and gives a job back to any connection without
-one (a new connection, a job lost to a crash). Because the jobs live in the database, a restart
-resumes the schedule; late jobs run at once.
+on a fixed clock; a failed or stopped one too, as the Store tab then promises). A ``tick`` job
+every ``[sync] fast_lane_seconds`` answers "Sync now" requests, gives a job back to any
+connection without one (a new connection, a job lost to a crash), runs the fast lane for
+enrolments that fell due and purges old inbox events. Because the jobs live in the database, a
+restart resumes the schedule; late jobs run at once.
+
+The fast lane has its own thread (not a stored job: nothing is written while the inbox is
+empty): it looks at the inbox every ``[sync] fast_lane_poll_seconds`` (0.2 s, a cheap indexed
+query, so a receiver in another process is heard within that) and at once when the receiver of
+this process stored an event (``host.inbox.wake_fast_lane``). Its runs take the fast-lane lease,
+never the cycle's, so they go on while a cycle (a backfill) runs (``host.sync.fast_lane``).
 
 One scheduler per deployment: inside the web process under ``make run`` (``[scheduler] enabled``)
 or alone with ``flask --app host scheduler`` in production. Even if two ran by mistake, the
@@ -15,6 +22,7 @@ connection lease keeps cycles of one connection from overlapping.
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,6 +35,7 @@ from werkzeug.serving import is_running_from_reloader
 
 from host.db import get_db
 from host.incidents import log_unexpected
+from host.inbox import fast_lane_wakeup
 from host.models import Connection, SyncRun, utcnow
 from host.sync import connections_with_events, purge_processed_events, run_cycle, run_fast_lane
 
@@ -84,7 +93,11 @@ class HostScheduler:
         config = app.config.get("SYNC", {})
         self.interval = timedelta(seconds=float(config.get("interval_seconds", 300)))
         self.tick_seconds = float(config.get("fast_lane_seconds", 5))
+        self.poll_seconds = max(0.02, float(config.get("fast_lane_poll_seconds", 0.2)))
         self.last_tick_at: datetime | None = None
+        self.last_poll_at: datetime | None = None
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
         self.last_purge_at: datetime | None = None
         with app.app_context():
             engine = get_db().engine
@@ -110,10 +123,49 @@ class HostScheduler:
             id=TICK_JOB,
             replace_existing=True,
         )
+        if not paused:
+            self.start_fast_lane()
+
+    def start_fast_lane(self) -> None:
+        """The fast lane's own thread (``poll``); started by ``start`` unless paused."""
+        if self._poller is not None and self._poller.is_alive():
+            return
+        self._stop.clear()
+        self._poller = threading.Thread(target=self._poll_loop, name="fast-lane", daemon=True)
+        self._poller.start()
 
     def shutdown(self) -> None:
+        self._stop.set()
+        fast_lane_wakeup.set()
+        if self._poller is not None:
+            self._poller.join(timeout=10)
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
+
+    def _poll_loop(self) -> None:
+        while not self._stop.is_set():
+            fast_lane_wakeup.wait(self.poll_seconds)
+            fast_lane_wakeup.clear()  # an event stored from here on wakes the next round
+            if self._stop.is_set() or not self.scheduler.running:
+                return  # shut down (also when only the job scheduler was)
+            try:
+                with self.app.app_context():
+                    self.poll()
+            except Exception as error:  # a database hiccup: the next round tries again
+                _log_failure(error, "the fast lane's look at the inbox failed")
+                self._stop.wait(self.poll_seconds * 5)
+
+    def poll(self) -> None:
+        """Run the fast lane for every connection with events waiting (no enrolment work: the
+        tick looks for that, less often)."""
+        self.last_poll_at = utcnow()
+        for connection_id in connections_with_events(enrolments=False):
+            if self._stop.is_set():
+                return
+            try:
+                run_fast_lane(connection_id)
+            except Exception as error:
+                _log_failure(error, "fast lane of connection %s failed", connection_id)
 
     def plan_next(self, connection_id: int) -> None:
         """After a cycle: the next one after the interval, or now if "Sync now" came meanwhile."""
@@ -143,7 +195,7 @@ class HostScheduler:
             ).all()
         for connection_id in ids:
             self.tick_connection(connection_id)
-        for connection_id in connections_with_events():
+        for connection_id in connections_with_events():  # enrolments due too
             try:
                 run_fast_lane(connection_id)
             except Exception as error:
@@ -191,6 +243,7 @@ class HostScheduler:
             "connections_scheduled": len(cycles),
             "next_cycle_at": upcoming.isoformat() if upcoming else None,
             "last_tick_at": self.last_tick_at.isoformat() if self.last_tick_at else None,
+            "last_fast_lane_poll_at": self.last_poll_at.isoformat() if self.last_poll_at else None,
         }
 
 

@@ -1,8 +1,9 @@
 """What one cycle works with, and the scope that opens it: lease, run row, session, hooks.
 
 ``cycle_scope`` is shared by the periodic cycle, "Sync now", the CLI and the fast lane: it
-takes the connection's lease (or answers None when another cycle holds it or sync is off),
-records the run, and always releases the lease and closes the run, whatever happens inside.
+takes the lease of the run's lane (the fast lane has its own, ``host.sync.lock``: a fast-lane
+run never waits for a cycle), or answers None when that lane is busy or sync is off, records
+the run, and always releases the lease and closes the run, whatever happens inside.
 
 Work stops at the next page boundary when Data sync is switched off or the connection is
 disconnected, linked to another account or removed meanwhile (``should_stop``); a cycle that
@@ -15,6 +16,7 @@ sync stopped, when it tries again, and that reference (``host.incidents``).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,9 +36,10 @@ from host.models import Connection, ConnectionProblem, utcnow
 from host.plugins import get_plugins
 from host.settings import get_settings
 from host.sources import Source
-from host.sync.forget import forget_if_pending
+from host.sync import versions  # noqa: F401  (counts profile changes on every flush)
+from host.sync.forget import STATE_NAMESPACE, forget_if_pending
 from host.sync.ledger import RETRY_BASE_SECONDS, Ledger
-from host.sync.lock import Lease
+from host.sync.lock import CYCLE, Lease, claim_other_lane, lane_of
 from host.sync.profiles import ProfileUpdater
 from host.sync.runs import RunRecorder, clear_problems, record_problem
 
@@ -135,15 +138,19 @@ def cycle_scope(
     """Yield a ready ``SyncContext``, or None when the connection cannot sync now."""
     database = get_db()
     config = current_app.config.get("SYNC", {})
-    lease = Lease(database, connection_id, seconds=float(config.get("lock_seconds", 120)))
+    lane = lane_of(trigger)
+    lease = Lease(
+        database, connection_id, seconds=float(config.get("lock_seconds", 120)), lane=lane
+    )
     if not lease.acquire():
         yield None
         return
     session = sessionmaker(database.engine, expire_on_commit=False)()
     try:
         connection = session.get(Connection, connection_id)
-        if connection is not None and forget_if_pending(session, connection):
-            session.commit()  # left by a cycle that died before it could forget
+        if connection is not None and not _forget_left_over(session, connection, lane):
+            yield None  # a fast-lane run while the other lane must forget first
+            return
         if connection is None or not connection.is_connected or not connection.sync_enabled:
             yield None
             return
@@ -188,8 +195,31 @@ def cycle_scope(
             plugins.after_sync_cycle(connection, row)
     finally:
         session.close()
-        _forget_marked(database, connection_id)
+        _forget_marked(database, connection_id, lane)
         lease.release()
+
+
+FORGET_WAIT_SECONDS = 30.0  # a cycle waits this long for a fast-lane run to stop before forgetting
+
+
+def _forget_left_over(session: Session, connection: Connection, lane: str) -> bool:
+    """Forget the state a disconnect or reconnect marked and its holder left behind (it died),
+    with the other lane's lease free; answer whether this run may go on.
+
+    A cycle waits for a fast-lane run to end (one page at most: the changed connection stops
+    it); a fast-lane run leaves the forgetting to a running cycle and does not start."""
+    deadline = time.monotonic() + (FORGET_WAIT_SECONDS if lane == CYCLE else 0)
+    while get_settings(session, connection, STATE_NAMESPACE).get("forget_pending"):
+        if claim_other_lane(session, connection.id, lane):
+            forget_if_pending(session, connection)
+            session.commit()
+            return True
+        session.rollback()
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    session.commit()
+    return True
 
 
 def unexpected_error_message(trigger: str, reference: str, config: dict) -> str:
@@ -205,14 +235,26 @@ def unexpected_error_message(trigger: str, reference: str, config: dict) -> str:
     )
 
 
-def _forget_marked(database: Database, connection_id: int) -> None:
+def _forget_marked(database: Database, connection_id: int, lane: str = CYCLE) -> None:
     """Still holding the lease: forget the old account's state if a disconnect or reconnect
-    marked it while this cycle ran. A failure leaves the mark for the next holder."""
+    marked it while this run ran, when the other lane is not running (a cycle waits a little
+    for a fast-lane run to stop). A failure or a busy other lane leaves the mark for the next
+    holder."""
+    deadline = time.monotonic() + (FORGET_WAIT_SECONDS if lane == CYCLE else 0)
     try:
-        with database.transaction() as session:
-            connection = session.get(Connection, connection_id)
-            if connection is not None:
-                forget_if_pending(session, connection)
+        while True:
+            with database.transaction() as session:
+                connection = session.get(Connection, connection_id)
+                if connection is None or not get_settings(
+                    session, connection, STATE_NAMESPACE
+                ).get("forget_pending"):
+                    return
+                if claim_other_lane(session, connection_id, lane):
+                    forget_if_pending(session, connection)
+                    return
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.1)
     except Exception:
         log.exception("connection %s: forgetting the previous account's state failed", connection_id)
 

@@ -1,10 +1,27 @@
 """The fast lane: events from the webhook inbox trigger a targeted sync of just those ids.
 
-It runs only for connections whose first cycle has finished (so a first order is judged against
-the whole order history) and never while a cycle holds the connection: the events then wait in
-the inbox, and the periodic cycle remains the safety net. Events are marked processed in the
-same transaction as the records they brought, so none is lost or applied twice. An id the store
-no longer returns was deleted there: a record sent before is removed at the destination.
+It is its own lane: a fast-lane run takes the connection's fast-lane lease, never the cycle's
+(``host.sync.lock``), so it runs while a cycle (a multi-hour backfill included) holds the
+connection; two fast-lane runs of one connection never overlap. The scheduler looks at the
+inbox every ``[sync] fast_lane_poll_seconds`` (0.2 s) and at once when the receiver of the same
+process stored an event (``host.inbox.wake_fast_lane``).
+
+A run sends only what it read itself: the contacts of the profiles its events changed and the
+outbox rows its events queued, never the cycle's backlog (the cycle sends that). Where both
+lanes send one contact, the profile's version decides (``host.sync.versions``): a lane clears
+``dirty`` only where nothing changed since it read the profile, so the newest facts are sent
+again and never left clean-but-stale; an older record read by the cycle never overwrites what
+the fast lane applied (``ProfileUpdater`` compares ``date_modified``). Orders it queued are sent
+at once when no cycle runs, and otherwise left in the outbox for the cycle, which sends it
+after its contacts (a cycle sending an older copy of the same order could land after it).
+Enrolments are processed by one lane at a time: a fast-lane run processes them only when it
+can take the cycle's lease for that moment; otherwise the running cycle does, as it ends.
+
+While a connection's first cycle (the backfill) runs, customers, subscribers and products
+sync at once; order events wait for the backfill to finish, so a first order is judged against
+the whole order history. Events are marked processed in the same transaction as the records
+they brought, so none is lost or applied twice. An id the store no longer returns was deleted
+there: a record sent before is removed at the destination.
 
 An id the store refuses to read (a 4xx) never holds the others back: the batch is split until
 the refused ids stand alone, those back off (``[sync] event_retry_base_seconds``, three times
@@ -15,57 +32,93 @@ with the store's reason (``failed_events``), while the rest of the batch syncs a
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, func, select, update
+from sqlalchemy import event as orm_event
 from sqlalchemy.orm import Session
 
 from host.db import get_db
 from host.enrolments import IN_FLIGHT, WAITING
 from host.errors import ConfigurationError, RecordError, SyncError
-from host.models import Connection, Enrolment, WebhookEvent, utcnow
-from host.sync.collection_writes import MAPPERS
+from host.models import Connection, ContactProfile, Enrolment, LedgerEntry, WebhookEvent, utcnow
+from host.plugins import get_plugins
+from host.sync.collection_writes import MAPPERS, QUEUED_KINDS, flush_outbox
+from host.sync.contacts import CONTACT_AREA, sync_contacts
 from host.sync.context import cycle_scope
-from host.sync.cycle import process_enrolments, send_removals
+from host.sync.cycle import process_enrolments
+from host.sync.lock import CYCLE, Lease, lane_busy
 from host.sync.pages import process_page
-from host.sync.phases import send_everything
 from host.sync.removals import settle_gone
+from host.sync.versions import read_versions, settle_sent
 
 log = logging.getLogger(__name__)
 BATCH = 200  # distinct ids per targeted read
+CONTACT_BATCH = 500
+RESEND_ROUNDS = 3  # a contact the cycle changed while this lane sent it is sent again, this often
 RETRY_BASE = 60.0  # seconds before a refused event's second try (``[sync] event_retry_base_seconds``)
 ENROLMENT_WORK = (*WAITING, *IN_FLIGHT)
 # Processed events are kept so a redelivery is recognised; after this long the source has stopped
 # retrying, and a late duplicate would only queue one more (harmless) read.
 KEEP_PROCESSED = timedelta(days=7)
+# Record kinds whose events wait until the connection's first cycle finished.
+AFTER_BACKFILL_KINDS = frozenset({"order"})
 
 
-def connections_with_events() -> list[int]:
-    """Connections that are on, past their first cycle, and have unprocessed events or an
-    enrolment that falls due (a batch's turn, the allowance back, a lost answer to settle)."""
+_after_backfill: dict[int, list[str]] = {}
+
+
+def _after_backfill_streams() -> list[str]:
+    """Names of the streams (of every source plugin) whose events wait for the first cycle."""
+    plugins = get_plugins()
+    names = _after_backfill.get(id(plugins))
+    if names is None:
+        found = {
+            stream.name
+            for source in plugins.sources.values()
+            for stream in source.streams()
+            if stream.kind in AFTER_BACKFILL_KINDS
+        }
+        names = _after_backfill[id(plugins)] = sorted(found) or ["orders"]
+    return names
+
+
+def connections_with_events(*, enrolments: bool = True) -> list[int]:
+    """Connections that are on and connected and have unprocessed events the fast lane may take
+    now (order events only once the first cycle finished) or, with ``enrolments``, an enrolment
+    that falls due (a batch's turn, the allowance back, a lost answer to settle) while no cycle
+    runs (a running cycle processes them as it ends)."""
     now = utcnow()
+    due_events = select(WebhookEvent.connection_id).where(
+        WebhookEvent.processed_at.is_(None),
+        # not while every event waits out a refusal's back-off
+        WebhookEvent.next_attempt_at.is_(None) | (WebhookEvent.next_attempt_at <= now),
+    )
+    waiting = (Connection.last_sync_at.is_not(None) & Connection.id.in_(due_events)) | Connection.id.in_(
+        due_events.where(WebhookEvent.stream.not_in(_after_backfill_streams()))
+    )
+    if enrolments:
+        cycle_free = Connection.lock_owner.is_(None) | (Connection.lock_expires_at < now)
+        waiting = waiting | (
+            Connection.last_sync_at.is_not(None)
+            & cycle_free
+            & Connection.id.in_(
+                select(Enrolment.connection_id).where(
+                    Enrolment.state.in_(ENROLMENT_WORK),
+                    Enrolment.due_at.is_(None) | (Enrolment.due_at <= now),
+                )
+            )
+        )
     with get_db().transaction() as session:
         return list(
             session.scalars(
                 select(Connection.id)
                 .where(
                     Connection.sync_enabled.is_(True),
-                    Connection.last_sync_at.is_not(None),
-                    Connection.id.in_(
-                        select(WebhookEvent.connection_id).where(
-                            WebhookEvent.processed_at.is_(None),
-                            # not while every event waits out a refusal's back-off
-                            WebhookEvent.next_attempt_at.is_(None)
-                            | (WebhookEvent.next_attempt_at <= now),
-                        )
-                    )
-                    | Connection.id.in_(
-                        select(Enrolment.connection_id).where(
-                            Enrolment.state.in_(ENROLMENT_WORK),
-                            Enrolment.due_at.is_(None) | (Enrolment.due_at <= now),
-                        )
-                    ),
+                    Connection.destination.is_not(None),
+                    waiting,
                 )
                 .order_by(Connection.id)
             )
@@ -81,21 +134,181 @@ def purge_processed_events(older_than: timedelta = KEEP_PROCESSED) -> int:
         return result.rowcount or 0
 
 
+@dataclass
+class Touched:
+    """What this run's events changed: the profiles they dirtied and the outbox rows they queued."""
+
+    emails: set[str] = field(default_factory=set)
+    outbox: dict[str, set[str]] = field(default_factory=dict)  # ledger kind (stream) → source ids
+    watching: bool = True
+
+    def listen(self, session: Session) -> None:
+        orm_event.listen(session, "before_flush", self._before_flush)
+
+    def _before_flush(self, session: Session, _context, _instances) -> None:
+        if not self.watching:
+            return
+        for instance in (*session.new, *session.dirty):
+            loaded = instance.__dict__  # never load an expired attribute in the middle of a flush
+            if isinstance(instance, ContactProfile) and loaded.get("dirty"):
+                self.emails.add(loaded.get("email") or instance.email)
+            elif isinstance(instance, LedgerEntry) and loaded.get("outbox"):
+                self.outbox.setdefault(instance.kind, set()).add(instance.source_id)
+
+
 def run_fast_lane(connection_id: int):
     """Sync the records named by the connection's waiting events; answer the run row, or None
-    when it could not start now (a cycle is running, sync is off)."""
+    when it could not start now (another fast-lane run holds the connection, sync is off)."""
     with cycle_scope(connection_id, "fast_lane") as context:
         if context is None:
             return None
+        touched = Touched()
+        touched.listen(context.session)
+        backfilling = context.connection.last_sync_at is None
         for stream in context.source.streams():
             if context.should_stop():
                 break
+            if backfilling and stream.kind in AFTER_BACKFILL_KINDS:
+                continue  # judged against the whole history once the backfill is done
             _sync_events_of(context, stream)
+        touched.watching = False
         if not context.should_stop():
-            send_everything(context)
+            send_touched(context, touched)
         if not context.should_stop():  # the contacts phase may be long: look again
-            process_enrolments(context)
+            _enrol_unless_cycle_runs(context)
     return context.run.row()
+
+
+def send_touched(context, touched: Touched) -> None:
+    """Send the contacts of the profiles this run's events changed, then (when no cycle runs)
+    the outbox rows they queued; nothing of the cycle's backlog."""
+    if not _send_contacts(context, touched.emails):
+        return
+    if not touched.outbox:
+        return
+    with context.database.transaction() as session:
+        cycle_running = lane_busy(session, context.connection.id, CYCLE)
+    if cycle_running:  # the cycle sends the outbox after its contacts: no older copy lands later
+        return
+    for stream in context.source.streams():
+        ids = touched.outbox.get(stream.name)
+        if not ids or stream.kind not in MAPPERS or stream.name in context.paused:
+            continue
+        context.run.phase(f"sending {stream.name}")
+        _write_outbox(context, stream, ids)
+        if context.should_stop():
+            return
+
+
+def _send_contacts(context, emails: set[str]) -> bool:
+    """Send the contacts of these profiles (those still dirty); answer whether all were
+    answered. A profile the other lane changed meanwhile is sent again, a few rounds at most."""
+    if not emails:
+        return True
+    if CONTACT_AREA in context.paused:
+        return False
+    context.run.phase("sending contacts")
+    context.run.stream(CONTACT_AREA)
+    wanted = sorted(emails)
+    try:
+        for _ in range(RESEND_ROUNDS):
+            conflicts: set[str] = set()
+            for start in range(0, len(wanted), CONTACT_BATCH):
+                profiles = _dirty_profiles(context, wanted[start : start + CONTACT_BATCH])
+                if not profiles:
+                    continue
+                sent = read_versions(profiles)
+                context.writing = CONTACT_AREA
+                sync_contacts(context, profiles, CONTACT_AREA)
+                changed = settle_sent(context.session, context.connection.id, sent)
+                conflicts.update(p.email for p in profiles if p.id in changed)
+                context.commit()
+                context.run.all_done()
+                if context.should_stop():
+                    return False
+            if not conflicts:
+                break
+            wanted = sorted(conflicts)
+        context.run.tally.contacts_settled()
+        context.run.all_done()
+        return True
+    except ConfigurationError as error:
+        context.session.rollback()
+        context.pause(CONTACT_AREA, error)
+    except SyncError as error:
+        context.session.rollback()
+        context.run.error(CONTACT_AREA, error.message)
+    finally:
+        context.writing = None
+    return False
+
+
+def _dirty_profiles(context, emails: list[str]) -> list[ContactProfile]:
+    """The dirty profiles of these emails, read afresh (facts and version of one read)."""
+    profiles = list(
+        context.session.scalars(
+            select(ContactProfile)
+            .where(
+                ContactProfile.connection_id == context.connection.id,
+                ContactProfile.email.in_(emails),
+                ContactProfile.dirty.is_(True),
+            )
+            .order_by(ContactProfile.id)
+            .execution_options(populate_existing=True)
+        )
+    )
+    context.session.commit()  # no read transaction stays open while the destination works
+    return profiles
+
+
+def _write_outbox(context, stream, ids: set[str]) -> bool:
+    """``phases.write_outbox`` for just these rows of the stream's outbox."""
+    context.writing = stream.name
+    try:
+        return flush_outbox(context, stream, only=ids)
+    except ConfigurationError as error:
+        context.session.rollback()
+        context.pause(stream.name, error)
+    except SyncError as error:
+        context.session.rollback()
+        context.run.error(stream.name, error.message)
+    finally:
+        context.writing = None
+    return False
+
+
+def _enrol_unless_cycle_runs(context) -> None:
+    """Enrolments are processed by one lane at a time: this run takes the cycle's lease for the
+    moment (a cycle starting meanwhile waits for its next turn), or leaves them to the running
+    cycle, which processes them as it ends."""
+    if not _enrolment_work(context):
+        return
+    config = current_app.config.get("SYNC", {})
+    lease = Lease(
+        context.database, context.connection.id, seconds=float(config.get("lock_seconds", 120))
+    )
+    if not lease.acquire():
+        return
+    try:
+        lease.start_heartbeat()
+        process_enrolments(context)
+    finally:
+        lease.release()
+
+
+def _enrolment_work(context) -> bool:
+    now = utcnow()
+    found = context.session.scalar(
+        select(Enrolment.id)
+        .where(
+            Enrolment.connection_id == context.connection.id,
+            Enrolment.state.in_(ENROLMENT_WORK),
+            Enrolment.due_at.is_(None) | (Enrolment.due_at <= now),
+        )
+        .limit(1)
+    )
+    context.session.commit()
+    return found is not None
 
 
 def _due(connection_id: int, stream_name: str, now: datetime) -> tuple:
@@ -189,8 +402,8 @@ def _sync_ids(context, stream, ids: list[str], picked_at: datetime) -> None:
                 return
         return
     context.run.page_done(stream.name)
-    if waiting:
-        send_removals(context, stream)
+    if waiting and stream.kind not in QUEUED_KINDS and stream.name not in context.paused:
+        _write_outbox(context, stream, gone)  # products: just the removals these events queued
 
 
 def _mark_processed(context, stream, ids: set[str], picked_at: datetime) -> None:

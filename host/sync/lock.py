@@ -1,6 +1,13 @@
-"""A lease on the connection row: never two cycles of one connection at once, across processes.
+"""Leases on the connection row: never two cycles of one connection at once, across processes,
+and never two fast-lane runs of one connection at once.
 
-Taking the lease is one conditional UPDATE (free, expired, or already ours), which both SQLite
+There are two lanes, each with its own lease columns: the cycle (``lock_owner``) and the fast
+lane (``fast_lane_owner``). A fast-lane run and a cycle of the same connection may run side by
+side (the ledger, the profiles' versions and the unique enrolment rows keep them from writing
+one record twice, ``host.sync.versions``); work that must run beside neither (forgetting an
+account's state) waits until both are free (``claim_if_free``).
+
+Taking a lease is one conditional UPDATE (free, expired, or already ours), which both SQLite
 and PostgreSQL apply atomically. A heartbeat thread renews it while the cycle runs, so a crashed
 process's lease simply expires. A lease held by a process of this machine that no longer
 exists is taken over at once, so a restart after a crash need not wait for the expiry.
@@ -43,27 +50,63 @@ def _process_gone(owner: str | None) -> bool:
     return False
 
 
-def claim_if_free(session: Session, connection_id: int) -> bool:
-    """In the caller's transaction: whether no cycle holds the connection. When none does, the
-    lease is left free but the row is written, so no cycle can take it until that transaction
-    ends (PostgreSQL's row lock, SQLite's single writer): work that must never run beside a
-    cycle (forgetting an account's state) can run in it. An expired or orphaned lease is cleared."""
-    now = utcnow()
-    holder = session.scalar(select(Connection.lock_owner).where(Connection.id == connection_id))
-    free = [Connection.lock_owner.is_(None), Connection.lock_expires_at < now]
+CYCLE, FAST_LANE = "cycle", "fast_lane"
+LANES = {
+    CYCLE: (Connection.lock_owner, Connection.lock_expires_at),
+    FAST_LANE: (Connection.fast_lane_owner, Connection.fast_lane_expires_at),
+}
+
+
+def lane_of(trigger: str) -> str:
+    return FAST_LANE if trigger == "fast_lane" else CYCLE
+
+
+def _free(now, owner_column, expires_column, holder) -> list:
+    free = [owner_column.is_(None), expires_column < now]
     if _process_gone(holder):
-        free.append(Connection.lock_owner == holder)
+        free.append(owner_column == holder)
+    return free
+
+
+def claim_if_free(session: Session, connection_id: int) -> bool:
+    """In the caller's transaction: whether neither a cycle nor a fast-lane run holds the
+    connection. When none does, both leases are left free but the row is written, so no lane
+    can take one until that transaction ends (PostgreSQL's row lock, SQLite's single writer):
+    work that must never run beside a sync (forgetting an account's state) can run in it. An
+    expired or orphaned lease is cleared."""
+    now = utcnow()
+    holders = session.execute(
+        select(Connection.lock_owner, Connection.fast_lane_owner).where(Connection.id == connection_id)
+    ).first()
+    if holders is None:
+        return False
     claimed = session.execute(
         update(Connection)
-        .where(Connection.id == connection_id, or_(*free))
-        .values(lock_owner=None, lock_expires_at=None)
+        .where(
+            Connection.id == connection_id,
+            or_(*_free(now, *LANES[CYCLE], holders[0])),
+            or_(*_free(now, *LANES[FAST_LANE], holders[1])),
+        )
+        .values(lock_owner=None, lock_expires_at=None, fast_lane_owner=None, fast_lane_expires_at=None)
         .execution_options(synchronize_session=False)
     ).rowcount
     return bool(claimed)
 
 
+def lane_busy(session: Session, connection_id: int, lane: str = CYCLE) -> bool:
+    """Whether a live lease of ``lane`` is held on the connection now."""
+    owner_column, expires_column = LANES[lane]
+    row = session.execute(
+        select(owner_column, expires_column).where(Connection.id == connection_id)
+    ).first()
+    if row is None or row[0] is None or row[1] is None or row[1] < utcnow():
+        return False
+    return not _process_gone(row[0])
+
+
 class Lease:
-    """``with Lease(...) as lease:`` holds the connection's lock; ``lease.held`` says it still does."""
+    """``with Lease(...) as lease:`` holds one lane's lock of the connection (the cycle's unless
+    told); ``lease.held`` says it still does."""
 
     def __init__(
         self,
@@ -72,7 +115,10 @@ class Lease:
         *,
         seconds: float = 120,
         on_beat: Callable[[], None] | None = None,
+        lane: str = CYCLE,
     ):
+        self.lane = lane
+        self.owner_column, self.expires_column = LANES[lane]
         self.database = database
         self.connection_id = connection_id
         self.duration = timedelta(seconds=seconds)
@@ -90,22 +136,22 @@ class Lease:
                 .where(
                     Connection.id == self.connection_id,
                     or_(
-                        Connection.lock_owner.is_(None),
-                        Connection.lock_expires_at < now,
-                        Connection.lock_owner == self.owner,
+                        self.owner_column.is_(None),
+                        self.expires_column < now,
+                        self.owner_column == self.owner,
                     ),
                 )
-                .values(lock_owner=self.owner, lock_expires_at=now + self.duration)
+                .values({self.owner_column: self.owner, self.expires_column: now + self.duration})
             ).rowcount
             if not taken:
                 holder = session.scalar(
-                    select(Connection.lock_owner).where(Connection.id == self.connection_id)
+                    select(self.owner_column).where(Connection.id == self.connection_id)
                 )
                 if _process_gone(holder):
                     taken = session.execute(
                         update(Connection)
-                        .where(Connection.id == self.connection_id, Connection.lock_owner == holder)
-                        .values(lock_owner=self.owner, lock_expires_at=now + self.duration)
+                        .where(Connection.id == self.connection_id, self.owner_column == holder)
+                        .values({self.owner_column: self.owner, self.expires_column: now + self.duration})
                     ).rowcount
         self.held = bool(taken)
         return self.held
@@ -116,8 +162,8 @@ class Lease:
         with self.database.transaction() as session:
             renewed = session.execute(
                 update(Connection)
-                .where(Connection.id == self.connection_id, Connection.lock_owner == self.owner)
-                .values(lock_expires_at=now + self.duration)
+                .where(Connection.id == self.connection_id, self.owner_column == self.owner)
+                .values({self.expires_column: now + self.duration})
             ).rowcount
         self.held = bool(renewed)
         return self.held
@@ -129,14 +175,14 @@ class Lease:
         with self.database.transaction() as session:
             session.execute(
                 update(Connection)
-                .where(Connection.id == self.connection_id, Connection.lock_owner == self.owner)
-                .values(lock_owner=None, lock_expires_at=None)
+                .where(Connection.id == self.connection_id, self.owner_column == self.owner)
+                .values({self.owner_column: None, self.expires_column: None})
             )
         self.held = False
 
     def start_heartbeat(self) -> None:
         self._thread = threading.Thread(
-            target=self._beat, name=f"lease-{self.connection_id}", daemon=True
+            target=self._beat, name=f"lease-{self.lane}-{self.connection_id}", daemon=True
         )
         self._thread.start()
 
@@ -145,7 +191,7 @@ class Lease:
         while not self._stop.wait(interval):
             try:
                 if not self.renew():
-                    log.warning("sync lease of connection %s was lost", self.connection_id)
+                    log.warning("%s lease of connection %s was lost", self.lane, self.connection_id)
                     return
                 if self.on_beat is not None:
                     self.on_beat()
@@ -158,3 +204,19 @@ class Lease:
     def __exit__(self, *exc) -> None:
         if self.held:
             self.release()
+
+
+def claim_other_lane(session: Session, connection_id: int, lane: str) -> bool:
+    """In the caller's transaction, holding ``lane``'s lease: whether the other lane's lease is
+    free; if so it is kept free (the row is written) until that transaction ends, so the holder
+    may forget an account's state with neither lane beside it."""
+    other = FAST_LANE if lane == CYCLE else CYCLE
+    owner_column, expires_column = LANES[other]
+    holder = session.scalar(select(owner_column).where(Connection.id == connection_id))
+    claimed = session.execute(
+        update(Connection)
+        .where(Connection.id == connection_id, or_(*_free(utcnow(), owner_column, expires_column, holder)))
+        .values({owner_column: None, expires_column: None})
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return bool(claimed)

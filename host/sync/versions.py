@@ -1,0 +1,99 @@
+"""Two lanes, one profile: the cycle and the fast lane may send the same contact at once.
+
+Every change of a contact profile's row through the ORM raises its ``version`` by one, in the
+UPDATE itself (``version = version + 1``, so two writers never hand out the same number). A lane
+remembers the version of each profile it read to send; once the destination answered,
+``settle_sent`` clears ``dirty`` only where the version is still that one. Where the other lane
+changed the profile meanwhile, the write just made may have landed after the other lane's newer
+one: the profile stays dirty, its version moves on (so the other lane, settling after this one,
+sees the conflict too) and the contact's ledger hashes are cleared, so the next lane to look
+sends the profile's newest facts even if the ledger already holds their digest. A change is
+therefore never left clean-but-stale; the worst a race costs is one more send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import case, event, select, update
+from sqlalchemy.orm import Session
+
+from host.models import ContactProfile, LedgerEntry
+from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT
+
+CHUNK = 500
+IGNORED = frozenset({"version", "updated_at"})
+
+
+@event.listens_for(Session, "before_flush")
+def _count_profile_changes(session: Session, _context, _instances) -> None:
+    """A profile written through the ORM counts one change, in the database's own arithmetic."""
+    for instance in session.dirty:
+        if not isinstance(instance, ContactProfile) or instance in session.new:
+            continue
+        state = _inspect(instance)
+        changed = {
+            attribute.key
+            for attribute in state.attrs
+            if attribute.key not in IGNORED and attribute.history.has_changes()
+        }
+        if changed:
+            instance.version = ContactProfile.version + 1
+
+
+def _inspect(instance):
+    from sqlalchemy import inspect
+
+    return inspect(instance)
+
+
+def read_versions(profiles: Iterable[ContactProfile]) -> dict[int, int]:
+    """The versions of profiles loaded to be sent (call before sending, after loading them
+    with ``populate_existing`` so the facts and the version come from the same read)."""
+    return {profile.id: int(profile.version or 0) for profile in profiles if profile.id is not None}
+
+
+def settle_sent(session: Session, connection_id: int, versions: dict[int, int]) -> set[int]:
+    """The contacts of these profiles were sent as they were at ``versions``: clear ``dirty``
+    where nothing changed since; answer the ids of the profiles changed meanwhile (left dirty,
+    version moved on, ledger hashes of their contacts cleared). In the caller's transaction."""
+    conflicts: set[int] = set()
+    items = sorted(versions.items())
+    for start in range(0, len(items), CHUNK):
+        chunk = dict(items[start : start + CHUNK])
+        sent_version = case(chunk, value=ContactProfile.id)
+        session.execute(
+            update(ContactProfile)
+            .where(ContactProfile.id.in_(list(chunk)), ContactProfile.version == sent_version)
+            .values(dirty=False)
+            .execution_options(synchronize_session=False)
+        )
+        changed = session.execute(
+            select(ContactProfile.id, ContactProfile.email).where(
+                ContactProfile.id.in_(list(chunk)), ContactProfile.version != sent_version
+            )
+        ).all()
+        if not changed:
+            continue
+        ids = [row.id for row in changed]
+        conflicts.update(ids)
+        session.execute(
+            update(ContactProfile)
+            .where(ContactProfile.id.in_(ids))
+            .values(dirty=True, version=ContactProfile.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            update(LedgerEntry)
+            .where(
+                LedgerEntry.connection_id == connection_id,
+                LedgerEntry.kind.in_((CUSTOMER_CONTACT, SUBSCRIBER_CONTACT)),
+                LedgerEntry.source_id.in_([row.email for row in changed]),
+            )
+            .values(payload_hash=None)
+            .execution_options(synchronize_session="fetch")
+        )
+    for profile in list(session.identity_map.values()):  # their flags were set in SQL
+        if isinstance(profile, ContactProfile) and profile.id in versions:
+            session.expire(profile, ["dirty", "version"])
+    return conflicts
