@@ -186,7 +186,7 @@ class ContactProfile(Base):
     # Counts the changes of this row (``host.sync.versions``): a lane that sent the contact
     # clears ``dirty`` only where the version is still the one it read, so a change made by the
     # other lane meanwhile is sent again, never lost.
-    version: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
