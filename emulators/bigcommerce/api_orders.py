@@ -11,11 +11,14 @@ UNCONFIRMED choices:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from flask import Blueprint, g, request
 
 from .context import requires_scope
-from .listing import BadRequest, page_of, paging
+from .listing import BadRequest, page_of, paging, select
 from .responses import json_response, v2_error
+from .store import ORDER_GUEST
 
 blueprint = Blueprint("bc_orders", __name__)
 ORDER_SORTS = {"id": "id", "date_created": "created", "date_modified": "modified",
@@ -99,9 +102,26 @@ def _date(name: str) -> int | None:
         raise BadRequest(name, "must be an RFC-2822 or ISO-8601 date") from error
 
 
-def _selection() -> list[int] | object:
+def _view(store, deleted: str, status_id: int | None, guests: bool) -> tuple[str, object]:
+    """The named subset of orders a listing shows, and who is in it (by per-order flags)."""
+    statuses, flags = store.order_status, store.order_flags
+    if deleted == "true":
+        if status_id is None:
+            view, keep = "archived", (lambda i: flags[i] & 1)
+        else:
+            view, keep = f"archived-status-{status_id}", (lambda i: flags[i] & 1 and statuses[i] == status_id)
+    elif status_id is not None:
+        view, keep = f"status-{status_id}", (lambda i: not flags[i] & 1 and statuses[i] == status_id)
+    else:
+        view, keep = "default", store.order_is_listed_by_default
+    if guests:  # customer_id=0: the guest flag is kept with the order (see mutations.create_order)
+        return f"{view}+guests", (lambda i, inner=keep: flags[i] & ORDER_GUEST and inner(i))
+    return view, keep
+
+
+def _selection() -> Sequence[int]:
     store = g.store
-    table, statuses, flags = store.orders, store.order_status, store.order_flags
+    table = store.orders
     sort = request.args.get("sort", "id:asc")
     field, _, direction = sort.partition(":")
     if field not in ORDER_SORTS or direction not in ("asc", "desc", ""):
@@ -109,40 +129,33 @@ def _selection() -> list[int] | object:
     key, descending = ORDER_SORTS[field], direction == "desc"
     deleted = request.args.get("is_deleted", "").lower()
     status_id = _int("status_id")
-    if deleted == "true":
-        view, keep = "archived", (lambda i: flags[i] & 1 and (status_id is None or statuses[i] == status_id))
-    elif status_id is not None:
-        view, keep = f"status-{status_id}", (lambda i: not flags[i] & 1 and statuses[i] == status_id)
-    else:
-        view, keep = "default", store.order_is_listed_by_default
-    if key in ("customer_id", "status_id"):
-        seq = table.ordered_by(key, lambda i: (table.get(i)[key], i), descending)
-        seq = [i for i in seq if keep(i)]
-        key = "none"
-    else:
-        seq = table.ordered(key, descending, view=view, keep=keep)
+    customer_id = _int("customer_id")
+    view, keep = _view(store, deleted, status_id, customer_id == 0)
     ranges = {"id": (_int("min_id"), _int("max_id")),
               "created": (_date("min_date_created"), _date("max_date_created")),
               "modified": (_date("min_date_modified"), _date("max_date_modified"))}
-    for name, (low, high) in ranges.items():
-        if low is None and high is None:
-            continue
-        if name == key and not isinstance(seq, list):
-            seq = table.narrow(seq, key, descending, low, high)
-        else:
-            seq = [i for i in seq if table.in_range(name, i, low, high)]
+    ids = None  # a customer's or an e-mail's orders: found by lookup, not by a walk
+    if customer_id is not None and customer_id != 0:
+        ids = store.order_ids_by_customer(customer_id) if customer_id > 0 else set()
+    email = request.args.get("email")
+    if email:
+        by_email = store.order_ids_by_email(email)
+        ids = by_email if ids is None else ids & by_email
     checks = []
-    customer_id = _int("customer_id")
-    if customer_id is not None:
-        checks.append(lambda r: r["customer_id"] == customer_id)
-    for name in ("email", "cart_id", "payment_method"):
+    for name in ("cart_id", "payment_method"):
         if request.args.get(name):
             value = request.args[name]
-            checks.append(lambda r, n=name, v=value: (r["billing_address"]["email"] if n == "email" else r[n]) == v)
+            checks.append(lambda r, n=name, v=value: r[n] == v)
     for name, compare in (("min_total", float.__ge__), ("max_total", float.__le__)):
         if request.args.get(name):
             bound = float(request.args[name])
             checks.append(lambda r, c=compare, b=bound: c(float(r["total_inc_tax"]), b))
+    if key in ("customer_id", "status_id"):  # computed orders: walk them (not indexed)
+        seq = table.ordered_by(key, lambda i: (table.get(i)[key], i), descending)
+        seq = [i for i in seq if keep(i) and (ids is None or i in ids)
+               and all(table.in_range(name, i, *r) for name, r in ranges.items())]
+    else:
+        seq = select(table, key, descending, ranges, ids, None, view=view, member=keep)
     if checks:
         seq = [i for i in seq if all(check(table.get(i)) for check in checks)]
     return seq

@@ -91,15 +91,30 @@ def date_range(field: str, date_only_means_now: bool = False) -> tuple[int | Non
 
 def select(table: LazyTable, key: str, descending: bool, ranges: dict[str, tuple[int | None, int | None]],
            ids: set[int] | None = None, keep: Callable[[dict], bool] | None = None,
-           ordered: Sequence[int] | None = None) -> Sequence[int]:
-    """Ids in the requested order that pass every filter; bisects where the order allows."""
-    seq = ordered if ordered is not None else table.ordered(key, descending)
-    if ids is not None:
-        wanted = {i for i in ids if table.exists(i)}
-        seq = _in_order(table, wanted, key, descending, seq)
+           ordered: Sequence[int] | None = None, view: str = "all",
+           member: Callable[[int], bool] | None = None) -> Sequence[int]:
+    """Ids in the requested order that pass every filter, from the table's indexes: a range on
+    the sort key is a bisection, a range on another key of an id-ordered list a per-block count
+    (``index.IdBlocks``); only ``keep`` (per-record checks) walks the records.
+    ``view``/``member`` name and define the subset listed (default: every record)."""
     rest = {name: r for name, r in ranges.items() if r != (None, None)}
-    if key in rest and not isinstance(seq, list):
-        seq = table.narrow(seq, key, descending, *rest.pop(key))
+    if ordered is not None:  # a computed order (last name, price...): walked as it is
+        seq = ordered
+        if ids is not None:
+            seq = _in_order(table, {i for i in ids if table.exists(i)}, key, descending, seq)
+        if key in rest and not isinstance(seq, list):
+            seq = table.narrow(seq, key, descending, *rest.pop(key))
+    elif ids is not None:
+        wanted = {i for i in ids if table.exists(i) and (member is None or member(i))}
+        seq = _in_order(table, wanted, key, descending, ())
+    elif key in rest:
+        seq = table.index(key, descending, view, member).range(*rest.pop(key))
+    elif key == "id" and len(rest) == 1:
+        (name, (low, high)), = rest.items()
+        seq = table.id_blocks(name, view, member).range(low, high, descending)
+        rest = {}
+    else:
+        seq = table.index(key, descending, view, member).range(None, None)
     if rest:
         seq = [i for i in seq if all(table.in_range(name, i, *r) for name, r in rest.items())]
     if keep is not None:

@@ -40,7 +40,7 @@ class Store:
         self.hooks: dict[int, dict] = {}
         self.next_hook_id = 18_048_287
         self.next_address_id = 1_500_000_000
-        self._subscriber_emails: tuple[int, dict[str, int]] = (-1, {})
+        self._watch_changes()
 
     # ------------------------------------------------------------------ generation
     def _build_customer(self, cid: int) -> dict:
@@ -116,29 +116,144 @@ class Store:
         return table
 
     # ------------------------------------------------------------------ lookups
+    # Generated e-mails carry their owner's number (``first.last{customer id}@``,
+    # ``…_g{guest}@``, ``…_s{subscriber id}@``), so an e-mail lookup is a parse, a few candidate
+    # records and a check of each; records changed through the emulator are found through maps
+    # of the changed records' e-mails, kept up to date by table listeners.
+    def _watch_changes(self) -> None:
+        self._customer_emails: dict[str, set[int]] = {}  # lower-cased, changed customers only
+        self._subscriber_emails: dict[str, set[int]] = {}  # lower-cased, changed subscribers only
+        self._order_emails: dict[str, set[int]] = {}  # exact billing e-mail, changed orders only
+        self._order_customers: dict[int, set[int]] = {}  # customer id, changed orders only
+        self._guest_orders: dict[int, list[int]] | None = None  # guest number -> generated orders
+        self._customer_orders: dict[int, list[int]] | None = None  # customer id -> generated orders
+        self._subscriber_people: tuple[dict[int, int], dict[int, int]] | None = None
+
+        def watch(mapping: dict, value_of):
+            def listener(record_id: int, old: dict | None, new: dict | None) -> None:
+                if old is not None:
+                    ids = mapping.get(value_of(old))
+                    if ids is not None:
+                        ids.discard(record_id)
+                        if not ids:
+                            del mapping[value_of(old)]
+                if new is not None:
+                    mapping.setdefault(value_of(new), set()).add(record_id)
+            return listener
+
+        self.customers.listeners.append(watch(self._customer_emails, lambda r: r["email"].lower()))
+        self.subscribers.listeners.append(watch(self._subscriber_emails, lambda r: r["email"].lower()))
+        self.orders.listeners.append(watch(self._order_emails, lambda r: r["billing_address"]["email"]))
+        self.orders.listeners.append(watch(self._order_customers, lambda r: r["customer_id"]))
+
+    @staticmethod
+    def _owner_number(email: str) -> tuple[str, int] | None:
+        """("customer", id), ("guest", number) or ("subscriber", id) from a generated e-mail's tag."""
+        local = email.split("@")[0]
+        digits = len(local)
+        while digits and local[digits - 1].isdigit():
+            digits -= 1
+        if digits == len(local):
+            return None
+        number = int(local[digits:])
+        if local[:digits].endswith("_g"):
+            return "guest", number
+        if local[:digits].endswith("_s"):
+            return "subscriber", number
+        return "customer", number
+
     def customer_ids_by_email(self, emails: set[str]) -> set[int]:
         """Customer ids for e-mails (case-insensitive), via the id embedded in generated e-mails."""
         found = set()
-        for cid, record in self.customers.overrides.items():
-            if record["email"].lower() in emails:
-                found.add(cid)
         for email in emails:
-            local = email.split("@")[0]
-            digits = ""
-            while local and local[-1].isdigit():
-                digits, local = local[-1] + digits, local[:-1]
-            if digits and int(digits) < self.customers.next_id:
-                record = self.customers.get(int(digits))
+            found |= self._customer_emails.get(email, set())
+            owner = self._owner_number(email)
+            if owner and owner[0] == "customer" and owner[1] < self.customers.next_id:
+                record = self.customers.get(owner[1])
                 if record and record["email"].lower() == email:
-                    found.add(int(digits))
+                    found.add(owner[1])
         return found
 
     def subscriber_id_by_email(self, email: str) -> int | None:
-        version, index = self._subscriber_emails
-        if version != self.subscribers.version:
-            index = {self.subscribers.get(sid)["email"].lower(): sid for sid in self.subscribers.ordered()}
-            self._subscriber_emails = (self.subscribers.version, index)
-        return index.get(email.lower())
+        """The subscriber with this e-mail (case-insensitive); the highest id if several."""
+        email = email.lower()
+        candidates = set(self._subscriber_emails.get(email, ()))
+        owner = self._owner_number(email)
+        if owner:
+            kind, number = owner
+            if kind == "subscriber":
+                candidates.add(number)
+            else:
+                by_customer, by_guest = self._subscriber_people_maps()
+                found = (by_customer if kind == "customer" else by_guest).get(number)
+                if found:
+                    candidates.add(found)
+        table = self.subscribers
+        matches = [sid for sid in candidates
+                   if table.exists(sid) and table.get(sid)["email"].lower() == email]
+        return max(matches) if matches else None
+
+    def _subscriber_people_maps(self) -> tuple[dict[int, int], dict[int, int]]:
+        """Generated subscribers by the customer id / guest number their e-mail carries."""
+        if self._subscriber_people is None:
+            by_customer, by_guest = {}, {}
+            for sid, (kind, target) in enumerate(self.subscriber_links):
+                if kind == "customer":
+                    by_customer[target] = sid
+                elif kind == "order":
+                    by_guest[self._guest_person(target)] = sid
+            self._subscriber_people = (by_customer, by_guest)
+        return self._subscriber_people
+
+    def order_ids_by_email(self, email: str) -> set[int]:
+        """Orders whose billing e-mail is exactly ``email`` (the ``/v2/orders?email=`` filter)."""
+        table = self.orders
+        found = {oid for oid in self._order_emails.get(email, ()) if table.exists(oid)}
+        owner = self._owner_number(email.lower())
+        generated: list[int] = []
+        if owner and owner[0] == "guest" and 0 <= owner[1] < max(1, self.spec.orders // 6):
+            if generator.guest(self.spec, owner[1])["email"] == email:
+                generated = self.guest_order_map().get(owner[1], [])
+        elif owner and owner[0] == "customer" and 0 < owner[1] <= self.spec.customers:
+            if generator.base_customer(self.spec, owner[1])["email"] == email:
+                generated = self.customer_order_map().get(owner[1], [])
+        found.update(oid for oid in generated if oid not in table.overrides)
+        return found
+
+    def order_ids_by_customer(self, customer_id: int) -> set[int]:
+        """Orders of store customer ``customer_id`` (> 0)."""
+        table = self.orders
+        found = {oid for oid in self._order_customers.get(customer_id, ()) if table.exists(oid)}
+        found.update(oid for oid in self.customer_order_map().get(customer_id, [])
+                     if oid not in table.overrides)
+        return found
+
+    def guest_order_map(self) -> dict[int, list[int]]:
+        """Generated guest orders by guest number (built on first use: one draw per guest order)."""
+        if self._guest_orders is None:
+            found: dict[int, list[int]] = {}
+            flags = self.order_flags
+            for oid in range(1, self.spec.orders + 1):
+                if flags[oid] & ORDER_GUEST:
+                    found.setdefault(self._guest_person(oid), []).append(oid)
+            self._guest_orders = found
+        return self._guest_orders
+
+    def customer_order_map(self) -> dict[int, list[int]]:
+        """Generated customer orders by customer id (built on first use: one draw per order,
+        about 8 µs each; see ``order_generator._buyer``)."""
+        if self._customer_orders is None:
+            found: dict[int, list[int]] = {}
+            spec, flags, created = self.spec, self.order_flags, self.orders.created
+            customers = spec.customers
+            for oid in range(1, spec.orders + 1):
+                if flags[oid] & ORDER_GUEST:
+                    continue
+                newest = max(1, min(customers, customers * (created[oid] - OPENED_AT) // SPAN))
+                cid = 1 + derive_rng(spec.seed, "order", oid).randrange(newest)
+                found.setdefault(cid, []).append(oid)
+            self._customer_orders = found
+        return self._customer_orders
 
     def order_is_listed_by_default(self, oid: int) -> bool:
         """Default ``/v2/orders`` view: neither Incomplete (status 0) nor archived. UNCONFIRMED."""

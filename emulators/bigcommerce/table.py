@@ -1,8 +1,9 @@
 """A compact record table: generated records built on demand, changed ones kept whole.
 
 Each record has an integer id (1..n) and two sort keys held in arrays (date_created and
-date_modified as unix seconds). Sorted id orders are computed lazily and cached until the
-next change, so a page of a million-row table is a bisect and a slice.
+date_modified as unix seconds). Sorted id orders (``index.SortedIndex``, ``index.IdBlocks``)
+are built on first use and then updated record by record on every change, so a page of a
+million-row table is a bisect and a slice, however often the store changes.
 Callers hold the store lock; the table itself is not synchronised.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
+
+from .index import IdBlocks, SortedIndex
 
 KEYS = ("id", "created", "modified")
 # Tables up to this size keep generated records once built (fast repeated reads of small
@@ -32,6 +35,10 @@ class LazyTable:
         self.deleted = 0
         self.version = 0
         self._cache: dict[tuple, tuple[int, Sequence[int]]] = {}
+        self._indexes: dict[tuple, SortedIndex] = {}
+        self._blocks: dict[tuple, IdBlocks] = {}
+        # called as listener(record_id, old_record_or_None, new_record_or_None) on each change
+        self.listeners: list[Callable[[int, dict | None, dict | None], None]] = []
         self._built: dict[int, dict] = {}  # generated records never change: keep some
 
     # ------------------------------------------------------------------ reading
@@ -62,28 +69,27 @@ class LazyTable:
     def key_array(self, key: str) -> Sequence[int] | None:
         return {"created": self.created, "modified": self.modified}.get(key)
 
+    def index(self, key: str = "id", descending: bool = False, view: str = "all",
+              member: Callable[[int], bool] | None = None) -> SortedIndex:
+        """The ``SortedIndex`` of a named view (``member`` says who is in it), built on first
+        use and then kept up to date by every ``put``/``delete``."""
+        found = self._indexes.get((key, descending, view))
+        if found is None:
+            found = self._indexes[(key, descending, view)] = SortedIndex(self, key, descending, member)
+        return found
+
+    def id_blocks(self, key: str, view: str = "all", member: Callable[[int], bool] | None = None) -> IdBlocks:
+        """The ``IdBlocks`` of a named view by ``key`` (id-ordered lists filtered by ``key``)."""
+        found = self._blocks.get((key, view))
+        if found is None:
+            found = self._blocks[(key, view)] = IdBlocks(self, key, member)
+        return found
+
     def ordered(self, key: str = "id", descending: bool = False,
                 view: str = "all", keep: Callable[[int], bool] | None = None) -> Sequence[int]:
-        """Alive ids sorted by ``key`` (ties by id ascending), restricted to a named ``view``."""
-        cache_key = (key, descending, view)
-        cached = self._cache.get(cache_key)
-        if cached and cached[0] == self.version:
-            return cached[1]
-        if key == "id":
-            ids: Sequence[int] = (
-                range(1, len(self.created)) if not self.deleted
-                else array("q", (i for i in range(1, len(self.created)) if self.alive[i]))
-            )
-            if descending:
-                ids = ids[::-1]
-        else:
-            base = self.ordered("id", False)
-            values = self.key_array(key)
-            ids = array("q", sorted(base, key=values.__getitem__, reverse=descending))
-        if keep is not None:
-            ids = array("q", (i for i in ids if keep(i)))
-        self._cache[cache_key] = (self.version, ids)
-        return ids
+        """Alive ids sorted by ``key`` (ties by id ascending), restricted to a named ``view``
+        (``keep`` says who is in it)."""
+        return self.index(key, descending, view, keep).range(None, None)
 
     def ordered_by(self, name: str, sort_key: Callable[[int], object], descending: bool = False) -> Sequence[int]:
         """Alive ids sorted by a computed key (e.g. last name); cached until the next change."""
@@ -115,8 +121,14 @@ class LazyTable:
 
     # ------------------------------------------------------------------ writing
     def put(self, record_id: int, record: dict, created: int, modified: int) -> None:
-        """Replace (or create, when ``record_id == next_id``) a record."""
-        if record_id == len(self.created):
+        """Replace (or create, when ``record_id == next_id``) a record. Per-record flags kept
+        outside the table (e.g. an order's status) must be changed before this call: the
+        indexes re-read them here."""
+        new = record_id == len(self.created)
+        old_record = None if new else self.get(record_id) if self.listeners else None
+        old = None if new else {"id": record_id, "created": self.created[record_id],
+                                "modified": self.modified[record_id]}
+        if new:
             self.created.append(created)
             self.modified.append(modified)
             self.alive.append(1)
@@ -124,10 +136,24 @@ class LazyTable:
         self.created[record_id] = created
         self.modified[record_id] = modified
         self.version += 1
+        self._reindex(record_id, old)
+        for listener in self.listeners:
+            listener(record_id, old_record, record)
 
     def delete(self, record_id: int) -> None:
         if self.exists(record_id):
+            old_record = self.get(record_id) if self.listeners else None
             self.alive[record_id] = 0
             self.overrides.pop(record_id, None)
             self.deleted += 1
             self.version += 1
+            self._reindex(record_id, {"id": record_id, "created": self.created[record_id],
+                                      "modified": self.modified[record_id]})
+            for listener in self.listeners:
+                listener(record_id, old_record, None)
+
+    def _reindex(self, record_id: int, old: dict | None) -> None:
+        for index in self._indexes.values():
+            index.update(record_id, None if old is None else old[index.key])
+        for blocks in self._blocks.values():
+            blocks.update(record_id, None if old is None else old[blocks.key])
