@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from urllib.parse import urlencode
 
+import orjson
+
 from flask import Response, request
 
 STATUS_DOCS = "/api-docs/getting-started/api-status-codes"
@@ -41,10 +43,19 @@ V3_TITLES = {
 }
 
 
+def dumps(body: object) -> bytes:
+    """Compact UTF-8 JSON in the objects' own key order (BigCommerce's field order): orjson,
+    byte for byte what ``json.dumps(body, ensure_ascii=False, separators=(",", ":"))`` writes
+    for the emulator's data; the standard library only for what orjson refuses."""
+    try:
+        return orjson.dumps(body)
+    except TypeError:  # e.g. an integer beyond 64 bits, a non-string key
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def json_response(body: object, status: int = 200, headers: dict | None = None) -> Response:
     """JSON without key sorting (fast, and keeps BigCommerce's field order)."""
-    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), status=status,
-                    mimetype="application/json", headers=headers)
+    return Response(dumps(body), status=status, mimetype="application/json", headers=headers)
 
 
 def is_v2_path(path: str | None = None) -> bool:
