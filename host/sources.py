@@ -43,11 +43,14 @@ class Stream:
     params: Mapping[str, Any] = field(default_factory=dict)  # fixed query parameters
     cursor_overlap: timedelta = timedelta(0)  # re-read this much before the cursor
     full_refresh_every: timedelta | None = None  # changes the cursor cannot see (variants)
+    # Pages come in ascending cursor order. False: a listing in another order (e.g. by id); the
+    # cursor of such a stream (a profile or queued kind) moves only once it was read whole.
+    ordered_by_cursor: bool = True
 
 
 @dataclass
 class Page:
-    """One page of canonical records, in ascending cursor order."""
+    """One page of canonical records, in ascending cursor order (unless the stream says not)."""
 
     records: list[dict[str, Any]]
 

@@ -79,7 +79,9 @@ def sync_stream(context: SyncContext, stream: Stream, *, full: bool = False) -> 
             if accepted_so_far and stream.cursor_field:
                 for record in page.records:
                     read_up_to = later(read_up_to, record.get(stream.cursor_field))
-                if deferred:
+                if not stream.ordered_by_cursor:  # staged once all was read (below)
+                    pass
+                elif deferred:
                     context.staged_cursors[stream.name] = Staged(read_up_to, whole=False)
                 else:
                     cursor.value = read_up_to
