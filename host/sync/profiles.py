@@ -1,5 +1,11 @@
-"""Contact profiles: the facts of one email gathered from the customers, subscribers, orders
-and guests streams, and the events their changes reveal.
+"""Contact profiles: the facts of one email gathered from the customers, subscribers and orders
+streams, and the events their changes reveal.
+
+A guest (an email with orders but no store account) needs no stream of its own: the orders
+already read describe it (``ProfileUpdater.order``). Its name, company and phone come from the
+billing address of its latest counting order, its creation date from its first counting order,
+its change date from its most recently changed one; a store account, once known, always speaks
+for the email instead. A counting order is one neither Incomplete nor archived.
 
 Only records created after the connection was made are news: the backfill finds history and
 raises no event. Store timestamps have whole seconds and the connection moment has more, so the
@@ -127,7 +133,8 @@ class ProfileUpdater:
         return events
 
     def order(self, profile: ContactProfile, order: dict[str, Any]) -> list[Event]:
-        """Orders that count (not incomplete, not deleted) give the latest addresses and the first order."""
+        """Orders that count (not incomplete, not deleted) give the latest addresses and the first
+        order, and describe the email as a guest while no store account does."""
         if order.get("is_incomplete") or order.get("is_deleted"):
             _forget_order(profile, order)
             return []
@@ -141,8 +148,10 @@ class ProfileUpdater:
             profile.first_order = {"id": facts["id"], "date_created": facts["date_created"]}
             if self.is_new(facts["date_created"]):
                 events.append(Event("first_order", profile.email, str(facts["id"])))
-        if profile.customer is None:
-            profile.customer, profile.is_guest = guest_from_order(order), True
+        if profile.customer is None or profile.is_guest:  # a store account speaks for itself
+            guest = guest_from_profile(profile, order)
+            if guest != profile.customer:
+                profile.customer, profile.is_guest = guest, True
         return events
 
 
@@ -168,12 +177,24 @@ def _forget_order(profile: ContactProfile, order: dict[str, Any]) -> None:
         profile.customer, profile.is_guest, profile.latest_order = None, False, None
 
 
-def guest_from_order(order: dict[str, Any]) -> dict[str, Any]:
-    """A guest known only from an order, until the source's guests stream describes it."""
-    billing = order.get("billing_address") or {}
+def guest_from_profile(profile: ContactProfile, order: dict[str, Any]) -> dict[str, Any]:
+    """The guest this profile's counting orders describe, ``order`` (one that counts) included:
+    the latest order's billing name, company and phone; created with the first order; modified
+    with the most recently changed order read. A first order archived since keeps its date
+    (only its successor's would be right, and finding it means reading the email's history)."""
+    latest, first = profile.latest_order or order, profile.first_order or order
+    modified = order.get("date_modified")
+    if profile.is_guest and profile.customer:
+        modified = _later(profile.customer.get("date_modified"), modified)
+    return _guest(profile.email, latest.get("billing_address"), first.get("date_created"), modified)
+
+
+def _guest(email: str, billing: dict[str, Any] | None, created: str | None,
+           modified: str | None) -> dict[str, Any]:
+    billing = billing or {}
     return {
-        "id": email_of(order),
-        "email": email_of(order),
+        "id": email,
+        "email": email,
         "first_name": billing.get("first_name"),
         "last_name": billing.get("last_name"),
         "company": billing.get("company"),
@@ -181,9 +202,15 @@ def guest_from_order(order: dict[str, Any]) -> dict[str, Any]:
         "notes": None,
         "is_guest": True,
         "addresses": [],
-        "date_created": order.get("date_created"),
-        "date_modified": order.get("date_modified"),
+        "date_created": created,
+        "date_modified": modified,
     }
+
+
+def _later(one: str | None, other: str | None) -> str | None:
+    if not (one and other):
+        return one or other
+    return one if parse_time(one) >= parse_time(other) else other
 
 
 def _order_key(facts: dict[str, Any]) -> tuple:

@@ -1,4 +1,4 @@
-"""BigCommerce v2 orders as canonical orders, and the guests behind them.
+"""BigCommerce v2 orders as canonical orders (the host derives guests from them).
 
 Orders are read with ``include=consignments.line_items&consignment_structure=object`` so line
 items and shipping addresses come embedded (no extra call per order). BigCommerce embeds at
@@ -8,7 +8,6 @@ responses without consignments) need the ``/products`` and ``/shipping_addresses
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from plugins.bigcommerce.transform import address, clean_text, iso_utc
@@ -119,54 +118,4 @@ def order(raw: dict[str, Any], items: list[dict], shipping_addresses: list[dict]
         "items": [line_item(item) for item in items],
         "date_created": iso_utc(raw.get("date_created")),
         "date_modified": iso_utc(raw.get("date_modified")),
-    }
-
-
-def counts_for_guest(raw: dict[str, Any]) -> bool:
-    """A placed guest order: customer id 0, not an abandoned checkout, not archived, with an email."""
-    return (
-        not raw.get("customer_id")
-        and raw.get("status_id") != INCOMPLETE_STATUS_ID
-        and not raw.get("is_deleted")
-        and bool(order_email(raw))
-    )
-
-
-def guests(orders: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Guests keyed by lower-cased email, from their raw v2 orders (any order, any number).
-
-    Name, company and phone come from the latest order's billing address; the guest was
-    "created" with their first order and "modified" with their most recently changed one.
-    """
-    found: dict[str, dict[str, Any]] = {}
-    for raw in orders:
-        if not counts_for_guest(raw):
-            continue
-        email = order_email(raw).lower()
-        created, modified = iso_utc(raw.get("date_created")), iso_utc(raw.get("date_modified"))
-        entry = found.setdefault(
-            email, {"first": created, "latest": None, "latest_key": None, "modified": modified}
-        )
-        entry["first"] = min(entry["first"], created)
-        entry["modified"] = max(entry["modified"], modified)
-        key = (created, int(raw.get("id") or 0))
-        if entry["latest_key"] is None or key > entry["latest_key"]:
-            entry["latest"], entry["latest_key"] = raw, key
-    return {email: _guest(email, entry) for email, entry in found.items()}
-
-
-def _guest(email: str, entry: dict[str, Any]) -> dict[str, Any]:
-    billing = entry["latest"].get("billing_address") or {}
-    return {
-        "id": email,
-        "email": email,
-        "first_name": clean_text(billing.get("first_name")),
-        "last_name": clean_text(billing.get("last_name")),
-        "company": clean_text(billing.get("company")),
-        "phone": clean_text(billing.get("phone")),
-        "notes": None,
-        "is_guest": True,
-        "addresses": [],
-        "date_created": entry["first"],
-        "date_modified": entry["modified"],
     }

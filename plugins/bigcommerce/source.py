@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from host.errors import ConfigurationError, RecordError
@@ -11,12 +12,13 @@ from host.sources import Page, Source, Stream
 from plugins.bigcommerce import consent, transform
 from plugins.bigcommerce import orders as order_records
 from plugins.bigcommerce.client import BigCommerceClient
-from plugins.bigcommerce.keyset import format_moment
+from plugins.bigcommerce.keyset import format_moment, moment_of
 from plugins.bigcommerce.pacing import RetryPolicy
 from plugins.bigcommerce.pagination import rows
 from plugins.bigcommerce.settings import AppSettings
 from plugins.bigcommerce.streams import (
-    GUESTS,
+    ARCHIVED_EVERY,
+    ARCHIVED_LOOKBACK,
     ORDER_EMBEDS,
     STREAMS,
     V2_PAGES,
@@ -44,13 +46,21 @@ def _chunks(values: Sequence[str], size: int) -> Iterator[list[str]]:
         yield list(values[start : start + size])
 
 
-def _pages_of(records: list[dict], size: int) -> Iterator[Page]:
-    for start in range(0, len(records), size):
-        yield Page(records=records[start : start + size])
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
-def _by_cursor(record: dict) -> tuple:
-    return (record["date_modified"] or "", record["id"])
+def archived_since(connection: Connection, since: str, changed: bool, now: datetime) -> str | None:
+    """Where the archived-orders pass of an incremental orders read starts, or None when it is
+    not due (``streams`` says why and when it runs)."""
+    last = connection.last_sync_at
+    if last is None:
+        return since
+    every = ARCHIVED_EVERY.total_seconds()
+    if not changed and int(now.timestamp() // every) == int(last.timestamp() // every):
+        return None
+    earliest = last - ARCHIVED_LOOKBACK
+    return since if transform.parse_iso(since) <= earliest else earliest.isoformat()
 
 
 class BigCommerceSource(Source):
@@ -130,29 +140,38 @@ class BigCommerceSource(Source):
             yield Page(records=[transform.customer(raw) for raw in raw_rows])
 
     def _read_subscribers(self, client, connection, stream, since, ids) -> Iterator[Page]:
+        """Page by page, in the listing's id order: the host moves this stream's cursor only once
+        the whole listing was read (``ordered_by_cursor=False``), so no page order is needed."""
         source = (
             self._by_ids(client, stream, ids)
             if ids is not None
             else self._listing(client, stream, since)
         )
-        raws = [raw for raw_rows in source for raw in raw_rows]
-        # The IP of each opt-in, from its order or the person's store account (``consent``).
-        ips = consent.consent_ips(client, [raw for raw in raws if transform.is_opted_in(raw)])
-        records = [
-            transform.subscriber(raw, connection.store_url, ips.get(str(raw["id"])))
-            for raw in raws
-        ]
-        # Listed by id, not by change date: gathered and sorted so the cursor only moves forward.
-        yield from _pages_of(sorted(records, key=_by_cursor), stream.page_size)
+        for raws in source:
+            if not raws:
+                continue
+            # The IP of each opt-in, from its order or the person's store account (``consent``).
+            ips = consent.consent_ips(client, [raw for raw in raws if transform.is_opted_in(raw)])
+            yield Page(
+                records=[
+                    transform.subscriber(raw, connection.store_url, ips.get(str(raw["id"])))
+                    for raw in raws
+                ]
+            )
 
     def _read_products(self, client, connection, stream, since, ids) -> Iterator[Page]:
-        brands, categories = self._catalog_names(client)
         source = (
             self._by_ids(client, stream, ids)
             if ids is not None
             else self._listing(client, stream, since)
         )
+        names: tuple[dict[int, str], dict[int, str]] | None = None
         for raw_rows in source:
+            if not raw_rows:
+                continue
+            if names is None:  # only a read that found products needs their names
+                names = self._catalog_names(client)
+            brands, categories = names
             yield Page(
                 records=[
                     transform.product(raw, connection.store_url, brands, categories)
@@ -187,8 +206,10 @@ class BigCommerceSource(Source):
             names.append(found)
         return names[0], names[1]
 
-    # ------------------------------------------------------------------ orders and guests
+    # ------------------------------------------------------------------ orders
     def _read_orders(self, client, connection, stream, since, ids) -> Iterator[Page]:
+        """Orders changed since the cursor; their guests are the host's to derive
+        (``host.sync.profiles``). An incremental read adds the archived-orders pass when due."""
         if ids is not None:
             for chunk in _chunks([str(i) for i in ids], stream.page_size):
                 found = (
@@ -199,10 +220,17 @@ class BigCommerceSource(Source):
                 )
                 yield Page(records=[self._order(client, raw) for raw in found if raw])
             return
+        cursor = transform.parse_iso(since) if since else None
+        changed = False  # an order changed after the cursor (not only re-read in its overlap)
         for raw_rows in self._listing(client, stream, since):
-            yield Page(records=[self._order(client, raw) for raw in raw_rows])
-        if since:  # archived orders may be missing from the default view: ask for them too
-            for raw_rows in self._listing(client, stream, since, {"is_deleted": "true"}):
+            if raw_rows:
+                changed = changed or cursor is None or any(
+                    (moment_of(raw.get("date_modified")) or cursor) > cursor for raw in raw_rows
+                )
+                yield Page(records=[self._order(client, raw) for raw in raw_rows])
+        archived_from = archived_since(connection, since, changed, utcnow()) if since else None
+        if archived_from:  # archived orders may be missing from the default view: ask for them
+            for raw_rows in self._listing(client, stream, archived_from, {"is_deleted": "true"}):
                 archived = [self._order(client, raw) for raw in raw_rows if raw.get("is_deleted")]
                 if archived:
                     yield Page(records=archived)
@@ -220,33 +248,3 @@ class BigCommerceSource(Source):
         for response in client.pages(f"/v2/orders/{order_id}/{name}", V2_PAGES, area="orders"):
             found.extend(rows(response))
         return found
-
-    def _read_guests(self, client, connection, stream, since, ids) -> Iterator[Page]:
-        if ids is None and since is None:
-            orders: Iterable[dict] = (
-                raw for raw_rows in self._listing(client, stream, None) for raw in raw_rows
-            )
-        else:
-            if ids is None:  # who ordered as a guest since the cursor; then their whole history
-                changed = (
-                    raw for raw_rows in self._listing(client, stream, since) for raw in raw_rows
-                )
-                ids = sorted(
-                    {
-                        order_records.order_email(raw).lower()
-                        for raw in changed
-                        if order_records.counts_for_guest(raw)
-                    }
-                )
-            orders = (raw for email in ids for raw in self._guest_orders(client, email))
-        found = order_records.guests(orders)
-        if ids is not None:
-            found = {
-                email: guest for email, guest in found.items() if email in {i.lower() for i in ids}
-            }
-        yield from _pages_of(sorted(found.values(), key=_by_cursor), stream.page_size)
-
-    def _guest_orders(self, client: BigCommerceClient, email: str) -> Iterator[dict[str, Any]]:
-        params = {**GUESTS.params, "email": email}
-        for response in client.pages(GUESTS.path, V2_PAGES, params, area="guests"):
-            yield from rows(response)

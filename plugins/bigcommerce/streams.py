@@ -1,14 +1,27 @@
 """The streams BigCommerce offers, declared as data (name, path, key, cursor, page size, paginator).
 
 A future source declares its own the same way; ``source.BigCommerceSource`` reads them.
+Guests (orders without a store account) have no stream: the host derives them from the orders
+it reads (``host.sync.profiles``), so orders are listed once.
+
 Choices where bigcommerce-api.md says UNCONFIRMED:
-- ``/v2/orders`` may leave out Incomplete (status 0) and archived orders by default; listings then
-  never show abandoned checkouts (the host excludes them anyway), incremental order reads add an
-  ``is_deleted=true`` pass so an archived order reaches the host flagged ``is_deleted``, and reads by
-  id (the webhook fast lane) see every order, flagged.
-- ``customer_id=0`` may be ignored as a filter: guest reads also check ``customer_id`` themselves.
-- subscribers take no ``sort``: their pages are gathered and sorted by ``date_modified`` here;
-  listed in id order, only a deletion shifts them, which ``RereadWhenShrunkPaginator`` detects.
+- ``/v2/orders`` may leave out Incomplete (status 0) and archived orders by default (the
+  emulator does); listings then never show abandoned checkouts (the host excludes them anyway),
+  and reads by id (the webhook fast lane, which ``store/order/archived`` triggers) see every
+  order, flagged. As a safety net for a lost webhook, an incremental orders read adds an
+  ``is_deleted=true`` pass so an archived order reaches the host flagged ``is_deleted``. That
+  pass costs a call, so it runs only when it can matter: when the default pass found an order
+  changed after the cursor, when no cycle has finished yet, and otherwise once per
+  ``ARCHIVED_EVERY`` (the first cycle whose read falls in another hour than the last finished
+  cycle). It then lists from the cursor or from ``ARCHIVED_LOOKBACK`` before the last finished
+  cycle, whichever is earlier, so the cycles that skipped it leave no gap. A store that lists
+  archived orders by default would make the pass redundant; nothing documents such a store, so
+  the pass is kept (``source.archived_since`` is the one place to change).
+- ``customer_id=0`` as a guest filter is not needed: guests come from every order read.
+- subscribers take no ``sort``: they are listed in id order and emitted page by page as read
+  (flat memory). Their stream is declared ``ordered_by_cursor=False``, so the host moves its
+  cursor (the latest ``date_modified`` read) only once the whole listing was read; listed in id
+  order, only a deletion shifts them, which ``RereadWhenShrunkPaginator`` detects.
 
 Products are listed visible and hidden alike (each flagged ``is_visible``): hiding a product bumps
 its ``date_modified``, so incremental reads and the daily full refresh see it become hidden and
@@ -38,6 +51,10 @@ V3_BY_CHANGE_DATE = KeysetPaginator(V3_PAGES, "date_modified:min", "date_modifie
 V2_BY_CHANGE_DATE = KeysetPaginator(
     V2_PAGES, "min_date_modified", "max_date_modified", date_style="rfc2822"
 )
+# The archived-orders pass (see above): how often it runs when nothing changed, and how far
+# before the last finished cycle it looks (more than the gap its skipped cycles can leave).
+ARCHIVED_EVERY = timedelta(hours=1)
+ARCHIVED_LOOKBACK = 3 * ARCHIVED_EVERY
 ORDER_EMBEDS = {"include": "consignments.line_items", "consignment_structure": "object"}
 
 
@@ -71,6 +88,7 @@ SUBSCRIBERS = BigCommerceStream(
     cursor_field="date_modified",
     page_size=PAGE_SIZE,
     paginator=RereadWhenShrunkPaginator(V3_PAGES),
+    ordered_by_cursor=False,  # id order: the cursor moves once the whole listing was read
     cursor_overlap=timedelta(days=1),
     since_param="date_modified:min",
     ids_param="id:in",
@@ -88,20 +106,6 @@ ORDERS = BigCommerceStream(
     since_param="min_date_modified",
     since_style="rfc2822",
 )
-GUESTS = BigCommerceStream(
-    name="guests",
-    kind="customer",
-    path="/v2/orders",
-    primary_key="id",  # the lower-cased email
-    cursor_field="date_modified",
-    page_size=PAGE_SIZE,
-    paginator=V2_BY_CHANGE_DATE,
-    params={"customer_id": 0, "sort": "date_modified:asc"},
-    cursor_overlap=timedelta(minutes=5),
-    since_param="min_date_modified",
-    since_style="rfc2822",
-    ids_param="email",
-)
 PRODUCTS = BigCommerceStream(
     name="products",
     kind="product",
@@ -117,4 +121,4 @@ PRODUCTS = BigCommerceStream(
     ids_param="id:in",
 )
 
-STREAMS: tuple[BigCommerceStream, ...] = (CUSTOMERS, SUBSCRIBERS, ORDERS, GUESTS, PRODUCTS)
+STREAMS: tuple[BigCommerceStream, ...] = (CUSTOMERS, SUBSCRIBERS, ORDERS, PRODUCTS)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from host.models import ContactProfile
 from host.records import contact_fields, validation_errors
+from host.sync.profiles import ProfileUpdater
 from plugins.bigcommerce import orders, transform
 
 
@@ -91,44 +93,36 @@ def _order(order_id, email, created, modified, status_id=11, customer_id=0, firs
 
 
 def test_guests_take_their_name_from_the_latest_order_and_date_from_the_first():
-    found = orders.guests(
-        [
-            _order(
-                1,
-                "Guest@Example.com",
-                "Mon, 01 Jan 2024 10:00:00 +0000",
-                "Mon, 01 Jan 2024 10:00:00 +0000",
-                first="Old",
-            ),
-            _order(
-                5,
-                "guest@example.com",
-                "Fri, 01 Mar 2024 10:00:00 +0000",
-                "Sat, 02 Mar 2024 10:00:00 +0000",
-                first="New",
-            ),
-            _order(
-                6,
-                "guest@example.com",
-                "Sat, 01 Jun 2024 10:00:00 +0000",
-                "Sat, 01 Jun 2024 10:00:00 +0000",
-                status_id=0,
-            ),
-            _order(
-                7,
-                "member@example.com",
-                "Sat, 01 Jun 2024 10:00:00 +0000",
-                "Sat, 01 Jun 2024 10:00:00 +0000",
-                customer_id=3,
-            ),
-        ]
-    )
-    assert list(found) == [
-        "guest@example.com"
-    ]  # the abandoned checkout and the member's order do not count
-    guest = found["guest@example.com"]
+    """No guests stream: the orders read describe each guest (``ProfileUpdater.order``), in
+    whatever order they arrive, and a store account always speaks for its email."""
+    raws = [
+        _order(5, "guest@example.com", "Fri, 01 Mar 2024 10:00:00 +0000",
+               "Sat, 02 Mar 2024 10:00:00 +0000", first="New"),
+        _order(1, "Guest@Example.com", "Mon, 01 Jan 2024 10:00:00 +0000",
+               "Mon, 01 Jan 2024 10:00:00 +0000", first="Old"),
+        _order(6, "guest@example.com", "Sat, 01 Jun 2024 10:00:00 +0000",
+               "Sat, 01 Jun 2024 10:00:00 +0000", status_id=0),  # an abandoned checkout
+        _order(8, "guest@example.com", "Sun, 02 Jun 2024 10:00:00 +0000",
+               "Sun, 02 Jun 2024 10:00:00 +0000", first="Archived") | {"is_deleted": True},
+        _order(7, "member@example.com", "Sat, 01 Jun 2024 10:00:00 +0000",
+               "Sat, 01 Jun 2024 10:00:00 +0000", customer_id=3, first="Billing"),
+    ]
+    updater = ProfileUpdater(None)
+    profiles = {email: ContactProfile(email=email, episode=0)
+                for email in ("guest@example.com", "member@example.com")}
+    member = transform.customer({"id": 3, "email": "member@example.com", "first_name": "Account",
+                                 "date_created": "2023-01-01T00:00:00Z", "date_modified": "2023-01-01T00:00:00Z"})
+    updater.customer(profiles["member@example.com"], member)
+    for raw in raws:
+        record = orders.order(raw, [], [])
+        updater.order(profiles[record["email"].lower()], record)
+
+    guest = profiles["guest@example.com"].customer
+    assert profiles["guest@example.com"].is_guest
     assert (guest["first_name"], guest["date_created"]) == ("New", "2024-01-01T10:00:00+00:00")
-    assert guest["is_guest"] and not validation_errors("customer", guest)
+    assert guest["date_modified"] == "2024-03-02T10:00:00+00:00"  # the abandoned and archived ones do not count
+    assert not validation_errors("customer", guest)
+    assert profiles["member@example.com"].customer == member  # the account, not its orders
 
 
 def test_orders_past_the_embed_limit_ask_for_their_line_items():

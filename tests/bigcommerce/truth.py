@@ -61,21 +61,6 @@ def truth(state: dict, stream: str) -> dict[str, dict[str, Any]]:
             }
             for o in listed_orders(state)
         }
-    if stream == "guests":
-        guests: dict[str, dict] = {}
-        for order in sorted(listed_orders(state), key=lambda o: (iso(o["date_created"]), o["id"])):
-            if order["customer_id"]:
-                continue
-            email = order["billing_address"]["email"].lower()
-            first = guests.get(email, {}).get("date_created", iso(order["date_created"]))
-            guests[email] = {
-                "email": email,
-                "is_guest": True,
-                "date_created": first,
-                "first_name": order["billing_address"]["first_name"],
-                "addresses": [],
-            }
-        return guests
     if stream == "products":
         return {
             str(p["id"]): {

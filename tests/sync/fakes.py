@@ -1,6 +1,6 @@
 """Throwaway source, destination and mapper plugins for the engine's unit tests.
 
-The source keeps canonical records in dicts and derives guests from orders; the destination
+The source keeps canonical records in dicts (guests are the host's to derive from orders); the destination
 keeps books, contacts, collections and enrolments in memory and counts every write, so a test
 can say exactly what a user would find there.
 """
@@ -102,7 +102,6 @@ class FakeSource(Source):
                 "subscribers", "subscriber", "/subscribers", "id", "date_modified", self.page_size
             ),
             Stream("orders", "order", "/orders", "id", "date_modified", self.page_size),
-            Stream("guests", "customer", "/orders", "id", "date_modified", self.page_size),
             Stream(
                 "products",
                 "product",
@@ -114,21 +113,8 @@ class FakeSource(Source):
             ),
         ]
 
-    def guests(self) -> dict:
-        registered = {c["email"] for c in self.customers.values()}
-        found: dict = {}
-        for item in sorted(self.orders.values(), key=lambda o: o["date_created"]):
-            email = item["email"]
-            if item["customer_id"] or email in registered or item["is_incomplete"] or item["is_deleted"]:
-                continue
-            guest = found.setdefault(
-                email, customer(email, email, item["date_created"], is_guest=True)
-            )
-            guest.update(first_name="Bill", last_name="Payer", date_modified=item["date_modified"])
-        return found
-
     def read(self, connection, stream, *, since=None, ids=None):
-        table = self.guests() if stream.name == "guests" else getattr(self, stream.name)
+        table = getattr(self, stream.name)
         records = [r for r in table.values() if (ids is None or r["id"] in ids)]
         if ids is None and since is not None:
             records = [r for r in records if r["date_modified"] >= since]

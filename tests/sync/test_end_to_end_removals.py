@@ -2,7 +2,8 @@
 leave Engagement Cloud, everything else stays as it was, and both come back when restored; a
 product deleted outright leaves Catalog_Default too.
 
-The periodic cycle alone finds the archived order (its archived-orders pass) and the hidden
+The periodic cycle alone finds the archived order (its archived-orders pass, which runs at least
+once an hour even when no order changed) and the hidden
 product (the product listing includes hidden products, flagged), so a lost webhook loses
 nothing. A deleted product is no longer listed: its webhook names it, the fast lane reads it by
 id, gets nothing back, and removes what was sent."""
@@ -10,6 +11,7 @@ id, gets nothing back, and removes what was sent."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -17,6 +19,7 @@ from sqlalchemy import func, select
 from host.db import get_db
 from host.models import WebhookEvent
 from host.sync import run_fast_lane
+from plugins.bigcommerce import source as bigcommerce_source
 from tests.sync.loopback import StoreSize, connected_loop
 from tests.sync.test_end_to_end import Loop, assert_exact_state
 
@@ -67,7 +70,7 @@ def _without(state: dict, order_id: str, product_id: str) -> dict:
     }
 
 
-def test_archived_order_and_hidden_product_leave_engagement_cloud_and_come_back(small_loop):
+def test_archived_order_and_hidden_product_leave_engagement_cloud_and_come_back(small_loop, monkeypatch):
     loop = small_loop
     assert loop.cycle(trigger="cli").status == "finished"
     before = assert_exact_state(loop)
@@ -75,6 +78,8 @@ def test_archived_order_and_hidden_product_leave_engagement_cloud_and_come_back(
 
     loop.emulators.update("orders", int(order_id), is_deleted=True)
     loop.emulators.update("products", int(product_id), is_visible=False)
+    hour_later = bigcommerce_source.utcnow() + timedelta(hours=1)  # the archived pass is due
+    monkeypatch.setattr(bigcommerce_source, "utcnow", lambda: hour_later)
     assert loop.cycle().status == "finished"  # the webhook inbox is left alone: no fast lane
 
     after = assert_exact_state(loop)
