@@ -3,12 +3,21 @@
 URLs are ``{api_base_url}/stores/{store_hash}{path}`` with ``path`` like ``/v3/customers``, so
 the same code talks to api.bigcommerce.com or to the emulator. The access token travels only
 in the ``X-Auth-Token`` header and is never logged.
+
+A listing reads one page ahead: as soon as a page is decoded and the paginator knows the next
+one, that next page is requested (and decoded) in a background thread while the caller works on
+the current one. One request at most is in flight per listing; it is paced, retried and
+classified exactly like any other (``request``), and its error is raised when its page is
+consumed. A listing closed early (the caller stopped reading) cancels the request ahead: it
+makes no further attempt nor wait, and the listing's close returns once that thread ended (at
+most one attempt, bounded by the timeout, may still be under way).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -17,7 +26,7 @@ import requests
 from host.sources import Paginator
 from plugins.bigcommerce.failures import RETRYABLE_STATUSES, classify, unreachable
 from plugins.bigcommerce.pacing import Pacer, RetryPolicy
-from plugins.bigcommerce.pagination import ListingPaginator
+from plugins.bigcommerce.pagination import ListingPaginator, body, decode_json
 
 log = logging.getLogger(__name__)
 USER_AGENT = "connector-host (+https://github.com/connector-host)"
@@ -36,6 +45,45 @@ def store_session(api_base_url: str, store_hash: str) -> tuple[requests.Session,
             session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
             _sessions[key] = (session, Pacer())
         return _sessions[key]
+
+
+class ReadStopped(Exception):
+    """The listing that asked for this page was closed: the page is no longer wanted."""
+
+
+class _PageAhead:
+    """The next page of a listing, requested and decoded in a background thread."""
+
+    def __init__(self, client: BigCommerceClient, path: str, params: Mapping[str, Any], area: str | None):
+        self.cancelled = threading.Event()
+        self._response: requests.Response | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._fetch, args=(client, path, params, area), name="bigcommerce-page-ahead", daemon=True
+        )
+        self._thread.start()
+
+    def _fetch(self, client: BigCommerceClient, path: str, params: Mapping[str, Any], area: str | None) -> None:
+        try:
+            response = client.request("GET", path, params=params, area=area, cancelled=self.cancelled)
+            body(response)  # decoded here, off the caller's time
+            self._response = response
+        except ReadStopped:
+            pass
+        except BaseException as error:  # raised to the caller when it takes this page
+            self._error = error
+
+    def result(self) -> requests.Response:
+        self._thread.join()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        assert self._response is not None
+        return self._response
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+        self._thread.join()
 
 
 class BigCommerceClient:
@@ -69,16 +117,21 @@ class BigCommerceClient:
         json: Any = None,
         area: str | None = None,
         missing_ok: bool = False,
+        cancelled: threading.Event | None = None,
     ) -> requests.Response:
         """One call, waiting for the quota, retrying 429/5xx/timeouts; a final failure is raised classified.
 
-        With ``missing_ok`` a 404 is returned instead of raised (a record deleted since its event)."""
+        With ``missing_ok`` a 404 is returned instead of raised (a record deleted since its event).
+        Once ``cancelled`` is set (a page read ahead for a listing since closed), no further wait
+        or attempt is made: ``ReadStopped`` is raised instead."""
         failures = rate_limited = 0
         while True:
             wait = self.pacer.wait_needed()
             if wait:
-                self.retry.sleep(wait)
+                self._sleep(wait, cancelled)
                 self.pacer.spent_wait()
+            if cancelled is not None and cancelled.is_set():
+                raise ReadStopped
             try:
                 response = self.session.request(
                     method,
@@ -95,7 +148,7 @@ class BigCommerceClient:
                 log.info(
                     "BigCommerce %s %s failed (%s); retrying", method, path, type(error).__name__
                 )
-                self.retry.sleep(self.retry.backoff(failures))
+                self._sleep(self.retry.backoff(failures), cancelled)
                 continue
             self.pacer.observe(response.headers)
             status = response.status_code
@@ -103,20 +156,27 @@ class BigCommerceClient:
                 rate_limited += 1
                 if rate_limited >= self.retry.max_rate_limited_attempts:
                     raise classify(response, area=area)
-                self.retry.sleep(self.retry.rate_limited_wait(response.headers, rate_limited))
+                self._sleep(self.retry.rate_limited_wait(response.headers, rate_limited), cancelled)
                 continue
             if status in RETRYABLE_STATUSES:
                 failures += 1
                 if failures >= self.retry.max_attempts:
                     raise classify(response, area=area)
                 log.info("BigCommerce %s %s answered %s; retrying", method, path, status)
-                self.retry.sleep(self.retry.backoff(failures))
+                self._sleep(self.retry.backoff(failures), cancelled)
                 continue
             if status == 404 and missing_ok:
                 return response
             if status >= 400:
                 raise classify(response, area=area)
             return response
+
+    def _sleep(self, seconds: float, cancelled: threading.Event | None) -> None:
+        """The policy's wait; a real one (``time.sleep``) ends early when ``cancelled`` is set."""
+        if cancelled is not None and self.retry.sleep is time.sleep:
+            cancelled.wait(seconds)
+        else:
+            self.retry.sleep(seconds)
 
     def get_json(
         self,
@@ -130,7 +190,7 @@ class BigCommerceClient:
         response = self.request("GET", path, params=params, area=area, missing_ok=missing_ok)
         if response.status_code in (204, 404) or not response.content:
             return None
-        return response.json()
+        return decode_json(response.content)
 
     def pages(
         self,
@@ -140,14 +200,27 @@ class BigCommerceClient:
         *,
         area: str | None = None,
     ) -> Iterator[requests.Response]:
-        """Every page of a listing, as the paginator walks it."""
+        """Every page of a listing, as the paginator walks it, each decoded; the next page is
+        requested in the background while the caller works on this one (see the module's
+        docstring)."""
         page_params: Mapping[str, Any] | None = paginator.first_page()
-        while page_params is not None:
-            response = self.request(
-                "GET", path, params={**(params or {}), **page_params}, area=area
-            )
-            yield response
-            page_params = paginator.next_page(page_params, response)
+        if page_params is None:
+            return
+        ahead: _PageAhead | None = None
+        try:
+            response = self.request("GET", path, params={**(params or {}), **page_params}, area=area)
+            while True:
+                body(response)
+                following = paginator.next_page(page_params, response)
+                if following is not None:
+                    ahead = _PageAhead(self, path, {**(params or {}), **following}, area)
+                yield response
+                if following is None:
+                    return
+                response, ahead, page_params = ahead.result(), None, following
+        finally:
+            if ahead is not None:  # the caller stopped reading: the page ahead is not wanted
+                ahead.cancel()
 
     def listing(
         self,
@@ -159,5 +232,9 @@ class BigCommerceClient:
     ) -> Iterator[list[dict[str, Any]]]:
         """The rows of every page of a listing, each emitted once, walked afresh for this read."""
         walk = paginator.walk()
-        for response in self.pages(path, walk, params, area=area):
-            yield walk.records(response)
+        pages = self.pages(path, walk, params, area=area)
+        try:
+            for response in pages:
+                yield walk.records(response)
+        finally:
+            pages.close()  # a listing closed early closes its walk (and the page ahead) at once

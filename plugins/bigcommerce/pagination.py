@@ -7,19 +7,30 @@ which saves the last, empty call).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 import requests
 
 from host.sources import Paginator
+
+
+def decode_json(content: bytes) -> Any:
+    """JSON decoded by orjson (several times faster than ``json`` on listing pages); what orjson
+    refuses (e.g. a BOM) is left to ``json``, which raises ``ValueError`` as ``Response.json`` did."""
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return json.loads(content.decode("utf-8-sig"))
 
 
 def body(response: requests.Response) -> Any:
     """The decoded JSON of a response, decoded once however often it is asked for (None when empty)."""
     if "_decoded_body" not in response.__dict__:
         empty = response.status_code == 204 or not response.content
-        response.__dict__["_decoded_body"] = None if empty else response.json()
+        response.__dict__["_decoded_body"] = None if empty else decode_json(response.content)
     return response.__dict__["_decoded_body"]
 
 

@@ -116,3 +116,70 @@ def test_the_token_is_sent_as_a_header_and_never_logged(client, caplog):
         client.get_json("/v3/customers")
     assert responses.calls[0].request.headers["X-Auth-Token"] == "secret-token-xyz"
     assert "secret-token-xyz" not in caplog.text and "secret-token-xyz" not in repr(client)
+
+
+# ---------------------------------------------------------------------- reading a page ahead
+def _page(number: int, total: int = 3) -> dict:
+    return {"data": [{"id": number}], "meta": {"pagination": {"current_page": number, "total_pages": total}}}
+
+
+def _listing(client):
+    from plugins.bigcommerce.pagination import V3PagePaginator
+
+    return client.listing("/v3/customers", V3PagePaginator(1), area="customers")
+
+
+def _ahead_threads() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "bigcommerce-page-ahead"]
+
+
+@responses.activate
+def test_the_next_page_is_requested_while_the_caller_works_on_this_one(client):
+    import threading
+
+    asked = threading.Event()
+
+    def page(request):
+        number = int(dict(request.params)["page"])
+        if number == 2:
+            asked.set()
+        return 200, {}, __import__("json").dumps(_page(number))
+
+    responses.add_callback(responses.GET, URL, callback=page)
+    rows = _listing(client)
+    assert next(rows) == [{"id": 1}]
+    assert asked.wait(5), "page 2 was asked for before the caller wanted it"
+    assert [row for page in rows for row in page] == [{"id": 2}, {"id": 3}]
+    assert len(responses.calls) == 3 and not _ahead_threads()
+
+
+@responses.activate
+def test_a_failure_of_the_page_ahead_is_raised_when_that_page_is_taken(client, waits):
+    responses.get(URL, json=_page(1), match=[responses.matchers.query_param_matcher({"page": "1", "limit": "1"})])
+    responses.get(URL, status=503, json={"title": "Unavailable"},
+                  match=[responses.matchers.query_param_matcher({"page": "2", "limit": "1"})])
+    rows = _listing(client)
+    assert next(rows) == [{"id": 1}]  # page 1 is the caller's, whatever happens to page 2
+    with pytest.raises(TransientError):
+        next(rows)
+    assert len(responses.calls) == 1 + client.retry.max_attempts  # retried as any other call
+    assert not _ahead_threads()
+
+
+@responses.activate
+def test_a_listing_closed_early_leaves_no_thread_behind():
+    import time
+
+    patient = BigCommerceClient(BASE, "unit1", "secret-token-xyz", retry=RetryPolicy(base_delay=30))
+    responses.get(URL, json=_page(1), match=[responses.matchers.query_param_matcher({"page": "1", "limit": "1"})])
+    responses.get(URL, status=503, json={"title": "Unavailable"},
+                  match=[responses.matchers.query_param_matcher({"page": "2", "limit": "1"})])
+    rows = _listing(patient)
+    assert next(rows) == [{"id": 1}]
+    time.sleep(0.2)  # page 2 failed once; its thread now waits 15 s or more before trying again
+    started = time.monotonic()
+    rows.close()
+    assert time.monotonic() - started < 2 and not _ahead_threads()
+    assert len(responses.calls) == 2  # no attempt after the close
