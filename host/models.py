@@ -135,7 +135,13 @@ class LedgerEntry(Base):
     """What was last sent for one source record, so nothing is lost, re-sent or duplicated."""
 
     __tablename__ = "ledger"
-    __table_args__ = (UniqueConstraint("connection_id", "kind", "source_id"),)
+    __table_args__ = (
+        UniqueConstraint("connection_id", "kind", "source_id"),
+        # The outbox's batches and the retry pass, without a scan of the connection's rows.
+        Index("ix_ledger_outbox", "connection_id", "kind", "id",
+              sqlite_where=text("outbox IS NOT NULL"), postgresql_where=text("outbox IS NOT NULL")),
+        Index("ix_ledger_state", "connection_id", "kind", "state"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
@@ -164,14 +170,19 @@ class ContactProfile(Base):
     """
 
     __tablename__ = "contact_profiles"
-    __table_args__ = (UniqueConstraint("connection_id", "email"),)
+    __table_args__ = (
+        UniqueConstraint("connection_id", "email"),
+        # A page's changed-email check and the contacts phase's batches, without a scan.
+        Index("ix_contact_profiles_customer", "connection_id", "customer_id"),
+        Index("ix_contact_profiles_dirty", "connection_id", "dirty", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(320))  # lower-cased
     customer: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # canonical customer
     # The store account's id while this email belongs to one: an email change is noticed by it.
-    customer_id: Mapped[str | None] = mapped_column(String(255), default=None, index=True)
+    customer_id: Mapped[str | None] = mapped_column(String(255), default=None)
     is_guest: Mapped[bool] = mapped_column(Boolean, default=False)
     subscriber: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # canonical subscriber
     subscribed: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -211,7 +222,11 @@ class Enrolment(Base):
     """One contact's enrolment for one trigger in one subscription episode."""
 
     __tablename__ = "enrolments"
-    __table_args__ = (UniqueConstraint("connection_id", "trigger", "contact_key", "episode"),)
+    __table_args__ = (
+        UniqueConstraint("connection_id", "trigger", "contact_key", "episode"),
+        # Each cycle and fast-lane run looks for the waiting ones among all ever enrolled.
+        Index("ix_enrolments_state", "connection_id", "state"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
