@@ -135,3 +135,46 @@ def test_a_changed_customer_email_moves_the_contact_and_the_old_address_leaves_t
     assert "c2.new@example.com" in customers_book and "c2@example.com" not in customers_book
     assert world.ledger("customer_contact", "c2@example.com").state == "excluded"
     assert world.enrolments() == []  # the same person, not a new customer
+
+
+def test_a_stream_listed_out_of_cursor_order_moves_its_cursor_only_once_read_whole(world, monkeypatch):
+    """Subscribers (listed by id, emitted page by page): a read that stops midway keeps the
+    cursor where it was, though its first pages held the latest change; nothing is skipped."""
+    import dataclasses
+
+    from host.errors import TransientError
+
+    fill_history(world.store)
+    for n in range(4, 9):  # two pages of subscribers; the latest change on the first
+        world.store.subscribers[f"s{n}"] = subscriber(f"s{n}", f"fan{n}@example.com", at(2, n))
+    store, listed = world.store, type(world.store).read
+    streams = [dataclasses.replace(s, ordered_by_cursor=False) if s.name == "subscribers" else s
+               for s in store.streams()]
+    monkeypatch.setattr(store, "streams", lambda: streams)
+    broken = {"on": True}
+
+    def read(connection, stream, *, since=None, ids=None):
+        pages = listed(store, connection, stream, since=since, ids=ids)
+        if stream.name != "subscribers" or ids is not None:
+            yield from pages
+            return
+        first, *rest = list(pages)
+        yield type(first)(list(reversed(first.records)) + rest[-1].records)  # the latest first
+        if broken["on"]:
+            raise TransientError("503 Service Unavailable")
+        for page in rest[:-1]:
+            yield page
+
+    monkeypatch.setattr(store, "read", read)
+    run = world.sync()
+
+    assert "subscribers" in run.errors
+    cursors = {row.stream: row.value for row in world.query(select(StreamCursor))}
+    assert cursors.get("subscribers") is None  # not the latest date of the pages read
+
+    broken["on"] = False
+    world.sync()
+    cursors = {row.stream: row.value for row in world.query(select(StreamCursor))}
+    assert cursors["subscribers"] == at(2, 8)
+    opted_in = {f"fan{n}@example.com" for n in range(4, 9)} | {"c1@example.com", "fan@example.com"}
+    assert world.destination.book("B-subscribers") == opted_in
