@@ -2,11 +2,12 @@
 unchanged, excluded or failed, so that a finished run's row reads read = sent + unchanged +
 excluded + failed.
 
-Customers, subscribers and guests are not sent themselves: they describe people, whose contacts
-(one per book) the contacts phase sends. A record read from one of those streams is counted with
-the outcome of the contact it describes — a customer or guest record with its customers-book
-contact, a subscriber record with its subscribers-book contact — and one whose contact has no
-book to go to is excluded. The contacts are counted once more in their own area, ``contacts``
+Customers and subscribers are not sent themselves: they describe people, whose contacts (one
+per book) the contacts phase sends. A record read from one of those streams is counted with
+the outcome of the contact it describes — a customer record with its customers-book contact, a
+subscriber record with its subscribers-book contact — and one whose contact has no book to go
+to is excluded. A guest has no record of its own (its orders describe it): its orders count
+under orders, its contact in ``contacts``. The contacts are counted once more in their own area, ``contacts``
 (its "read" is the contacts checked): a contact checked because an order or a setting changed,
 or retried, counts there only. A contact checked twice in one run (a retry after a held send)
 counts once, with its last outcome.
