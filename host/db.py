@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 from flask import Flask, current_app
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
@@ -93,7 +94,7 @@ def make_engine(url: str, pool: PoolSettings | None = None, sqlite_synchronous: 
             create_private_file(path)
             options = pool.engine_options()  # a file database gets a QueuePool; memory ones do not
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **options
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **JSON_CODEC, **options
         )
 
         @event.listens_for(engine, "connect")
@@ -108,7 +109,16 @@ def make_engine(url: str, pool: PoolSettings | None = None, sqlite_synchronous: 
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **pool.engine_options())
+    return create_engine(url, pool_pre_ping=True, **JSON_CODEC, **pool.engine_options())
+
+
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+# JSON columns (profiles, outbox payloads, run counts) are written and read for every record of
+# a sync: orjson does it several times faster than the json module, with the same values back.
+JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
 
 
 class Database:
