@@ -168,7 +168,8 @@ def cycle_scope(
                 database, session, connection, run, lease, int(config.get("max_attempts", 5))
             )
             context.generation = generation
-            plugins.before_sync_cycle(connection, run.row())
+            if lane == CYCLE:  # a cycle's set-up (e.g. closing imports a crash left open) is
+                plugins.before_sync_cycle(connection, run.row())  # never run beside a cycle's work
             yield context
             status = _status(context)
         except Exception as error:

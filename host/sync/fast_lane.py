@@ -38,6 +38,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 from sqlalchemy import event as orm_event
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from host.db import get_db
@@ -219,10 +220,16 @@ def _send_contacts(context, emails: set[str]) -> bool:
                     continue
                 sent = read_versions(profiles)
                 context.writing = CONTACT_AREA
-                sync_contacts(context, profiles, CONTACT_AREA)
-                changed = settle_sent(context.session, context.connection.id, sent)
+                try:
+                    sync_contacts(context, profiles, CONTACT_AREA)
+                    changed = settle_sent(context.session, context.connection.id, sent)
+                    context.commit()
+                except DBAPIError as error:
+                    if not _lost_race(error):
+                        raise
+                    context.session.rollback()  # the cycle created a ledger row of these first
+                    changed = set(sent)
                 conflicts.update(p.email for p in profiles if p.id in changed)
-                context.commit()
                 context.run.all_done()
                 if context.should_stop():
                     return False
@@ -361,6 +368,15 @@ def _sync_events_of(context, stream) -> None:
             session.rollback()
             context.run.error(stream.name, error.message)
             return
+        except DBAPIError as error:
+            if not _lost_race(error):
+                raise
+            # The cycle wrote one of these rows at the same moment (a profile or ledger row it
+            # created first, a deadlock): the events stay, and the next look reads them again.
+            session.rollback()
+            log.info("connection %s: %s met the cycle's write of the same row; read again next time",
+                     context.connection.id, stream.name)
+            return
         if context.should_stop():  # a page boundary: the rest waits in the inbox
             return
 
@@ -404,6 +420,13 @@ def _sync_ids(context, stream, ids: list[str], picked_at: datetime) -> None:
     context.run.page_done(stream.name)
     if waiting and stream.kind not in QUEUED_KINDS and stream.name not in context.paused:
         _write_outbox(context, stream, gone)  # products: just the removals these events queued
+
+
+def _lost_race(error: DBAPIError) -> bool:
+    """A unique row the other lane inserted first, or a deadlock with it (PostgreSQL)."""
+    if isinstance(error, IntegrityError):
+        return True
+    return isinstance(error, OperationalError) and "deadlock" in str(error.orig).lower()
 
 
 def _mark_processed(context, stream, ids: set[str], picked_at: datetime) -> None:
