@@ -13,11 +13,13 @@ Public API (kept stable; add, do not rename):
   thread, for tests), both on werkzeug's threaded server.
 - ``derive_rng(seed, *labels)`` and ``derive_seed(seed, *labels)``: independent, repeatable
   random streams, so one part of a generated store does not shift when another changes.
+- ``OrjsonProvider``: Flask's JSON provider on orjson (``app.json = OrjsonProvider(app)``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import random
 import re
@@ -28,7 +30,9 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 
+import orjson
 from flask import Flask, Response, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.serving import BaseWSGIServer, make_server
 
 EMULATOR_PREFIX = "/_emulator"
@@ -386,3 +390,55 @@ def start_server(app: Flask, host: str = "127.0.0.1", port: int = 0) -> RunningS
     thread = threading.Thread(target=server.serve_forever, name=f"serve-{app.name}", daemon=True)
     thread.start()
     return RunningServer(server, thread)
+
+
+# --------------------------------------------------------------------------- fast JSON
+@contextlib.contextmanager
+def paused_gc():
+    """No cyclic garbage collection inside: building millions of small objects at once (a 50 MB
+    request body, an 80,000-contact import) otherwise runs a full collection every few
+    hundred thousand allocations, which doubles the time. The previous setting comes back after."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class OrjsonProvider(DefaultJSONProvider):
+    """Flask's JSON provider on orjson: request bodies of tens of megabytes parse in a fraction
+    of the standard library's time, and big answers (state documents, import reports) encode
+    as fast. Output is compact UTF-8 (non-ASCII text is not ``\\u``-escaped) in the objects' own
+    key order, with the trailing newline ``jsonify`` writes; whatever orjson refuses (NaN,
+    integers beyond 64 bits, ...) goes through the standard library, so nothing parses or
+    encodes differently from before."""
+
+    _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+    def dumps_bytes(self, obj: object) -> bytes:
+        try:
+            return orjson.dumps(obj, default=self.default, option=self._OPTIONS)
+        except TypeError:
+            return super().dumps(obj).encode()
+
+    def dumps(self, obj: object, **kwargs: object) -> str:
+        if kwargs:
+            return super().dumps(obj, **kwargs)
+        return self.dumps_bytes(obj).decode()
+
+    def loads(self, s: str | bytes, **kwargs: object) -> object:
+        if not kwargs:
+            try:
+                if len(s) < 1_000_000:
+                    return orjson.loads(s)
+                with paused_gc():
+                    return orjson.loads(s)
+            except orjson.JSONDecodeError:
+                pass  # e.g. NaN, a huge integer: the standard library decides
+        return super().loads(s, **kwargs)
+
+    def response(self, *args: object, **kwargs: object) -> Response:
+        obj = self._prepare_response_obj(args, kwargs)
+        return self._app.response_class(self.dumps_bytes(obj) + b"\n", mimetype=self.mimetype)

@@ -43,6 +43,8 @@ class Account:
         self.data_fields: dict[str, DataField] = {}
         self.contacts: dict[int, Contact] = {}
         self.contact_id_by_email: dict[str, int] = {}
+        self.contact_id_by_mobile: dict[str, int] = {}  # a hint, checked on use (see contact_by_mobile)
+        self._sorted_contact_ids: list[int] = []  # contacts are never removed: ids only grow
         self.books: dict[int, AddressBook] = {}
         self.collections: dict[str, InsightCollection] = {}
         self.programs: dict[int, Program] = {}
@@ -96,7 +98,27 @@ class Account:
         return self.contacts.get(contact_id) if contact_id is not None else None
 
     def contact_by_mobile(self, number: str) -> Contact | None:
-        return next((c for c in self.contacts.values() if c.mobile_number == number), None)
+        """The first contact (by id) with this mobile number."""
+        contact = self.contacts.get(self.contact_id_by_mobile.get(number, 0))
+        if contact is not None and contact.mobile_number == number:
+            return contact
+        found = next((c for c in self.contacts.values() if c.mobile_number == number), None)
+        if found is not None:  # the hint was stale (a number moved): walk once, remember
+            self.contact_id_by_mobile[number] = found.id
+        return found
+
+    def set_mobile(self, contact: Contact, number: str) -> None:
+        contact.mobile_number = number
+        known = self.contacts.get(self.contact_id_by_mobile.get(number, 0))
+        if known is None or known.mobile_number != number or contact.id < known.id:
+            self.contact_id_by_mobile[number] = contact.id
+
+    def contact_ids(self) -> list[int]:
+        """Every contact id, ascending (ids come from a counter and contacts are never removed,
+        so the dict's insertion order is id order)."""
+        if len(self._sorted_contact_ids) != len(self.contacts):
+            self._sorted_contact_ids = list(self.contacts)
+        return self._sorted_contact_ids
 
     def new_contact(self, email: str, now_iso: str) -> Contact:
         contact = Contact(id=next(self._contact_ids), email=email, created=now_iso, updated=now_iso)

@@ -8,6 +8,8 @@ programs spec). Removing a contact that is not in the book answers 204 (UNCONFIR
 
 from __future__ import annotations
 
+import itertools
+
 from flask import Blueprint, jsonify, request
 
 from .contact_views import as_v2
@@ -123,7 +125,7 @@ def book_contacts(addressBookId: int):
     select, skip = v2_page()
     with state().lock:
         me = account()
-        ids = list(_book_or_404(addressBookId).contact_ids)[skip : skip + select]
+        ids = list(itertools.islice(_book_or_404(addressBookId).contact_ids, skip, skip + select))
         rows = [as_v2(me, me.contacts[i]) for i in ids if i in me.contacts]
         if not truthy(request.args.get("withFullData")):
             for row in rows:
@@ -164,7 +166,7 @@ def list_contacts():
     select, skip = v2_page()
     with state().lock:
         me = account()
-        rows = [as_v2(me, c) for c in list(me.contacts.values())[skip : skip + select]]
+        rows = [as_v2(me, c) for c in itertools.islice(me.contacts.values(), skip, skip + select)]
         if not truthy(request.args.get("withFullData")):
             for row in rows:
                 row["dataFields"] = None

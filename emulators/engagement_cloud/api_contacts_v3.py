@@ -8,6 +8,9 @@ identifier fails as ``duplicateIdentifier`` and the first occurrence is applied 
 
 from __future__ import annotations
 
+import bisect
+import itertools
+
 from flask import Blueprint, jsonify, request
 
 from . import api_imports
@@ -97,17 +100,25 @@ def query_contacts():
     list_id = request.args.get("~listId")
     with state().lock:
         me = account()
-        candidates = sorted(c for c in me.contacts if c > marker)
+        ids = me.contact_ids()
+        book = None
         if list_id is not None:
             book = me.books.get(int(list_id)) if list_id.isdigit() else None
-            candidates = [c for c in candidates if book and c in book.contact_ids]
-        page = candidates[:limit]
+        page: list[int] = []
+        more = False
+        for contact_id in itertools.islice(ids, bisect.bisect_right(ids, marker), None):
+            if list_id is not None and (book is None or contact_id not in book.contact_ids):
+                continue
+            if len(page) == limit:
+                more = True
+                break
+            page.append(contact_id)
         base = request.base_url
         links = {
             "self": {"marker": str(marker), "link": f"{base}?limit={limit}&marker={marker}"},
             "first": {"marker": "0", "link": f"{base}?limit={limit}"},
         }
-        if len(candidates) > limit:
+        if more:
             links["next"] = {
                 "marker": str(page[-1]),
                 "link": f"{base}?limit={limit}&marker={page[-1]}",

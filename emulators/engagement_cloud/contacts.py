@@ -67,9 +67,24 @@ class WriteOutcome:
     warnings: list[tuple[str, str]] = field(default_factory=list)
 
 
+_LOWERED: dict[Any, str] = {}  # key -> lower-cased key: a bulk import repeats the same few keys
+
+
+def _lowered(key: Any) -> str:
+    found = _LOWERED.get(key)
+    if found is None:
+        found = str(key).lower()
+        if type(key) is str and len(_LOWERED) < 10_000:
+            _LOWERED[key] = found
+    return found
+
+
 def lower_keys(data: Any) -> dict[str, Any]:
     """v2 accepts request keys in any casing (reference §2); v3 is treated the same way."""
-    return {str(k).lower(): v for k, v in data.items()} if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    get = _LOWERED.get
+    return {(get(k) if type(k) is str else None) or _lowered(k): v for k, v in data.items()}
 
 
 def _enum(value: Any, table: dict[str, str], name: str) -> str | None:
@@ -81,10 +96,14 @@ def _enum(value: Any, table: dict[str, str], name: str) -> str | None:
     return found
 
 
-def parse_v3(body: dict[str, Any]) -> ContactWrite:
-    """Read a v3 contact request (PATCH body or one bulk-import entry)."""
-    data = lower_keys(body)
-    identifiers = lower_keys(data.get("identifiers"))
+def parse_v3(body: dict[str, Any], data: dict[str, Any] | None = None,
+             identifiers: dict[str, Any] | None = None) -> ContactWrite:
+    """Read a v3 contact request (PATCH body or one bulk-import entry); ``data`` and
+    ``identifiers`` are its key-lowered body and identifiers when the caller has them."""
+    if data is None:
+        data = lower_keys(body)
+    if identifiers is None:
+        identifiers = lower_keys(data.get("identifiers"))
     email_channel = lower_keys(lower_keys(data.get("channelproperties")).get("email"))
     status = email_channel.get("status")
     if status is not None and status not in WRITABLE_STATUSES:
@@ -215,7 +234,7 @@ def upsert(
             raise RecordRejected("duplicateIdentifier", f"Email '{write.email}' is in use")
         account.change_email(contact, write.email)
     if write.mobile_number:
-        contact.mobile_number = str(write.mobile_number)
+        account.set_mobile(contact, str(write.mobile_number))
     if write.email_type:
         contact.email_type = write.email_type
     if write.opt_in_type:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from .contacts import confirm_opt_in
 from .model import FEATURES, REGIONS, AccountSeed
@@ -57,9 +57,11 @@ def _body() -> dict:
 @blueprint.get("/state")
 def get_state():
     summary = truthy(request.args.get("summary"))
-    document = state().snapshot(summary=summary)
-    document["requests"] = current_app.extensions[f"{EXTENSION_KEY}.requests"].snapshot()
-    return jsonify(document)
+    with state().lock:  # encoded under the lock: the document shares the contacts' values
+        document = state().snapshot(summary=summary)
+        document["requests"] = current_app.extensions[f"{EXTENSION_KEY}.requests"].snapshot()
+        body = current_app.json.dumps_bytes(document)
+    return Response(body + b"\n", mimetype="application/json")
 
 
 @blueprint.post("/reset")

@@ -73,6 +73,14 @@ def init_app(app: Flask) -> None:
         404, lambda _e: _not_routed(404, "notFound", "Error: ERROR_RESOURCE_NOT_FOUND")
     )
     app.register_error_handler(
+        413,
+        lambda _e: _not_routed(
+            413,
+            "requestTooLarge",
+            "The request body is larger than the 50 MB allowed. ERROR_REQUEST_TOO_LARGE",
+        ),
+    )
+    app.register_error_handler(
         405,
         lambda _e: _not_routed(
             405, "methodNotAllowed", "The requested resource does not support this http method."

@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from ..common import paused_gc
 from . import insight
 from .account import Account
 from .contact_views import reference
@@ -55,10 +56,11 @@ def advance(account: Account, now: float, now_iso: str) -> None:
             if job.kind == "insight" and now >= (job.created_at + job.ready_at) / 2:
                 job.status = "Processing"
             continue
-        if job.kind == "contacts":
-            job.result = run_contact_import(account, job.payload, now_iso)
-        else:
-            job.result = insight.run_import(account, job, now_iso)
+        with paused_gc():  # tens of thousands of records: no collection halfway (see paused_gc)
+            if job.kind == "contacts":
+                job.result = run_contact_import(account, job.payload, now_iso)
+            else:
+                job.result = insight.run_import(account, job, now_iso)
         job.status = "Finished"
         job.payload = {}  # applied; keep memory flat for 20,000-contact runs
     for enrolment in account.enrolments.values():
@@ -87,7 +89,8 @@ def run_contact_import(account: Account, payload: dict[str, Any], now_iso: str) 
         data = lower_keys(entry)
         identifiers = data.get("identifiers") if isinstance(data.get("identifiers"), dict) else {}
         match = MATCH_IDENTIFIERS.get(str(data.get("matchidentifier") or "").lower())
-        value = lower_keys(identifiers).get(match.lower()) if match else None
+        lowered = lower_keys(identifiers)
+        value = lowered.get(match.lower()) if match else None
         failure = {
             "matchIdentifier": str(data.get("matchidentifier") or "unknown"),
             "identifiers": identifiers,
@@ -123,7 +126,7 @@ def run_contact_import(account: Account, payload: dict[str, Any], now_iso: str) 
             continue
         seen.add(seen_key)
         try:
-            outcome = upsert(account, parse_v3(entry), match, merge, now_iso)
+            outcome = upsert(account, parse_v3(entry, data, lowered), match, merge, now_iso)
         except RecordRejected as rejected:
             counter = (
                 "duplicateIdentifiers"

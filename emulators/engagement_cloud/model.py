@@ -199,3 +199,4 @@ class ImportJob:
     stuck: bool = False
     result: dict[str, Any] | None = None
     record_count: int = 0
+    answer: bytes | None = field(default=None, repr=False)  # the finished status body, encoded once

@@ -18,13 +18,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, replace
+from operator import attrgetter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from . import jobs
 from .account import FIRST_ACCOUNT_ID, Account
 from .model import AccountSeed
+
+_STATUS = attrgetter("status")
 
 
 class Clock:
@@ -116,12 +120,12 @@ class EmulatorState:
                 "region": account.region,
                 "address_books": len(account.books),
                 "contacts": len(account.contacts),
-                "contacts_by_status": _count(c.status for c in account.contacts.values()),
+                "contacts_by_status": _count(map(_STATUS, account.contacts.values())),
                 "insight": {c.name: len(c.records) for c in account.collections.values()},
                 "programs": len(account.programs),
                 "enrolments": len(account.enrolments),
                 "imports": len(account.imports),
-                "imports_by_status": _count(j.status for j in account.imports.values()),
+                "imports_by_status": _count(map(_STATUS, account.imports.values())),
                 "confirmation_emails": len(account.confirmation_emails),
             }
         insight_view: dict[str, list] = {}
@@ -169,9 +173,9 @@ class EmulatorState:
                     "status": c.status,
                     "optInType": c.opt_in_type,
                     "emailType": c.email_type,
-                    "dataFields": dict(c.data_fields),
+                    "dataFields": c.data_fields,  # shared: control encodes under the lock
                     "consentRecords": [r.as_json() for r in c.consent_records],
-                    "pendingAddressBooks": list(c.pending_book_ids),
+                    "pendingAddressBooks": c.pending_book_ids,
                 }
                 for c in account.contacts.values()
             ],
@@ -216,7 +220,4 @@ class EmulatorState:
 
 
 def _count(values) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for value in values:
-        counts[value] = counts.get(value, 0) + 1
-    return counts
+    return dict(Counter(values))
