@@ -53,7 +53,7 @@ from host.sync.cycle import process_enrolments
 from host.sync.lock import CYCLE, Lease, lane_busy
 from host.sync.pages import process_page
 from host.sync.removals import settle_gone
-from host.sync.versions import read_versions, settle_sent
+from host.sync.versions import RESEND_STREAM, read_versions, settle_sent
 
 log = logging.getLogger(__name__)
 BATCH = 200  # distinct ids per targeted read
@@ -165,6 +165,7 @@ def run_fast_lane(connection_id: int):
             return None
         touched = Touched()
         touched.listen(context.session)
+        _take_resends(context, touched)
         backfilling = context.connection.last_sync_at is None
         for stream in context.source.streams():
             if context.should_stop():
@@ -178,6 +179,34 @@ def run_fast_lane(connection_id: int):
         if not context.should_stop():  # the contacts phase may be long: look again
             _enrol_unless_cycle_runs(context)
     return context.run.row()
+
+
+def _take_resends(context, touched: Touched) -> None:
+    """Profiles a lane sent while the other changed them (``versions.ask_resend``): sent again
+    by this run, with their newest facts (no store read needed)."""
+    session = context.session
+    rows = session.execute(
+        select(WebhookEvent.record_id, WebhookEvent.received_at)
+        .where(*_due(context.connection.id, RESEND_STREAM, utcnow()))
+        .order_by(WebhookEvent.id)
+        .limit(BATCH * 10)
+    ).all()
+    if rows:
+        emails = {row.record_id for row in rows}
+        touched.emails.update(emails)
+        session.execute(
+            update(WebhookEvent)
+            .where(
+                WebhookEvent.connection_id == context.connection.id,
+                WebhookEvent.stream == RESEND_STREAM,
+                WebhookEvent.record_id.in_(sorted(emails)),
+                WebhookEvent.processed_at.is_(None),
+                WebhookEvent.received_at <= max(row.received_at for row in rows),
+            )
+            .values(processed_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    session.commit()
 
 
 def send_touched(context, touched: Touched) -> None:

@@ -48,10 +48,14 @@ class RunRecorder:
         self.progress = progress
         self._lock = threading.Lock()  # the heartbeat thread writes the row too
         with database.transaction() as session:
-            # A run left "running" by a process that died is over: say so.
+            # A run of this lane left "running" by a process that died is over: say so (this
+            # run holds the lane's lease; the other lane may well be running).
+            same_lane = (
+                SyncRun.trigger == "fast_lane" if trigger == "fast_lane" else SyncRun.trigger != "fast_lane"
+            )
             session.execute(
                 update(SyncRun)
-                .where(SyncRun.connection_id == connection_id, SyncRun.status == "running")
+                .where(SyncRun.connection_id == connection_id, SyncRun.status == "running", same_lane)
                 .values(status="interrupted", finished_at=utcnow())
             )
             run = SyncRun(

@@ -7,8 +7,11 @@ remembers the version of each profile it read to send; once the destination answ
 changed the profile meanwhile, the write just made may have landed after the other lane's newer
 one: the profile stays dirty, its version moves on (so the other lane, settling after this one,
 sees the conflict too) and the contact's ledger hashes are cleared, so the next lane to look
-sends the profile's newest facts even if the ledger already holds their digest. A change is
-therefore never left clean-but-stale; the worst a race costs is one more send.
+sends the profile's newest facts even if the ledger already holds their digest. That next look
+comes at once: a conflict queues a ``_contacts`` event in the webhook inbox, and the fast lane
+sends the profile again within its next look at the inbox (even while a backfill runs; a cycle's
+contacts pass does not come back to profiles it already passed). A change is therefore never
+left clean-but-stale; the worst a race costs is one more send.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from host.models import ContactProfile, LedgerEntry
 from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT
 
 CHUNK = 500
+RESEND_STREAM = "_contacts"  # inbox events that only ask the fast lane to send a profile again
 IGNORED = frozenset({"version", "updated_at"})
 
 
@@ -93,7 +97,26 @@ def settle_sent(session: Session, connection_id: int, versions: dict[int, int]) 
             .values(payload_hash=None)
             .execution_options(synchronize_session="fetch")
         )
+        ask_resend(session, connection_id, [row.email for row in changed])
     for profile in list(session.identity_map.values()):  # their flags were set in SQL
         if isinstance(profile, ContactProfile) and profile.id in versions:
             session.expire(profile, ["dirty", "version"])
     return conflicts
+
+
+def ask_resend(session: Session, connection_id: int, emails: Iterable[str]) -> None:
+    """Queue ``_contacts`` events: the fast lane sends these profiles again at its next look."""
+    from host.inbox import upsert_events
+
+    rows = [
+        {
+            "connection_id": connection_id,
+            "dedupe_key": f"{RESEND_STREAM}:{email}",
+            "stream": RESEND_STREAM,
+            "record_id": email,
+            "payload": {},
+        }
+        for email in sorted(set(emails))
+    ]
+    if rows:
+        upsert_events(session.connection(), rows)
