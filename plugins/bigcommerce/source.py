@@ -141,23 +141,37 @@ class BigCommerceSource(Source):
 
     def _read_subscribers(self, client, connection, stream, since, ids) -> Iterator[Page]:
         """Page by page, in the listing's id order: the host moves this stream's cursor only once
-        the whole listing was read (``ordered_by_cursor=False``), so no page order is needed."""
+        the whole listing was read (``ordered_by_cursor=False``), so no page order is needed.
+        A listing longer than a page first looks up its checkout opt-ins' order IPs together
+        (``consent.checkout_order_ips``): their orders are scattered over the pages."""
         source = (
             self._by_ids(client, stream, ids)
             if ids is not None
             else self._listing(client, stream, since)
         )
-        for raws in source:
+        known: consent.KnownOrderIps | None = None
+        for number, raws in enumerate(source):
             if not raws:
                 continue
+            if number == 0 and ids is None and len(raws) >= stream.page_size:
+                known = consent.checkout_order_ips(client, self._checkout_order_ids(client, stream, since))
             # The IP of each opt-in, from its order or the person's store account (``consent``).
-            ips = consent.consent_ips(client, [raw for raw in raws if transform.is_opted_in(raw)])
+            opted_in = [raw for raw in raws if transform.is_opted_in(raw)]
+            ips = consent.consent_ips(client, opted_in, known)
             yield Page(
                 records=[
                     transform.subscriber(raw, connection.store_url, ips.get(str(raw["id"])))
                     for raw in raws
                 ]
             )
+
+    def _checkout_order_ids(self, client, stream, since) -> Iterator[int]:
+        """The order ids of the listing's opted-in checkout sign-ups (``source=order``)."""
+        for raws in self._listing(client, stream, since, {"source": "order"}):
+            for raw in raws:
+                order_id = str(raw.get("order_id") or "")
+                if order_id.isdigit() and transform.is_opted_in(raw):
+                    yield int(order_id)
 
     def _read_products(self, client, connection, stream, since, ids) -> Iterator[Page]:
         source = (
