@@ -8,8 +8,11 @@ the API serves, so tools can compare what a client read with what the store hold
 
 from __future__ import annotations
 
+import hashlib
+import random
 import threading
 from array import array
+from collections.abc import Iterator
 
 from emulators.common import derive_rng, derive_seed
 
@@ -196,12 +199,14 @@ class Store:
     def _subscriber_people_maps(self) -> tuple[dict[int, int], dict[int, int]]:
         """Generated subscribers by the customer id / guest number their e-mail carries."""
         if self._subscriber_people is None:
-            by_customer, by_guest = {}, {}
+            by_customer, by_order = {}, {}
             for sid, (kind, target) in enumerate(self.subscriber_links):
                 if kind == "customer":
                     by_customer[target] = sid
                 elif kind == "order":
-                    by_guest[self._guest_person(target)] = sid
+                    by_order[target] = sid
+            people = max(1, self.spec.orders // 6)
+            by_guest = {person: by_order[oid] for oid, person in self._first_draws(by_order, lambda _oid: people)}
             self._subscriber_people = (by_customer, by_guest)
         return self._subscriber_people
 
@@ -228,14 +233,22 @@ class Store:
                      if oid not in table.overrides)
         return found
 
+    def _first_draws(self, oids, bound) -> Iterator[tuple[int, int]]:
+        """``(oid, derive_rng(seed, "order", oid).randrange(bound(oid)))`` for many orders, with
+        one reseeded ``Random`` instead of a new one per order (a quarter faster, same draws)."""
+        rng, sha, prefix = random.Random(), hashlib.sha256, f"{self.spec.seed}:order:"
+        for oid in oids:
+            rng.seed(int.from_bytes(sha(f"{prefix}{oid}".encode()).digest()[:8], "big"))
+            yield oid, rng.randrange(bound(oid))
+
     def guest_order_map(self) -> dict[int, list[int]]:
         """Generated guest orders by guest number (built on first use: one draw per guest order)."""
         if self._guest_orders is None:
             found: dict[int, list[int]] = {}
-            flags = self.order_flags
-            for oid in range(1, self.spec.orders + 1):
-                if flags[oid] & ORDER_GUEST:
-                    found.setdefault(self._guest_person(oid), []).append(oid)
+            flags, people = self.order_flags, max(1, self.spec.orders // 6)
+            guests = (oid for oid in range(1, self.spec.orders + 1) if flags[oid] & ORDER_GUEST)
+            for oid, person in self._first_draws(guests, lambda _oid: people):
+                found.setdefault(person, []).append(oid)
             self._guest_orders = found
         return self._guest_orders
 
@@ -246,12 +259,13 @@ class Store:
             found: dict[int, list[int]] = {}
             spec, flags, created = self.spec, self.order_flags, self.orders.created
             customers = spec.customers
-            for oid in range(1, spec.orders + 1):
-                if flags[oid] & ORDER_GUEST:
-                    continue
-                newest = max(1, min(customers, customers * (created[oid] - OPENED_AT) // SPAN))
-                cid = 1 + derive_rng(spec.seed, "order", oid).randrange(newest)
-                found.setdefault(cid, []).append(oid)
+
+            def newest(oid: int) -> int:  # as order_generator._buyer bounds the draw
+                return max(1, min(customers, customers * (created[oid] - OPENED_AT) // SPAN))
+
+            buyers = (oid for oid in range(1, spec.orders + 1) if not flags[oid] & ORDER_GUEST)
+            for oid, draw in self._first_draws(buyers, newest):
+                found.setdefault(1 + draw, []).append(oid)
             self._customer_orders = found
         return self._customer_orders
 
