@@ -3,15 +3,24 @@
 Writes take batches of ``DestinationRecord`` made by the destination's mapper and answer one
 ``WriteResult`` per record, so one bad record fails alone. Writes must be idempotent by key
 (contacts by email, records by key): the host may repeat a batch after a crash.
+
+The sync engine writes through a ``BatchWriter`` per target (a book, a collection):
+``contact_writer`` / ``record_writer``. It hands the writer records as it reads them and applies
+the answers as they come back, so a destination decides how big its writes are and may work on
+one while the host builds the next (bulk imports polled in the background). The default writers
+buffer ``write_batch_size`` records and call ``write_contacts`` / ``write_records``, so a
+destination that only implements those keeps working unchanged.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from host.errors import RecordError
 
 if TYPE_CHECKING:
     from host.models import Connection
@@ -58,9 +67,81 @@ class WriteResult:
     reason: str | None = None  # why a record was refused, for the ledger
 
 
+class BatchWriter(ABC):
+    """Writes records to one target (a book, a collection), in batches of the writer's choosing.
+
+    ``add`` hands over more records and answers the ``WriteResult`` of records added earlier
+    (this call's or earlier calls') whose answer is ready now, perhaps none; ``finish`` sends
+    what is left, waits, and answers every remaining record. Each record added is answered
+    exactly once over the writer's life; a record left unanswered by ``finish`` counts as
+    refused ("no answer"). A refused record (``ok=False``) fails alone; an error raised (a
+    ``SyncError``) means the answers not yet handed back are lost: the host keeps those records
+    pending and sends them again later, so writes must stay idempotent by key.
+
+    ``waiting`` is how many records were added and not answered yet; ``drain(most)`` waits for
+    answers until at most ``most`` wait, so the host bounds what it holds for a long backlog.
+    """
+
+    @abstractmethod
+    def add(self, records: Sequence[DestinationRecord]) -> list[WriteResult]: ...
+
+    @abstractmethod
+    def finish(self) -> list[WriteResult]: ...
+
+    @property
+    def waiting(self) -> int:
+        return 0
+
+    def drain(self, most: int) -> list[WriteResult]:
+        return []
+
+
+class BufferedWriter(BatchWriter):
+    """The default writer: buffers ``batch_size`` records, then writes them at once with
+    ``write`` (``write_contacts`` or ``write_records``). A ``RecordError`` refuses the batch's
+    records, each with its message."""
+
+    def __init__(
+        self, write: Callable[[Sequence[DestinationRecord]], list[WriteResult]], batch_size: int
+    ):
+        self._write = write
+        self.batch_size = max(1, int(batch_size))
+        self._buffer: list[DestinationRecord] = []
+
+    def add(self, records: Sequence[DestinationRecord]) -> list[WriteResult]:
+        self._buffer.extend(records)
+        results: list[WriteResult] = []
+        while len(self._buffer) >= self.batch_size:
+            batch = self._buffer[: self.batch_size]
+            del self._buffer[: self.batch_size]
+            results += self._send(batch)
+        return results
+
+    def finish(self) -> list[WriteResult]:
+        return self.drain(0)
+
+    @property
+    def waiting(self) -> int:
+        return len(self._buffer)
+
+    def drain(self, most: int) -> list[WriteResult]:
+        if len(self._buffer) <= most:
+            return []
+        batch, self._buffer = self._buffer, []
+        return self._send(batch)
+
+    def _send(self, batch: list[DestinationRecord]) -> list[WriteResult]:
+        try:
+            return list(self._write(batch))
+        except RecordError as error:
+            return [WriteResult(record.source_id, False, reason=error.message) for record in batch]
+
+
 class Destination(ABC):
     name: ClassVar[str]  # e.g. "engagement_cloud"
     title: ClassVar[str]
+    # The default writers' batch: records per ``write_contacts`` / ``write_records`` call.
+    write_batch_size: int = 500
     # Enrolments (``host.enrolments``): most contacts per ``enrol`` call; the allowance of
     # enrolment calls as (calls, seconds) per destination account, None when unlimited; how long
     # after a lost answer the destination's records can tell whether the call landed.
@@ -89,6 +170,22 @@ class Destination(ABC):
         self, connection: Connection, records: Sequence[DestinationRecord], *, book_id: str | None
     ) -> list[WriteResult]:
         """Create or update contacts (by email), adding them to ``book_id`` when given."""
+
+    def contact_writer(self, connection: Connection, *, book_id: str | None) -> BatchWriter:
+        """The writer the sync engine sends contacts for ``book_id`` through (``BatchWriter``).
+        The default buffers ``write_batch_size`` contacts per ``write_contacts`` call."""
+        return BufferedWriter(
+            lambda records: self.write_contacts(connection, records, book_id=book_id),
+            self.write_batch_size,
+        )
+
+    def record_writer(self, connection: Connection, collection: str) -> BatchWriter:
+        """The writer the sync engine sends a collection's records through (``BatchWriter``).
+        The default buffers ``write_batch_size`` records per ``write_records`` call."""
+        return BufferedWriter(
+            lambda records: self.write_records(connection, collection, records),
+            self.write_batch_size,
+        )
 
     @abstractmethod
     def remove_from_book(self, connection: Connection, book_id: str, emails: Sequence[str]) -> None:

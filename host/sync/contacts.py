@@ -17,14 +17,15 @@ went away is cleared at the destination.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from host.destinations import DestinationRecord, WriteResult
+from host.destinations import BatchWriter, DestinationRecord, WriteResult
 from host.errors import RecordError
 from host.records import contact_fields
 from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT, payload_hash
+from host.sync.versions import read_versions, settle_sent
 
 if TYPE_CHECKING:
     from host.mapping import Mapper
@@ -109,48 +110,169 @@ def contact_books(
 
 
 def sync_contacts(
-    context: SyncContext, profiles: Iterable[ContactProfile], counts_name: str
+    context: SyncContext, profiles: Iterable[ContactProfile], counts_name: str = CONTACT_AREA
 ) -> None:
-    profiles = list(profiles)
-    emails = [profile.email for profile in profiles]
-    customers_book = context.contact_settings.get("customers_book_id")
-    subscribers_book = context.contact_settings.get("subscribers_book_id")
-    customer_rows = context.ledger.entries(CUSTOMER_CONTACT, emails)
-    subscriber_rows = context.ledger.entries(SUBSCRIBER_CONTACT, emails)
-    to_send: dict[tuple[str, str | None], list[tuple[Any, str, DestinationRecord]]] = {}
-    to_remove: dict[str, list[tuple[Any, str]]] = {}  # book → (ledger row, why)
-    for profile in profiles:
-        if profile.customer is not None and (customers_book or profile.latest_order):
-            row = context.ledger.entry(customer_rows, CUSTOMER_CONTACT, profile.email)
-            plan_key = (CUSTOMER_CONTACT, customers_book)
-            _plan(context, to_send, plan_key, row, profile, None)
-        elif customers_book and _is_synced(customer_rows.get(profile.email)):
-            to_remove.setdefault(customers_book, []).append(
-                (customer_rows[profile.email], NO_LONGER_CUSTOMER)
+    """Send the contacts of ``profiles`` and wait for every answer (the retry pass, the fast
+    lane); the caller settles the profiles."""
+    sender = ContactSender(context)
+    sender.send(list(profiles))
+    sender.finish()
+
+
+# Most contacts a book's writer may hold without an answer before the phase waits for some:
+# what the phase holds per contact is small, and this keeps it bounded for any backlog.
+MAX_WAITING = 200_000
+NO_ANSWER = "no answer for this record"
+
+PlanKey = tuple[str, str | None]  # (ledger kind, book)
+Waiting = tuple[int, str, int | None]  # (ledger row id, digest sent, profile id)
+
+
+class ContactSender:
+    """The contacts phase's writes: one ``BatchWriter`` per book for the whole phase, fed a
+    batch of profiles at a time (``send``), answers applied as they arrive, ``finish`` at the end.
+
+    Per contact waiting for its answer it holds a small tuple (ledger row id, digest, profile
+    id), never an ORM object: each batch's profiles and ledger rows leave the session once the
+    batch is handed over, so memory stays flat for any backlog. Answers are applied in bulk
+    (``Ledger.record_answers``). With ``settle_profiles`` (the pass over dirty profiles) a
+    profile is marked clean only once every one of its contacts was answered: after a crash
+    the ones still waiting are dirty, so they are sent again (upserts by email: nothing is
+    duplicated) and nothing is lost. It is marked clean by version (``versions.settle_sent``):
+    a profile the fast lane changed while its contacts were on their way stays dirty, and the
+    next cycle sends its newest facts.
+    """
+
+    def __init__(self, context: SyncContext, *, settle_profiles: bool = False):
+        self.context = context
+        self.settle_profiles = settle_profiles
+        self.writers: dict[PlanKey, BatchWriter] = {}
+        self.waiting: dict[PlanKey, dict[str, list[Waiting]]] = {}
+        self.unanswered: dict[int, int] = {}  # profile id → its contacts waiting for an answer
+        self.settled: list[int] = []  # profiles whose contacts were all answered, to mark clean
+        self.versions: dict[int, int] = {}  # profile id → the version its contacts were made from
+
+    def send(self, profiles: Sequence[ContactProfile]) -> None:
+        """Plan these profiles' contacts, hand the changed ones to the writers and apply the
+        answers that are ready; commits before and after the destination works."""
+        context = self.context
+        session = context.session
+        if self.settle_profiles:  # the version the facts about to be mapped were read at
+            self.versions.update(read_versions(profiles))
+        to_send, to_remove, loaded = self._plan(profiles)
+        session.flush()  # new ledger rows get their ids
+        handed: dict[PlanKey, list[DestinationRecord]] = {}
+        for key, planned in to_send.items():
+            waiting = self.waiting.setdefault(key, {})
+            for row, digest, record, profile_id in planned:
+                waiting.setdefault(record.source_id, []).append((row.id, digest, profile_id))
+                if profile_id is not None:
+                    self.unanswered[profile_id] = self.unanswered.get(profile_id, 0) + 1
+            handed[key] = [record for _, _, record, _ in planned]
+        if self.settle_profiles:
+            self.settled += [p.id for p in profiles if p.id not in self.unanswered]
+        session.commit()  # never hold a write transaction while the destination works
+        answers: dict[PlanKey, list[WriteResult]] = {}
+        for key, records in handed.items():
+            writer = self._writer(key)
+            answers[key] = writer.add(records)
+            if writer.waiting > MAX_WAITING:
+                answers[key] += writer.drain(MAX_WAITING)
+        for book_id, removals in to_remove.items():
+            context.destination.remove_from_book(
+                context.connection, book_id, [row.source_id for row, _ in removals]
             )
-        if subscribers_book and profile.subscriber is not None:
-            row = context.ledger.entry(subscriber_rows, SUBSCRIBER_CONTACT, profile.email)
-            if profile.subscribed:
-                plan_key = (SUBSCRIBER_CONTACT, subscribers_book)
-                _plan(context, to_send, plan_key, row, profile, profile.subscriber)
-            elif row.state == "synced":
-                to_remove.setdefault(subscribers_book, []).append((row, UNSUBSCRIBED))
-            else:
-                if row.state != "excluded":
-                    context.ledger.record_excluded(row, "not opted in to marketing")
+        for key, results in answers.items():
+            self._apply(key, results)
+        for removals in to_remove.values():
+            for row, reason in removals:
+                context.ledger.record_excluded(row, reason)
                 _count(context, row, "excluded")
-    context.session.commit()  # never hold a write transaction while the destination works
-    for (_, book_id), planned in to_send.items():
-        _write(context, book_id, planned, counts_name)
-    for book_id, removals in to_remove.items():
-        context.destination.remove_from_book(
-            context.connection, book_id, [row.source_id for row, _ in removals]
-        )
-        for row, reason in removals:
-            context.ledger.record_excluded(row, reason)
-            _count(context, row, "excluded")
-    if to_send or to_remove:
-        context.worked(CONTACT_AREA)
+        if to_send or to_remove:
+            context.worked(CONTACT_AREA)
+        self._settle()
+        context.commit()
+        for item in (*profiles, *loaded):  # the batch is handed over: nothing of it is kept
+            if item in session:
+                session.expunge(item)
+
+    def finish(self) -> None:
+        """Send what the writers still hold, wait for every answer and apply it."""
+        self.context.session.commit()
+        answers = {key: writer.finish() for key, writer in self.writers.items()}
+        for key, results in answers.items():
+            self._apply(key, results)
+        for key, waiting in self.waiting.items():  # answered by nobody: refused, retried later
+            self._apply(key, [WriteResult(source_id, False, reason=NO_ANSWER) for source_id in list(waiting)])
+        self._settle()
+        self.context.commit()
+
+    # ------------------------------------------------------------------ internals
+    def _writer(self, key: PlanKey) -> BatchWriter:
+        writer = self.writers.get(key)
+        if writer is None:
+            writer = self.context.destination.contact_writer(self.context.connection, book_id=key[1])
+            self.writers[key] = writer
+        return writer
+
+    def _plan(self, profiles: Sequence[ContactProfile]):
+        context = self.context
+        emails = [profile.email for profile in profiles]
+        customers_book = context.contact_settings.get("customers_book_id")
+        subscribers_book = context.contact_settings.get("subscribers_book_id")
+        customer_rows = context.ledger.entries(CUSTOMER_CONTACT, emails)
+        subscriber_rows = context.ledger.entries(SUBSCRIBER_CONTACT, emails)
+        to_send: dict[PlanKey, list[tuple[Any, str, DestinationRecord, int | None]]] = {}
+        to_remove: dict[str, list[tuple[Any, str]]] = {}  # book → (ledger row, why)
+        for profile in profiles:
+            if profile.customer is not None and (customers_book or profile.latest_order):
+                row = context.ledger.entry(customer_rows, CUSTOMER_CONTACT, profile.email)
+                plan_key = (CUSTOMER_CONTACT, customers_book)
+                _plan(context, to_send, plan_key, row, profile, None)
+            elif customers_book and _is_synced(customer_rows.get(profile.email)):
+                to_remove.setdefault(customers_book, []).append(
+                    (customer_rows[profile.email], NO_LONGER_CUSTOMER)
+                )
+            if subscribers_book and profile.subscriber is not None:
+                row = context.ledger.entry(subscriber_rows, SUBSCRIBER_CONTACT, profile.email)
+                if profile.subscribed:
+                    plan_key = (SUBSCRIBER_CONTACT, subscribers_book)
+                    _plan(context, to_send, plan_key, row, profile, profile.subscriber)
+                elif row.state == "synced":
+                    to_remove.setdefault(subscribers_book, []).append((row, UNSUBSCRIBED))
+                else:
+                    if row.state != "excluded":
+                        context.ledger.record_excluded(row, "not opted in to marketing")
+                    _count(context, row, "excluded")
+        return to_send, to_remove, [*customer_rows.values(), *subscriber_rows.values()]
+
+    def _apply(self, key: PlanKey, results: Sequence[WriteResult]) -> None:
+        """Record answers in the ledger (in bulk) and count each contact's outcome."""
+        if not results:
+            return
+        kind = key[0]
+        waiting = self.waiting.get(key, {})
+        answered: list[tuple[int, str, WriteResult]] = []
+        for result in results:
+            for row_id, digest, profile_id in waiting.pop(result.source_id, ()):
+                answered.append((row_id, digest, result))
+                self.context.run.tally.contact(kind, result.source_id, "sent" if result.ok else "failed")
+                if profile_id is not None:
+                    left = self.unanswered.pop(profile_id, 1) - 1
+                    if left > 0:
+                        self.unanswered[profile_id] = left
+                    elif self.settle_profiles:
+                        self.settled.append(profile_id)
+        self.context.ledger.record_answers(answered)
+
+    def _settle(self) -> None:
+        """Profiles whose contacts were all answered are clean, unless changed since they were
+        read (in the open transaction)."""
+        if not self.settled:
+            return
+        ids, self.settled = set(self.settled), []
+        sent = {pid: self.versions.pop(pid) for pid in ids if pid in self.versions}
+        settle_sent(self.context.session, self.context.connection.id, sent)
 
 
 def _count(context: SyncContext, row, outcome: str) -> None:
@@ -179,37 +301,7 @@ def _plan(context, to_send, plan_key, row, profile, subscriber) -> None:
             # again, or never accepted): sent with the consent record, once. Not in the digest,
             # so a later change of the contact does not send the consent again.
             record = context.mapper.with_consent(context.connection, record, subscriber)
-        to_send.setdefault(plan_key, []).append((row, digest, record))
+        to_send.setdefault(plan_key, []).append((row, digest, record, profile.id))
     else:
         _count(context, row, "unchanged" if verdict == "unchanged" else "failed")
 
-
-def _write(context: SyncContext, book_id: str | None, planned: list, counts_name: str) -> None:
-    records = [record for _, _, record in planned]
-    try:
-        results = context.destination.write_contacts(context.connection, records, book_id=book_id)
-    except RecordError as error:
-        results = [WriteResult(record.source_id, False, reason=error.message) for record in records]
-    apply_results(context, planned, results, counts_name, count=_count)
-
-
-def apply_results(
-    context: SyncContext,
-    planned: Sequence,
-    results: Sequence[WriteResult],
-    counts_name: str,
-    count: Callable[[SyncContext, Any, str], None] | None = None,
-) -> None:
-    """Match the destination's answers to the planned rows by source id and record each;
-    each answer counts as sent or failed under ``counts_name``, or through ``count``."""
-    by_id = {result.source_id: result for result in results}
-    for row, digest, record in planned:
-        result = by_id.get(record.source_id) or WriteResult(
-            record.source_id, False, reason="no answer for this record"
-        )
-        context.ledger.record_result(row, digest, result)
-        outcome = "sent" if result.ok else "failed"
-        if count is None:
-            context.run.add(counts_name, **{outcome: 1})
-        else:
-            count(context, row, outcome)

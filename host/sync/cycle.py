@@ -21,7 +21,13 @@ from host.enrolments import EnrolmentContext
 from host.errors import ConfigurationError, SyncError
 from host.models import ContactProfile, utcnow
 from host.sources import Stream
-from host.sync.collection_writes import MAPPERS, QUEUED_KINDS
+from host.sync.collection_writes import (
+    MAPPERS,
+    QUEUED_KINDS,
+    discard_collection,
+    finish_collection,
+    open_collection,
+)
 from host.sync.context import Progress, SyncContext, cycle_scope
 from host.sync.cursors import cursor_row, full_refresh_due, later
 from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT
@@ -67,7 +73,11 @@ def sync_stream(context: SyncContext, stream: Stream, *, full: bool = False) -> 
     context.commit()
     whole = full or full_refresh_due(cursor, stream, context.now)
     deferred = _waits_for_contacts(stream)
+    # Written through one writer for the whole read (products): the cursor moves once the
+    # writer accepted everything read (``finish_collection``), like a deferred stream's.
+    written = stream.kind in MAPPERS and not deferred
     read_up_to = cursor.value
+    open_collection(context, stream)
     try:
         retry_failed(context, stream)
         accepted_so_far = True
@@ -83,13 +93,16 @@ def sync_stream(context: SyncContext, stream: Stream, *, full: bool = False) -> 
                     pass
                 elif deferred:
                     context.staged_cursors[stream.name] = Staged(read_up_to, whole=False)
-                else:
+                elif not written:
                     cursor.value = read_up_to
             context.commit()
             context.run.page_done(stream.name)
             if context.should_stop():
+                _finish_written(context, stream, cursor, read_up_to, accepted_so_far, whole=False)
                 return
-        if accepted_so_far:
+        if written:
+            _finish_written(context, stream, cursor, read_up_to, accepted_so_far, whole=whole)
+        elif accepted_so_far:
             if deferred:
                 context.staged_cursors[stream.name] = Staged(read_up_to, whole=whole)
             elif whole:
@@ -105,6 +118,19 @@ def sync_stream(context: SyncContext, stream: Stream, *, full: bool = False) -> 
             "connection %s: %s stopped: %s", context.connection.id, stream.name, error.message
         )
         context.run.error(stream.name, error.message)
+    finally:
+        discard_collection(context, stream)  # a read that stopped on an error: its answers are lost
+
+
+def _finish_written(context, stream, cursor, read_up_to, accepted: bool, *, whole: bool) -> None:
+    """A stream written through one writer: wait for its answers, then move its cursor."""
+    if not finish_collection(context, stream) or not accepted:
+        return
+    if stream.cursor_field:
+        cursor.value = later(cursor.value, read_up_to)
+    if whole:
+        cursor.last_full_refresh_at = context.now
+    context.commit()
 
 
 def retry_failed(context: SyncContext, stream: Stream) -> None:

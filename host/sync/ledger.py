@@ -24,14 +24,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from host.destinations import WriteResult
 from host.models import LedgerEntry, utcnow
@@ -119,6 +119,18 @@ class Ledger:
             found.update((row.source_id, row) for row in rows)
         return found
 
+    def rows(self, ids: Iterable[int]) -> list[LedgerEntry]:
+        """The rows with these ids (of this connection)."""
+        wanted, found = sorted(set(ids)), []
+        for start in range(0, len(wanted), 500):
+            found += self.session.scalars(
+                select(LedgerEntry).where(
+                    LedgerEntry.connection_id == self.connection_id,
+                    LedgerEntry.id.in_(wanted[start : start + 500]),
+                )
+            )
+        return found
+
     def entry(self, entries: dict[str, LedgerEntry], kind: str, source_id: str) -> LedgerEntry:
         """The row for ``source_id``, created (pending) when the record is new."""
         row = entries.get(source_id)
@@ -171,11 +183,73 @@ class Ledger:
         """The record was refused (never call this for an outage): one more attempt, and a
         longer wait before the next; a changed payload starts counting again."""
         row.outbox = None
-        row.attempts = (
-            row.attempts + 1 if row.payload_hash == digest and row.state == "failed" else 1
-        )
+        row.attempts = _attempts_after_refusal(row.attempts, row.payload_hash, row.state, digest)
         row.state, row.reason, row.payload_hash = "failed", reason[:2000], digest
         row.next_attempt_at = self.clock() + backoff(row.attempts, self.retry_base_seconds)
+
+    def record_answers(self, answers: Sequence[tuple[int, str | None, WriteResult]]) -> None:
+        """``record_result`` for many rows at once, by ledger row id: (row id, digest sent,
+        answer). The accepted ones are one executemany UPDATE; the refused ones read their
+        attempts and go through the same rule as ``record_failure``. Rows of the session's
+        identity map are expired, so nothing reads a stale copy; call it with nothing pending
+        in the session (the writers' callers commit before each destination call)."""
+        if not answers:
+            return
+        table = LedgerEntry.__table__
+        accepted = [
+            {"b_id": row_id, "b_hash": digest, "b_destination": result.destination_id}
+            for row_id, digest, result in answers
+            if result.ok
+        ]
+        if accepted:
+            self.session.execute(
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values(
+                    state="synced", reason=None, attempts=0, next_attempt_at=None, outbox=None,
+                    payload_hash=bindparam("b_hash"),
+                    destination_id=func.coalesce(bindparam("b_destination"), table.c.destination_id),
+                ),
+                accepted,
+            )
+        refused = {row_id: (digest, result) for row_id, digest, result in answers if not result.ok}
+        if refused:
+            ids = sorted(refused)
+            before: dict[int, tuple[int, str | None, str]] = {}
+            for start in range(0, len(ids), 500):
+                before.update(
+                    (row.id, (row.attempts or 0, row.payload_hash, row.state))
+                    for row in self.session.execute(
+                        select(table.c.id, table.c.attempts, table.c.payload_hash, table.c.state)
+                        .where(table.c.id.in_(ids[start : start + 500]))
+                    )
+                )
+            now, changes = self.clock(), []
+            for row_id, (digest, result) in refused.items():
+                if row_id not in before:
+                    continue
+                attempts = _attempts_after_refusal(*before[row_id], digest)
+                changes.append({
+                    "b_id": row_id, "b_hash": digest, "b_attempts": attempts,
+                    "b_reason": (result.reason or "refused by the destination")[:2000],
+                    "b_next": now + backoff(attempts, self.retry_base_seconds),
+                })
+            if changes:
+                self.session.execute(
+                    update(table)
+                    .where(table.c.id == bindparam("b_id"))
+                    .values(
+                        state="failed", outbox=None, reason=bindparam("b_reason"),
+                        payload_hash=bindparam("b_hash"), attempts=bindparam("b_attempts"),
+                        next_attempt_at=bindparam("b_next"),
+                    ),
+                    changes,
+                )
+        identity_map = self.session.identity_map
+        for row_id, _, _ in answers:
+            loaded = identity_map.get(identity_key(LedgerEntry, row_id))
+            if loaded is not None:
+                self.session.expire(loaded)
 
     def record_excluded(self, row: LedgerEntry, reason: str) -> None:
         row.state, row.reason, row.payload_hash, row.attempts = "excluded", reason, None, 0
@@ -228,6 +302,13 @@ class Ledger:
                 LedgerEntry.state == "synced",
             )
         )
+
+
+def _attempts_after_refusal(
+    attempts: int, previous_hash: str | None, state: str, digest: str | None
+) -> int:
+    """A refusal of the payload refused last time counts one more attempt; any other starts at 1."""
+    return attempts + 1 if previous_hash == digest and state == "failed" else 1
 
 
 def retry_now(session: Session, connection_id: int, ids: Iterable[int] | None = None) -> int:

@@ -1,9 +1,12 @@
 """The phases after the streams were read: contacts, then queued records, then cursors.
 
 - Contacts: every dirty profile (its facts changed, or the contact settings did) is mapped
-  and sent only if its payload changed, a batch at a time; then the contacts that failed
-  earlier are retried. A backfill therefore sends each contact once per book, with the
-  addresses of its latest order already known.
+  and sent only if its payload changed, a batch of profiles at a time, through one writer per
+  book for the whole phase (``ContactSender``): the destination sends as few, as large writes
+  as it can and works on one while the next batch is built; a profile is clean once every one
+  of its contacts was answered. Then the contacts that failed earlier are retried. A backfill
+  therefore sends each contact once per book, with the addresses of its latest order already
+  known.
 - Queued records (orders) follow, when their contacts exist at the destination; so do the
   removals of orders archived since they were sent (``host.sync.removals``).
 - A stream's cursor moves to what was read only once everything it fed was accepted:
@@ -22,7 +25,7 @@ from sqlalchemy import select, update
 from host.errors import ConfigurationError, SyncError
 from host.models import ContactProfile
 from host.sync.collection_writes import QUEUED_KINDS, flush_outbox
-from host.sync.contacts import CONTACT_AREA, settings_fingerprint, sync_contacts
+from host.sync.contacts import CONTACT_AREA, ContactSender, settings_fingerprint, sync_contacts
 from host.sync.cursors import CONTACT_SETTINGS, cursor_row, later
 from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT
 from host.sync.mapping_changes import forget_unmapped
@@ -57,17 +60,20 @@ def send_contacts(context: SyncContext) -> bool:
     context.run.stream(CONTACT_AREA)
     try:
         _mark_all_dirty_if_settings_changed(context)
+        sender = ContactSender(context, settle_profiles=True)
         last_id = 0
         while batch := _dirty_batch(context, last_id):
             context.writing = CONTACT_AREA
-            sync_contacts(context, batch, CONTACT_AREA)
-            for profile in batch:
-                profile.dirty = False
-            context.commit()
             last_id = batch[-1].id
+            sender.send(batch)  # answers of earlier batches are applied as they arrive
+            del batch
             context.run.all_done()  # contacts count under the streams that described them
-            if context.should_stop():  # a page boundary: the rest stays dirty for the next run
+            if context.should_stop():  # a batch boundary: the rest stays dirty for the next run
+                sender.finish()
+                context.run.all_done()
                 return False
+        sender.finish()  # the profiles whose answers are in are clean
+        context.run.all_done()
         _retry_failed_contacts(context)
         forget_unmapped(context)  # every contact was checked: the unmapped fields were cleared
         context.commit()
@@ -110,6 +116,7 @@ def _dirty_batch(context: SyncContext, after_id: int) -> list[ContactProfile]:
             )
             .order_by(ContactProfile.id)
             .limit(CONTACT_BATCH)
+            .execution_options(populate_existing=True)  # facts and version of one read
         )
     )
 

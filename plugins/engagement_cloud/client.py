@@ -43,6 +43,7 @@ from .throttle import AccountThrottle, throttle_for
 log = logging.getLogger(__name__)
 USER_AGENT = "connector-host-engagement-cloud/0.1"
 CONNECT_TIMEOUT = 10.0
+JSON_CONTENT = {"Content-Type": "application/json"}
 
 
 class ApiError(Exception):
@@ -152,11 +153,13 @@ class EngagementCloudClient:
         path: str,
         *,
         json: Any = None,
+        data: bytes | None = None,
         params: dict[str, Any] | None = None,
         idempotent: bool = True,
         max_attempts: int | None = None,
     ) -> Answer:
-        """One logical call, repeated as the rules in the module docstring allow."""
+        """One logical call, repeated as the rules in the module docstring allow; ``data``: a
+        body already encoded as JSON (an import), sent as it is."""
         attempts = max_attempts or self.settings.max_attempts
         url = self.base_url + path
         last_problem, plain = "no answer", "Engagement Cloud did not answer"
@@ -164,7 +167,8 @@ class EngagementCloudClient:
             self.throttle.wait()
             try:
                 response = self.session.request(
-                    method, url, json=json, params=params,
+                    method, url, json=json, data=data, params=params,
+                    headers=JSON_CONTENT if data is not None else None,
                     timeout=(CONNECT_TIMEOUT, self.settings.request_timeout),
                 )
             except requests.RequestException as error:

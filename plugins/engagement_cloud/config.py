@@ -8,9 +8,15 @@ Keys (all optional except ``api_base_url`` in production, which defaults to the 
 - ``max_attempts``, ``retry_base_seconds``, ``retry_max_seconds``: retries of throttled (429),
   failing (5xx) and unreachable calls, with exponential back-off and jitter.
 - ``max_rate_limit_wait``: the longest single pause taken on an ``X-RateLimit-Reset`` header.
-- ``contact_batch_size`` (2000), ``order_batch_size`` (4000), ``catalog_batch_size`` (5000):
-  records per bulk import, the official connector's sizes; capped at ``MAX_BATCH_SIZE`` so a
-  request stays far below the documented 50 MB body limit.
+- ``import_max_bytes`` (49,500,000): the largest body of one bulk import, just under the
+  documented 50 MB (reference §4.4, §7.2). Records are encoded into an import until the next
+  would take it past this, so a backfill sends as few imports as the API allows.
+- ``contact_batch_size``, ``order_batch_size``, ``catalog_batch_size`` (250,000 each, at most
+  ``MAX_BATCH_SIZE``): the most records per bulk import, a cap beside the byte limit (no record
+  cap is documented; the bytes are what usually ends an import).
+- ``max_active_contact_imports`` (25, reference §4.4) and ``max_active_insight_imports`` (5,
+  §7.2): how many imports one writer keeps in flight while it fills the next body; the
+  service's own limit is per account, and a 429 "too many active imports" is waited out.
 - ``poll_interval``, ``poll_max_interval``, ``import_timeout``: how an import is polled
   (the service suggests every 5–30 s) and how long a write waits before leaving the import
   to be resumed later.
@@ -34,7 +40,8 @@ from host.config import ConfigError, plugin_config
 
 PLUGIN_NAME = "engagement_cloud"
 DEFAULT_API_BASE_URL = "https://r1-api.dotdigital.com"
-MAX_BATCH_SIZE = 10_000
+MAX_BATCH_SIZE = 1_000_000
+MAX_IMPORT_BYTES = 50 * 1000 * 1000  # the documented limit of an import's body (decimal, the safe reading)
 
 
 @dataclass(frozen=True)
@@ -45,9 +52,12 @@ class Settings:
     retry_base_seconds: float = 1.0
     retry_max_seconds: float = 60.0
     max_rate_limit_wait: float = 120.0
-    contact_batch_size: int = 2000
-    order_batch_size: int = 4000
-    catalog_batch_size: int = 5000
+    import_max_bytes: int = 49_500_000
+    contact_batch_size: int = 250_000
+    order_batch_size: int = 250_000
+    catalog_batch_size: int = 250_000
+    max_active_contact_imports: int = 25
+    max_active_insight_imports: int = 5
     poll_interval: float = 1.0  # grows by half each poll: short imports finish fast, long ones cost few calls
     poll_max_interval: float = 30.0
     import_timeout: float = 3600.0
@@ -75,6 +85,11 @@ class Settings:
         for name in ("contact_batch_size", "order_batch_size", "catalog_batch_size"):
             if not 1 <= getattr(settings, name) <= MAX_BATCH_SIZE:
                 raise ConfigError(f"[plugins.{PLUGIN_NAME}] {name} must be between 1 and {MAX_BATCH_SIZE}")
+        if not 1_000 <= settings.import_max_bytes <= MAX_IMPORT_BYTES:
+            raise ConfigError(f"[plugins.{PLUGIN_NAME}] import_max_bytes must be between 1000 and {MAX_IMPORT_BYTES}")
+        for name in ("max_active_contact_imports", "max_active_insight_imports"):
+            if getattr(settings, name) < 1:
+                raise ConfigError(f"[plugins.{PLUGIN_NAME}] {name} must be at least 1")
         return settings
 
 

@@ -1,23 +1,24 @@
-"""Contacts: v3 bulk imports in batches, the single PATCH upsert, book removal, status.
+"""Contacts: v3 bulk imports (pipelined, ``imports``), the single PATCH upsert, book removal, status.
 
 A contact payload (made by ``mapper.EngagementCloudMapper``) is a v3 contact request without
 its list: ``identifiers``, ``dataFields`` and, for subscribers, ``channelProperties`` and
 ``consentRecords``. Writing adds ``matchIdentifier: email`` and ``lists: [book]``. Contacts are
 matched on email, so repeating a batch never duplicates one (reference §4.4). Each email is
-sent once per batch; every record carrying it gets the same answer.
+sent once per import; every record carrying it gets the same answer.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
+
+import orjson
 
 from host.destinations import DestinationRecord, WriteResult
 from host.errors import ConfigurationError
 
-from . import jobs
+from . import imports, jobs
 from .client import ApiError, EngagementCloudClient
 from .config import Settings
 
@@ -39,19 +40,10 @@ def contact_path(email: str) -> str:
     return "/contacts/v3/email/" + quote(email.strip(), safe="@")
 
 
-def _group_by_email(records: Sequence[DestinationRecord]) -> dict[str, tuple[dict, list[str]]]:
-    """Email (lower-case) → (the last payload sent for it, every source id carrying it)."""
-    grouped: dict[str, tuple[dict, list[str]]] = {}
-    for record in records:
-        email = record.key.strip().lower()
-        source_ids = grouped[email][1] if email in grouped else []
-        grouped[email] = (record.payload, [*source_ids, record.source_id])
-    return grouped
-
-
 def contact_request(payload: dict[str, Any], book_id: str | None, known_fields: dict[str, str]) -> dict[str, Any]:
-    """The v3 request for one contact: match on email, into ``book_id``, only fields that exist."""
-    body = copy.deepcopy(payload)
+    """The v3 request for one contact: match on email, into ``book_id``, only fields that exist
+    (a new dict; the payload's nested values are shared, never changed)."""
+    body = dict(payload)
     body["matchIdentifier"] = "email"
     fields = body.get("dataFields") or {}
     body["dataFields"] = {known_fields[name.lower()]: value for name, value in fields.items()
@@ -61,40 +53,33 @@ def contact_request(payload: dict[str, Any], book_id: str | None, known_fields: 
     return body
 
 
-def unknown_fields(records: Iterable[DestinationRecord], known_fields: dict[str, str]) -> list[str]:
-    names = {name for r in records for name in (r.payload.get("dataFields") or {})}
-    return sorted(name for name in names if name.lower() not in known_fields)
-
-
-def write_contacts(
+def contact_writer(
     client: EngagementCloudClient,
     settings: Settings,
     *,
     connection: Connection,
-    records: Sequence[DestinationRecord],
     book_id: str | None,
     known_fields: dict[str, str],
-) -> list[WriteResult]:
-    """One answer per record, in order: a PATCH each for tiny batches, bulk imports otherwise."""
-    grouped = _group_by_email(records)
-    answers: dict[str, WriteResult] = {}
-    emails = list(grouped)
-    if len(emails) <= settings.single_upsert_max:
-        for email in emails:
-            answers[email] = upsert_contact(client, contact_request(grouped[email][0], book_id, known_fields))
-    else:
-        for start in range(0, len(emails), settings.contact_batch_size):
-            chunk = emails[start:start + settings.contact_batch_size]
-            body = {"mergeOption": "overwrite",
-                    "contacts": [contact_request(grouped[e][0], book_id, known_fields) for e in chunk]}
-            status = jobs.run_import(client, settings, jobs.CONTACTS, connection=connection,
-                                     kind="contacts", body=body, record_count=len(chunk))
-            answers.update(_read_report(status, chunk))
-    results = []
-    for record in records:
-        answer = answers[record.key.strip().lower()]
-        results.append(WriteResult(record.source_id, answer.ok, answer.destination_id, answer.reason))
-    return results
+    unknown: set[str],
+    on_finish=None,
+) -> imports.ImportWriter:
+    """Contacts into ``book_id`` through pipelined bulk imports (``imports``), matched on email:
+    each email once per import (the last version wins; every record carrying it gets its
+    answer). A write as small as ``single_upsert_max`` is one PATCH per contact instead. Names
+    of mapped fields the account lacks are added to ``unknown`` (left out of the requests)."""
+
+    def encode_record(record: DestinationRecord) -> tuple[str, bytes]:
+        fields = record.payload.get("dataFields") or {}
+        unknown.update(name for name in fields if name.lower() not in known_fields)
+        return record.key.strip().lower(), imports.encode(contact_request(record.payload, book_id, known_fields))
+
+    return imports.ImportWriter(
+        client, settings, jobs.CONTACTS, connection=connection, kind="contacts",
+        head=b'{"mergeOption":"overwrite","contacts":[', encode_record=encode_record,
+        read_report=_read_report, max_records=settings.contact_batch_size,
+        max_active=settings.max_active_contact_imports,
+        single=lambda part: upsert_contact(client, orjson.loads(part)), on_finish=on_finish,
+    )
 
 
 def _email_of(entry: dict) -> str:

@@ -14,11 +14,18 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import ClassVar
 
-from host.destinations import AccountInfo, Destination, DestinationRecord, Option, WriteResult
+from host.destinations import (
+    AccountInfo,
+    BatchWriter,
+    Destination,
+    DestinationRecord,
+    Option,
+    WriteResult,
+)
 from host.errors import SyncError
 from host.models import Connection
 
-from . import account, contacts, insight, jobs, lookups, programs, reasons
+from . import account, contacts, imports, insight, jobs, lookups, programs, reasons
 from .client import ApiError
 from .config import Settings, current_settings
 
@@ -91,18 +98,26 @@ class EngagementCloud(Destination):
                 for key, name in mapping.items() if name in missing]
 
     # ------------------------------------------------------------------ contacts
+    def contact_writer(self, connection: Connection, *, book_id: str | None) -> BatchWriter:
+        """Contacts into ``book_id`` through pipelined bulk imports (``imports``); fields the
+        account lacks are left out and reported once, when the writer finishes, as a
+        configuration problem (``data_fields_missing``) instead of failing every contact."""
+        known = {field.name.lower(): field.name for field in self.data_fields(connection)}
+        unknown: set[str] = set()
+        return contacts.contact_writer(
+            self.client(connection), self.settings(), connection=connection, book_id=book_id,
+            known_fields=known, unknown=unknown,
+            on_finish=lambda: _record_missing_fields(connection, sorted(unknown)),
+        )
+
     def write_contacts(
         self, connection: Connection, records: Sequence[DestinationRecord], *, book_id: str | None
     ) -> list[WriteResult]:
-        """Upsert contacts by email into ``book_id``; fields the account lacks are left out and
-        reported once as a configuration problem (``data_fields_missing``) instead of failing
-        every contact."""
+        """Upsert contacts by email into ``book_id``: one writer, answers in the records' order."""
         if not records:
             return []
-        known = {field.name.lower(): field.name for field in self.data_fields(connection)}
-        _record_missing_fields(connection, contacts.unknown_fields(records, known))
-        return contacts.write_contacts(self.client(connection), self.settings(), connection=connection,
-                                       records=records, book_id=book_id, known_fields=known)
+        writer = self.contact_writer(connection, book_id=book_id)
+        return imports.in_order(records, writer.add(records) + writer.finish())
 
     def upsert_contact(self, connection: Connection, record: DestinationRecord, *, book_id: str | None) -> WriteResult:
         """The fast lane: one contact at once, no import to wait for."""
@@ -121,16 +136,22 @@ class EngagementCloud(Destination):
         return reasons.explain(reason, area)
 
     # ------------------------------------------------------------------ Insight data
+    def record_writer(self, connection: Connection, collection: str) -> BatchWriter:
+        """``collection``: ``Orders`` / ``orders`` or ``Catalog_Default`` / ``catalog``, written
+        through pipelined bulk imports. Raises ``ConfigurationError`` (``insight_disabled`` /
+        ``catalog_disabled``) when the account lacks the feature; that answer is kept until the
+        next cycle begins."""
+        return insight.record_writer(self.client(connection), self.settings(), connection=connection,
+                                     collection_name=collection)
+
     def write_records(
         self, connection: Connection, collection: str, records: Sequence[DestinationRecord]
     ) -> list[WriteResult]:
-        """``collection``: ``Orders`` / ``orders`` or ``Catalog_Default`` / ``catalog``. Raises
-        ``ConfigurationError`` (``insight_disabled`` / ``catalog_disabled``) when the account
-        lacks the feature; that answer is kept until the next cycle begins."""
+        """Upsert records by key: one writer (``record_writer``), answers in the records' order."""
         if not records:
             return []
-        return insight.write_records(self.client(connection), self.settings(), connection=connection,
-                                     collection_name=collection, records=records)
+        writer = self.record_writer(connection, collection)
+        return imports.in_order(records, writer.add(records) + writer.finish())
 
     def delete_records(
         self, connection: Connection, collection: str, records: Sequence[DestinationRecord]

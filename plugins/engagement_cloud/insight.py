@@ -1,7 +1,7 @@
 """Insight data: order history (``Orders``, contact-scoped) and catalog (``Catalog_Default``).
 
-Records go in v3 bulk imports (``PUT /insightData/v3/import``, reference §7.2), upserted by
-key: order id or product id. A contact-scoped record is applied only when its contact exists;
+Records go in v3 bulk imports (``PUT /insightData/v3/import``, reference §7.2), pipelined
+(``imports``) and as large as the API takes, upserted by key: order id or product id. A contact-scoped record is applied only when its contact exists;
 otherwise the import refuses it (``ContactEmailDoesNotExist``) and the ledger retries it after
 the contact has synced, so an order is never attached to nobody.
 
@@ -24,7 +24,7 @@ from urllib.parse import quote
 from host.destinations import DestinationRecord, WriteResult
 from host.errors import ConfigurationError
 
-from . import jobs
+from . import imports, jobs
 from .client import ApiError, EngagementCloudClient
 from .config import Settings
 
@@ -114,45 +114,40 @@ def _is_feature_refusal(error: ApiError) -> bool:
     return error.status == 403 or "featurenotactive" in (error.code + error.message).lower()
 
 
-def write_records(
+def record_writer(
     client: EngagementCloudClient,
     settings: Settings,
     *,
     connection: Connection,
     collection_name: str,
-    records: Sequence[DestinationRecord],
-) -> list[WriteResult]:
-    """Upsert records by key in batches; one answer per record, in order."""
+) -> imports.ImportWriter:
+    """Records upserted by key through pipelined bulk imports (``imports``); the last version
+    of a key in one import wins. Raises ``ConfigurationError`` when the feature is known missing
+    (and when the first import meets the service's 403)."""
     collection = collection_for(collection_name)
     known = features.known_missing(connection.id, client, collection.area)
     if known is not None:
         raise known
-    unique: dict[str, DestinationRecord] = {}
-    for record in records:
-        unique[str(record.key)] = record  # the last version of a key wins
-    keys = list(unique)
-    size = settings.order_batch_size if collection.scope == "contact" else settings.catalog_batch_size
-    answers: dict[str, WriteResult] = {}
-    for start in range(0, len(keys), size):
-        chunk = keys[start:start + size]
-        body = {
-            "collectionName": collection.name,
-            "collectionScope": collection.scope,
-            "collectionType": collection.type,
-            "records": [_import_record(unique[key], collection) for key in chunk],
-        }
-        try:
-            status = jobs.run_import(client, settings, jobs.INSIGHT, connection=connection,
-                                     kind=f"insight:{collection.name}", body=body, record_count=len(chunk))
-        except ApiError as error:
-            if not _is_feature_refusal(error):
-                raise
-            missing = _feature_error(collection)
-            features.remember(connection.id, client, missing)
-            raise missing from None
-        answers.update(_read_report(status, chunk))
-    return [WriteResult(r.source_id, answers[str(r.key)].ok, answers[str(r.key)].destination_id,
-                        answers[str(r.key)].reason) for r in records]
+
+    def encode_record(record: DestinationRecord) -> tuple[str, bytes]:
+        return str(record.key), imports.encode(_import_record(record, collection))
+
+    def on_api_error(error: ApiError) -> Exception | None:
+        if not _is_feature_refusal(error):
+            return None
+        missing = _feature_error(collection)
+        features.remember(connection.id, client, missing)
+        return missing
+
+    envelope = {"collectionName": collection.name, "collectionScope": collection.scope,
+                "collectionType": collection.type}
+    return imports.ImportWriter(
+        client, settings, jobs.INSIGHT, connection=connection, kind=f"insight:{collection.name}",
+        head=imports.encode(envelope)[:-1] + b',"records":[', encode_record=encode_record,
+        read_report=_read_report, on_api_error=on_api_error,
+        max_records=settings.order_batch_size if collection.scope == "contact" else settings.catalog_batch_size,
+        max_active=settings.max_active_insight_imports,
+    )
 
 
 def _import_record(record: DestinationRecord, collection: Collection) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""Bulk imports as persisted jobs: submit, record, poll, resume after a crash.
+"""Bulk imports as persisted jobs: recorded on submit, closed when polled, resumed after a crash.
+
+The writer that submits and polls them is ``imports.ImportWriter``; this module keeps their
+rows and the rules shared by every import.
 
 Each accepted import becomes a ``DestinationJob`` row (``kind`` ``contacts`` or
 ``insight:<collection>``, ``remote_id`` = the import id, ``state`` submitted → finished or
@@ -8,11 +11,11 @@ transaction, committed at once, so a crash mid-poll leaves the job on record. Th
 commits before it calls the destination, so on SQLite (one writer at a time) nothing holds the
 database while an import is polled: webhooks and pages keep writing meanwhile.
 
-After a crash the engine repeats the batch: an unfinished job with the same batch hash is
-polled again instead of being resubmitted. (Resubmitting would also be harmless — imports
+After a crash the engine sends the same records again: an unfinished job with the same batch
+hash (the hash of the import body's bytes) is polled again instead of being resubmitted. (Resubmitting would also be harmless — imports
 upsert by email or record key — but it costs an import slot and time.)
 
-A stuck import is found within minutes, not within ``import_timeout``: a write waits for its
+A stuck import is found within minutes, not within ``import_timeout``: a writer polls an
 import only until the import is ``stuck_import_seconds`` old (600, ten minutes). Then the job is
 marked stuck, the Store tab shows an ``import_stuck`` problem in plain words, and the write ends
 with a ``TransientError`` so the cycle goes on and releases the connection (the fast lane is
@@ -25,8 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,7 +42,7 @@ from host.db import get_db
 from host.errors import TransientError
 from host.models import Connection, ConnectionProblem, DestinationJob, utcnow
 
-from .client import ApiError, EngagementCloudClient
+from .client import EngagementCloudClient
 from .config import Settings
 
 DONE = frozenset({"Finished", "Complete"})
@@ -168,20 +170,6 @@ def _clear_stuck_if_none(connection: Connection) -> None:
                 ConnectionProblem.connection_id == connection.id, ConnectionProblem.code == STUCK_CODE))
 
 
-def _wait(client: EngagementCloudClient, settings: Settings, service: ImportService, connection: Connection,
-          job: OpenJob, kind: str, sleep: Callable[[float], None]) -> dict[str, Any]:
-    """Poll ``job`` until it ends, but only until it is ``stuck_import_seconds`` old (an import
-    already that old is checked once); then it is marked stuck (``_mark_stuck``)."""
-    until_stuck = max(0.0, settings.stuck_import_seconds - _age(job))
-    try:
-        return poll(client, settings, service, job.remote_id, sleep=sleep,
-                    timeout=min(settings.import_timeout, until_stuck))
-    except StillRunning as running:
-        if until_stuck <= settings.import_timeout:  # the wait ended because it is stuck by now
-            raise _mark_stuck(connection, job, kind) from None
-        raise TransientError(str(running)) from None
-
-
 def _record_outcome(connection: Connection, job_id: int, state: str, detail: dict[str, Any]) -> None:
     with job_session(connection) as session:
         job = session.get(DestinationJob, job_id)
@@ -190,76 +178,8 @@ def _record_outcome(connection: Connection, job_id: int, state: str, detail: dic
             job.detail = {**(job.detail or {}), **detail}
 
 
-def run_import(
-    client: EngagementCloudClient,
-    settings: Settings,
-    service: ImportService,
-    *,
-    connection: Connection,
-    kind: str,
-    body: dict[str, Any],
-    record_count: int,
-    sleep: Callable[[float], None] = time.sleep,
-) -> dict[str, Any]:
-    """Submit (or resume) one import and wait for its final status body.
-
-    Raises ``TransientError`` when the import is still running after ``import_timeout``, or
-    once it is ``stuck_import_seconds`` old (then also shown as an ``import_stuck`` problem); the
-    job stays ``submitted`` and is checked again by the next identical batch. A failed import
-    is answered with its status body (``status`` in ``FAILED``) for per-record refusals.
-    """
-    digest = batch_hash(body)
-    job = _find_unfinished(connection, kind, digest)
-    if job:
-        try:
-            status_body = _wait(client, settings, service, connection, job, kind, sleep)
-        except ApiError as error:
-            if error.status != 404:
-                raise
-            _record_outcome(connection, job.id, "failed", {"status": "NotFound"})  # expired: send it again
-            job = None
-    if not job:
-        answer = client.send("PUT", service.submit_path, json=body)  # 429 too many imports: waits
-        import_id = str((answer.body or {}).get("importId") or "")
-        if not import_id:
-            raise TransientError(f"Engagement Cloud accepted an import without an id ({kind})")
-        job = _record_submitted(connection, kind, import_id, record_count, digest)
-        status_body = _wait(client, settings, service, connection, job, kind, sleep)
-    state = "finished" if status_body.get("status") in DONE else "failed"
-    _record_outcome(connection, job.id, state, {"status": status_body.get("status"), "summary": status_body.get("summary")})
-    _clear_stuck_if_none(connection)
-    return status_body
-
-
 class StillRunning(TransientError):
     """The import had not finished when the wait ended."""
-
-
-def poll(
-    client: EngagementCloudClient,
-    settings: Settings,
-    service: ImportService,
-    import_id: str,
-    *,
-    sleep: Callable[[float], None] = time.sleep,
-    timeout: float | None = None,
-) -> dict[str, Any]:
-    """Poll an import until it is done or failed (at least once, then for up to ``timeout``
-    seconds, ``import_timeout`` unless told), growing the interval up to ``poll_max_interval``.
-    Raises ``StillRunning`` when it has not ended by then."""
-    deadline = time.monotonic() + (settings.import_timeout if timeout is None else timeout)
-    interval = settings.poll_interval
-    path = service.status_path.format(id=import_id)
-    while True:
-        body = client.get(path) or {}
-        if body.get("status") in DONE or body.get("status") in FAILED:
-            return body
-        if time.monotonic() + interval > deadline:
-            raise StillRunning(
-                f"Engagement Cloud import {import_id} is still processing; it will be checked again next sync"
-            )
-        sleep(interval)
-        interval = min(interval * 1.5, settings.poll_max_interval)
 
 
 def resume_unfinished(client: EngagementCloudClient, connection: Connection, settings: Settings | None = None) -> int:

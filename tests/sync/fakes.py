@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from datetime import timedelta
 
-from host.destinations import AccountInfo, Destination, DestinationRecord, WriteResult
+from host.destinations import AccountInfo, BatchWriter, Destination, DestinationRecord, WriteResult
 from host.errors import RecordError
 from host.hookspecs import hookimpl
 from host.mapping import Mapper
@@ -141,6 +141,25 @@ class FakeDestination(Destination):
         self.statuses: dict[str, str] = {}  # email → contact status override
         self.refuse_enrolment: set[str] = set()  # emails whose enrolment call is refused
         self.enrolment_allowance: tuple[int, float] | None = None  # (calls, seconds)
+        # Pipelined writers (``LaggingWriter``) instead of the default ones: each batch lands at
+        # once and is answered by the writer's next call, like an import polled while the next
+        # body fills. ``die_before_answers``: targets ("contacts:<book>", a collection) whose
+        # writer dies when it would hand its last answers back (after its writes landed).
+        self.pipelined = False
+        self.die_before_answers: set[str] = set()
+        self.batches: Counter = Counter()  # write calls per target ("contacts:<book>", collection)
+
+    def contact_writer(self, connection, *, book_id):
+        if not self.pipelined:
+            return super().contact_writer(connection, book_id=book_id)
+        return LaggingWriter(self, f"contacts:{book_id}",
+                             lambda records: self.write_contacts(connection, records, book_id=book_id))
+
+    def record_writer(self, connection, collection):
+        if not self.pipelined:
+            return super().record_writer(connection, collection)
+        return LaggingWriter(self, collection,
+                             lambda records: self.write_records(connection, collection, records))
 
     def check_credentials(self, credentials):
         return AccountInfo(account="fake")
@@ -163,6 +182,7 @@ class FakeDestination(Destination):
     def write_contacts(self, connection, records, *, book_id):
         if "contacts" in self.broken:
             raise self.broken["contacts"]
+        self.batches[f"contacts:{book_id}"] += 1
         results = []
         for record in records:
             self.writes[f"contacts:{book_id}"] += 1
@@ -188,6 +208,7 @@ class FakeDestination(Destination):
     def write_records(self, connection, collection, records):
         if collection in self.broken:
             raise self.broken[collection]
+        self.batches[collection] += 1
         results = []
         for record in records:
             self.writes[collection] += 1
@@ -234,6 +255,32 @@ class FakeDestination(Destination):
         """(program, email) of every contact enrolled, repeats included."""
         emails = {c["id"]: email for email, c in self.contacts.items()}
         return [(program, emails[cid]) for program, ids in self.enrolments for cid in ids]
+
+
+class LaggingWriter(BatchWriter):
+    """Each ``add`` writes its records at once (they land) and answers the previous call's;
+    ``finish`` answers the last ones, unless the target is in ``die_before_answers``."""
+
+    def __init__(self, destination: FakeDestination, target: str, write):
+        self.destination, self.target, self._write = destination, target, write
+        self._ready: list[WriteResult] = []
+
+    def add(self, records):
+        earlier, self._ready = self._ready, (list(self._write(records)) if records else [])
+        return earlier
+
+    def finish(self):
+        if self.target in self.destination.die_before_answers:
+            raise RuntimeError("the process died here")
+        ready, self._ready = self._ready, []
+        return ready
+
+    @property
+    def waiting(self) -> int:
+        return len(self._ready)
+
+    def drain(self, most: int):
+        return self.finish() if len(self._ready) > most else []
 
 
 class FakeMapper(Mapper):
