@@ -18,9 +18,9 @@ def _buyer(spec: generator.StoreSpec, rng, created: int, guest: bool) -> tuple[i
         return 0, {**who, **generator.place(who["rng"], who["country"]), "email": who["email"]}
     newest = max(1, min(spec.customers, spec.customers * (created - generator.OPENED_AT) // generator.SPAN))
     cid = 1 + rng.randrange(newest)
-    person = generator.base_customer(spec, cid)
-    if person["addresses"]:
-        first = person["addresses"][0]
+    person = generator.customer_contact(spec, cid)
+    if person["first_address"]:
+        first = person["first_address"]
         where = {
             "street_1": first["address1"], "street_2": first["address2"], "city": first["city"],
             "state": first["state_or_province"], "zip": first["postal_code"], "country": first["country"],

@@ -57,7 +57,7 @@ class Store:
     def _build_subscriber(self, sid: int) -> dict:
         kind, target = self.subscriber_links[sid]
         if kind == "customer":
-            person = generator.base_customer(self.spec, target)
+            person = generator.customer_contact(self.spec, target)
         elif kind == "order":
             person = generator.guest(self.spec, self._guest_person(target))
         else:
@@ -220,7 +220,7 @@ class Store:
             if generator.guest(self.spec, owner[1])["email"] == email:
                 generated = self.guest_order_map().get(owner[1], [])
         elif owner and owner[0] == "customer" and 0 < owner[1] <= self.spec.customers:
-            if generator.base_customer(self.spec, owner[1])["email"] == email:
+            if generator.customer_contact(self.spec, owner[1])["email"] == email:
                 generated = self.customer_order_map().get(owner[1], [])
         found.update(oid for oid in generated if oid not in table.overrides)
         return found
