@@ -19,6 +19,7 @@ from dataclasses import fields
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from ..common import paused_gc
 from .contacts import confirm_opt_in
 from .model import FEATURES, REGIONS, AccountSeed
 from .state import Options
@@ -57,7 +58,9 @@ def _body() -> dict:
 @blueprint.get("/state")
 def get_state():
     summary = truthy(request.args.get("summary"))
-    with state().lock:  # encoded under the lock: the document shares the contacts' values
+    # Encoded under the lock (the document shares the contacts' values); no cyclic collection
+    # while a 100,000-contact document is built (see paused_gc).
+    with state().lock, paused_gc():
         document = state().snapshot(summary=summary)
         document["requests"] = current_app.extensions[f"{EXTENSION_KEY}.requests"].snapshot()
         body = current_app.json.dumps_bytes(document)
