@@ -39,4 +39,6 @@ def status(kind: str, service: str, import_id: str, not_found: str):
             return jsonify(jobs.import_status_body(job))
         if job.answer is None:  # a finished report never changes: encode its 80,000 rows once
             job.answer = current_app.json.dumps_bytes(jobs.import_status_body(job)) + b"\n"
+            # the encoded answer now holds the per-contact rows; the state keeps the rest
+            job.result = {k: v for k, v in job.result.items() if k not in ("created", "updated")}
         return Response(job.answer, mimetype="application/json")
