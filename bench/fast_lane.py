@@ -146,9 +146,11 @@ def make_changes(emulators, ec_url: str, customer_ids: list[int], rng: random.Ra
                 break
             time.sleep(0.02)
         finals[email] = value
+        phase = ""
         if during is not None:
-            held.append(during())
-        print(f"  change {number:>3}: {latencies[-1] * 1000:7.0f} ms", flush=True)
+            running, phase = during()
+            held.append(running)
+        print(f"  change {number:>3}: {latencies[-1] * 1000:7.0f} ms  {phase or ''}", flush=True)
         time.sleep(rng.uniform(0.3, 5.3))  # any moment of a 5 s tick, too
     return {"latencies": latencies, "late": late, "during": held, "finals": finals, "http": http}
 
@@ -201,7 +203,8 @@ def run_case(case: str, customers: int, changes: int, database: str | None, host
                     print(f"  backfill running after {time.perf_counter() - backfill_started:.1f} s", flush=True)
 
                     def during():
-                        return cycle_state(app)[0] == "running"
+                        status, phase, _ = cycle_state(app)
+                        return status == "running", f"(backfill {status}: {phase})"
                 else:
                     time.sleep(6)  # the scheduler's first tick has passed
                 ids = rng.sample(range(1, customers + 1), changes)
@@ -218,15 +221,22 @@ def run_case(case: str, customers: int, changes: int, database: str | None, host
                     time.sleep(3)  # a fast-lane run still under way
                 # every changed contact ends with its last value, once
                 http = result.pop("http")
-                result["final_ok"] = all(
-                    contact_last_name(ec_url, email, http) == value for email, value in result["finals"].items()
-                )
+                wrong = {email: (value, contact_last_name(ec_url, email, http))
+                         for email, value in result["finals"].items()}
+                wrong = {email: pair for email, pair in wrong.items() if pair[0] != pair[1]}
+                result["final_ok"] = not wrong
+                if wrong:
+                    print(f"  NOT the last value at the end: {wrong}", file=sys.stderr)
+                    print(log.read_text()[-5000:], file=sys.stderr)
                 result["fast_lane_runs"] = fast_lane_runs(app)
             finally:
                 scheduler.terminate()
                 scheduler.wait(timeout=30)
             if result["late"]:
                 print(log.read_text()[-3000:], file=sys.stderr)
+            kept = Path(tempfile.gettempdir()) / f"fast-lane-bench-{case}-scheduler.log"
+            kept.write_bytes(log.read_bytes())  # kept for a look afterwards
+            print(f"  scheduler log: {kept}", flush=True)
     finally:
         emulators.stop()
     result.update(case=case, customers=customers, size=size, **summary(result["latencies"]))

@@ -10,8 +10,10 @@ A run sends only what it read itself: the contacts of the profiles its events ch
 outbox rows its events queued, never the cycle's backlog (the cycle sends that). Where both
 lanes send one contact, the profile's version decides (``host.sync.versions``): a lane clears
 ``dirty`` only where nothing changed since it read the profile, so the newest facts are sent
-again and never left clean-but-stale; an older record read by the cycle never overwrites what
-the fast lane applied (``ProfileUpdater`` compares ``date_modified``). Orders it queued are sent
+again and never left clean-but-stale (a lane that finds it sent an older copy queues a
+``_contacts`` event, and the next fast-lane run sends the profile again); an older record read
+by the cycle never overwrites what the fast lane applied (``ProfileUpdater`` compares
+``date_modified``). Orders it queued are sent
 at once when no cycle runs, and otherwise left in the outbox for the cycle, which sends it
 after its contacts (a cycle sending an older copy of the same order could land after it).
 Enrolments are processed by one lane at a time: a fast-lane run processes them only when it
