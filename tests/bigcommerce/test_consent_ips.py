@@ -57,3 +57,42 @@ def test_each_opted_in_subscriber_gets_the_ip_the_store_recorded(bigcommerce):
     # a handful of look-up calls for the whole listing, not one per subscriber
     lookups = sum(count for call, count in made.items() if "/v2/orders" in call or call.endswith("/v3/customers"))
     assert 0 < lookups <= 8, made
+
+
+def test_a_listing_of_many_pages_looks_its_checkout_orders_up_together(make_app):
+    """Read page by page, the checkout opt-ins' orders (scattered over the pages) are still looked
+    up in windows over the whole listing, each window once, and every IP is the store's."""
+    from emulators.bigcommerce.generator import StoreSpec
+    from plugins.bigcommerce.client import BigCommerceClient
+    from tests.bigcommerce.conftest import STORE_HASH, BigCommerceWorld, build_world
+
+    spec = StoreSpec(store_hash=STORE_HASH, seed=9, customers=300, orders=3000, subscribers=700, products=5)
+    app, emulator, server, sleeps = build_world(make_app, spec)
+    world = BigCommerceWorld(app, "", emulator, server.url, sleeps)
+    asked: list[dict] = []
+    answer = BigCommerceClient.request
+
+    def recording(self, method, path, **kwargs):
+        if path == "/v2/orders" and "min_id" in (kwargs.get("params") or {}):
+            asked.append(dict(kwargs["params"]))
+        return answer(self, method, path, **kwargs)
+
+    try:
+        BigCommerceClient.request = recording
+        pages = 0
+        source, connection = world.source(), world.connection()
+        with app.app_context():
+            records = {}
+            for page in source.read(connection, source.stream("subscribers")):
+                pages += 1
+                records.update({r["email"].lower(): r for r in page.records})
+    finally:
+        BigCommerceClient.request = answer
+        server.stop()
+    assert pages >= 3
+    checkout = {int(r["order_id"]) for r in records.values() if r["opted_in"] and r["order_id"]}
+    windows = consent._windows(checkout)
+    assert len(checkout) > 20 and len(windows) > pages
+    assert len({(q["min_id"], q["max_id"]) for q in asked}) == len(windows)  # each window once
+    assert len(asked) <= 2 * len(windows)  # (and once more among archived orders when missing)
+    assert all(r["consent"]["ip"] for r in records.values() if r["opted_in"] and r["order_id"])
