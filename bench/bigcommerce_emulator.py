@@ -94,7 +94,6 @@ def main(argv: list[str] | None = None) -> int:
                 return quote(order["billing_address"]["email"])
 
     customer_pages = max(1, args.customers // 250)
-    order_pages = max(1, int(args.orders * 0.85) // 250)
     measures = {
         "customers_since": (
             "customers, `include=addresses,formfields&sort=date_modified:asc&date_modified:min=…`",

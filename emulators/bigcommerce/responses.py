@@ -11,7 +11,6 @@ import json
 from urllib.parse import urlencode
 
 import orjson
-
 from flask import Response, request
 
 STATUS_DOCS = "/api-docs/getting-started/api-status-codes"

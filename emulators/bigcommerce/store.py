@@ -216,12 +216,13 @@ class Store:
         found = {oid for oid in self._order_emails.get(email, ()) if table.exists(oid)}
         owner = self._owner_number(email.lower())
         generated: list[int] = []
-        if owner and owner[0] == "guest" and 0 <= owner[1] < max(1, self.spec.orders // 6):
-            if generator.guest(self.spec, owner[1])["email"] == email:
-                generated = self.guest_order_map().get(owner[1], [])
-        elif owner and owner[0] == "customer" and 0 < owner[1] <= self.spec.customers:
-            if generator.customer_contact(self.spec, owner[1])["email"] == email:
-                generated = self.customer_order_map().get(owner[1], [])
+        kind, number = owner or ("", 0)
+        if kind == "guest" and 0 <= number < max(1, self.spec.orders // 6):
+            if generator.guest(self.spec, number)["email"] == email:
+                generated = self.guest_order_map().get(number, [])
+        elif (kind == "customer" and 0 < number <= self.spec.customers
+              and generator.customer_contact(self.spec, number)["email"] == email):
+            generated = self.customer_order_map().get(number, [])
         found.update(oid for oid in generated if oid not in table.overrides)
         return found
 

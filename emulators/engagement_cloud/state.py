@@ -20,8 +20,8 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
-from operator import attrgetter
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from . import jobs
