@@ -8,9 +8,11 @@ changed the profile meanwhile, the write just made may have landed after the oth
 one: the profile stays dirty, its version moves on (so the other lane, settling after this one,
 sees the conflict too) and the contact's ledger hashes are cleared, so the next lane to look
 sends the profile's newest facts even if the ledger already holds their digest. That next look
-comes at once: a conflict queues a ``_contacts`` event in the webhook inbox, and the fast lane
-sends the profile again within its next look at the inbox (even while a backfill runs; a cycle's
-contacts pass does not come back to profiles it already passed). A change is therefore never
+comes at once: a conflict queues events in the webhook inbox — for the profile's customer and
+subscriber records (read afresh from the store: a cycle's page read before the other lane's
+change may have been applied after it) and a ``_contacts`` event — and the fast lane sends the
+profile again at its next look at the inbox (even while a backfill runs; a cycle's contacts
+pass does not come back to profiles it already passed). A change is therefore never
 left clean-but-stale; the worst a race costs is one more send.
 """
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import case, event, select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from host.models import ContactProfile, LedgerEntry
@@ -62,61 +64,92 @@ def settle_sent(session: Session, connection_id: int, versions: dict[int, int]) 
     where nothing changed since; answer the ids of the profiles changed meanwhile (left dirty,
     version moved on, ledger hashes of their contacts cleared). In the caller's transaction."""
     conflicts: set[int] = set()
-    items = sorted(versions.items())
-    for start in range(0, len(items), CHUNK):
-        chunk = dict(items[start : start + CHUNK])
-        sent_version = case(chunk, value=ContactProfile.id)
-        session.execute(
-            update(ContactProfile)
-            .where(ContactProfile.id.in_(list(chunk)), ContactProfile.version == sent_version)
-            .values(dirty=False)
-            .execution_options(synchronize_session=False)
-        )
-        changed = session.execute(
-            select(ContactProfile.id, ContactProfile.email).where(
-                ContactProfile.id.in_(list(chunk)), ContactProfile.version != sent_version
+    by_version: dict[int, list[int]] = {}  # few distinct versions: plain IN lists, no CASE
+    for profile_id, version in versions.items():
+        by_version.setdefault(version, []).append(profile_id)
+    for version, all_ids in sorted(by_version.items()):
+        all_ids.sort()
+        for start in range(0, len(all_ids), CHUNK):
+            chunk = all_ids[start : start + CHUNK]
+            session.execute(
+                update(ContactProfile)
+                .where(ContactProfile.id.in_(chunk), ContactProfile.version == version)
+                .values(dirty=False)
+                .execution_options(synchronize_session=False)
             )
-        ).all()
-        if not changed:
-            continue
-        ids = [row.id for row in changed]
-        conflicts.update(ids)
-        session.execute(
-            update(ContactProfile)
-            .where(ContactProfile.id.in_(ids))
-            .values(dirty=True, version=ContactProfile.version + 1)
-            .execution_options(synchronize_session=False)
-        )
-        session.execute(
-            update(LedgerEntry)
-            .where(
-                LedgerEntry.connection_id == connection_id,
-                LedgerEntry.kind.in_((CUSTOMER_CONTACT, SUBSCRIBER_CONTACT)),
-                LedgerEntry.source_id.in_([row.email for row in changed]),
-            )
-            .values(payload_hash=None)
-            .execution_options(synchronize_session="fetch")
-        )
-        ask_resend(session, connection_id, [row.email for row in changed])
+            changed = session.execute(
+                select(
+                    ContactProfile.id,
+                    ContactProfile.email,
+                    ContactProfile.is_guest,
+                    ContactProfile.customer,
+                    ContactProfile.subscriber,
+                    ContactProfile.sources,
+                ).where(ContactProfile.id.in_(chunk), ContactProfile.version != version)
+            ).all()
+            if changed:
+                conflicts.update(row.id for row in changed)
+                _changed_meanwhile(session, connection_id, changed)
     for profile in list(session.identity_map.values()):  # their flags were set in SQL
         if isinstance(profile, ContactProfile) and profile.id in versions:
             session.expire(profile, ["dirty", "version"])
     return conflicts
 
 
-def ask_resend(session: Session, connection_id: int, emails: Iterable[str]) -> None:
-    """Queue ``_contacts`` events: the fast lane sends these profiles again at its next look."""
+def _changed_meanwhile(session: Session, connection_id: int, changed) -> None:
+    """Profiles the other lane changed while this one sent them: dirty, version moved on,
+    ledger hashes cleared, and the fast lane asked to send them again."""
+    session.execute(
+        update(ContactProfile)
+        .where(ContactProfile.id.in_([row.id for row in changed]))
+        .values(dirty=True, version=ContactProfile.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    emails = [row.email for row in changed]
+    session.execute(
+        update(LedgerEntry)
+        .where(
+            LedgerEntry.connection_id == connection_id,
+            LedgerEntry.kind.in_((CUSTOMER_CONTACT, SUBSCRIBER_CONTACT)),
+            LedgerEntry.source_id.in_(emails),
+        )
+        .values(payload_hash=None)
+        .execution_options(synchronize_session="fetch")
+    )
+    ask_resend(session, connection_id, emails, _store_records(changed))
+
+
+def _store_records(rows) -> list[tuple[str, str]]:
+    """(stream, record id) of the store records behind these profiles' customer and subscriber
+    facts (``sources`` names the stream each came from; a guest has no record of its own)."""
+    found = []
+    for row in rows:
+        sources = row.sources or {}
+        if row.customer and not row.is_guest and sources.get("customer") and row.customer.get("id"):
+            found.append((sources["customer"], str(row.customer["id"])))
+        if row.subscriber and sources.get("subscriber") and row.subscriber.get("id"):
+            found.append((sources["subscriber"], str(row.subscriber["id"])))
+    return found
+
+
+def ask_resend(
+    session: Session, connection_id: int, emails: Iterable[str], records: Iterable[tuple[str, str]] = ()
+) -> None:
+    """Queue inbox events for the fast lane's next look: ``_contacts`` events send these
+    profiles again, and events for their store ``records`` read those afresh first (a cycle's
+    page read before the other lane's change may have been applied after it)."""
     from host.inbox import upsert_events
 
+    wanted = [(RESEND_STREAM, email) for email in sorted(set(emails))] + sorted(set(records))
     rows = [
         {
             "connection_id": connection_id,
-            "dedupe_key": f"{RESEND_STREAM}:{email}",
-            "stream": RESEND_STREAM,
-            "record_id": email,
+            "dedupe_key": f"resend:{stream}:{record_id}"[:255],
+            "stream": stream,
+            "record_id": record_id,
             "payload": {},
         }
-        for email in sorted(set(emails))
+        for stream, record_id in wanted
     ]
     if rows:
         upsert_events(session.connection(), rows)
