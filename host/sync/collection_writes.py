@@ -218,7 +218,7 @@ def _remove_waiting(context: SyncContext, stream: Stream, collection: str, ids: 
 
 
 # Most records a writer may hold without an answer before the sender waits for some.
-MAX_WAITING = 200_000
+MAX_WAITING = 300_000
 
 
 class RecordSender:

@@ -121,7 +121,7 @@ def sync_contacts(
 
 # Most contacts a book's writer may hold without an answer before the phase waits for some:
 # what the phase holds per contact is small, and this keeps it bounded for any backlog.
-MAX_WAITING = 200_000
+MAX_WAITING = 300_000
 NO_ANSWER = "no answer for this record"
 
 PlanKey = tuple[str, str | None]  # (ledger kind, book)

@@ -40,6 +40,7 @@ CUSTOMER_CONTACT = "customer_contact"
 SUBSCRIBER_CONTACT = "subscriber_contact"
 # The hash a failed removal leaves: never a payload's, so a record restored is always re-sent.
 REMOVAL_HASH = "removal".ljust(64, "-")
+ANSWERS_CHUNK = 2000  # answers per bulk UPDATE (``Ledger.record_answers``)
 RETRY_BASE_SECONDS = 300  # the wait after a first refusal ([sync] retry_base_seconds)
 RETRY_GROWTH = 3  # each further refusal waits this many times longer ...
 RETRY_CAP = timedelta(hours=6)  # ... up to this
@@ -193,6 +194,10 @@ class Ledger:
         attempts and go through the same rule as ``record_failure``. Rows of the session's
         identity map are expired, so nothing reads a stale copy; call it with nothing pending
         in the session (the writers' callers commit before each destination call)."""
+        for start in range(0, len(answers), ANSWERS_CHUNK):  # bounded statements and memory
+            self._record_answers(answers[start : start + ANSWERS_CHUNK])
+
+    def _record_answers(self, answers: Sequence[tuple[int, str | None, WriteResult]]) -> None:
         if not answers:
             return
         table = LedgerEntry.__table__

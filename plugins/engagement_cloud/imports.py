@@ -92,10 +92,11 @@ class ImportWriter(BatchWriter):
         self.max_active = max(1, max_active)
         self._on_api_error, self._single, self._on_finish = on_api_error, single, on_finish
         self._clock, self._sleep = clock, sleep
-        self._parts: list[bytes] = []
-        self._index: dict[str, int] = {}  # key → its part in the body being filled
+        # The body being filled, from its head, each item appended as it is encoded (orjson's
+        # own bytes objects keep a 4 KB buffer each: they are not kept).
+        self._body = bytearray(self.head)
+        self._index: dict[str, tuple[int, int]] = {}  # key → (offset, length) of its item
         self._sources: dict[str, list[str]] = {}
-        self._size = len(self.head) + len(self.tail)
         self._buffered = 0  # source ids in the body being filled
         self._in_flight: list[_InFlight] = []
         self.imports = 0  # submitted (or resumed) by this writer
@@ -114,36 +115,42 @@ class ImportWriter(BatchWriter):
                 # first, so the newer version is applied last.
                 results += self._wait_for(lambda job, key=key: key in job.sources)
             if key in self._index:  # twice in one body: the later version wins, one answer for all
-                position = self._index[key]
-                self._size += len(part) - len(self._parts[position])
-                self._parts[position] = part
+                self._replace(key, part)
             else:
-                if self._parts and (
-                    self._size + len(part) + 1 > self.max_bytes or len(self._parts) >= self.max_records
+                if self._index and (
+                    len(self._body) + 1 + len(part) + len(self.tail) > self.max_bytes
+                    or len(self._index) >= self.max_records
                 ):
                     results += self._submit()
-                self._index[key] = len(self._parts)
-                self._parts.append(part)
-                self._size += len(part) + (1 if len(self._parts) > 1 else 0)
+                if self._index:
+                    self._body += b","
+                self._index[key] = (len(self._body), len(part))
+                self._body += part
+            del part
             self._sources.setdefault(key, []).append(record.source_id)
             self._buffered += 1
         return results
 
     def drain(self, most: int) -> list[WriteResult]:
+        """Wait for the imports in flight first (the body being filled stays whole); submit it
+        early only when nothing else is left to wait for."""
         results: list[WriteResult] = []
-        if self.waiting > most and self._parts:
-            results += self._submit()
-        while self.waiting > most and self._in_flight:
-            results += self._wait_for(lambda job: True)
+        while self.waiting > most:
+            if self._in_flight:
+                results += self._wait_for(lambda job: True)
+            elif self._index:
+                results += self._submit()
+            else:
+                break
         return results
 
     def finish(self) -> list[WriteResult]:
-        if self._on_finish is not None and (self._parts or self.imports):
+        if self._on_finish is not None and (self._index or self.imports):
             self._on_finish()
         results: list[WriteResult] = []
-        if self._single is not None and not self.imports and 0 < len(self._parts) <= self.settings.single_upsert_max:
+        if self._single is not None and not self.imports and 0 < len(self._index) <= self.settings.single_upsert_max:
             results += self._send_singly()
-        elif self._parts:
+        elif self._index:
             results += self._submit()
         while self._in_flight:
             results += self._wait_for(lambda job: True)
@@ -153,23 +160,35 @@ class ImportWriter(BatchWriter):
     def _send_singly(self) -> list[WriteResult]:
         """A tiny write (the fast lane): one upsert call each, no import to wait for."""
         results = []
-        for key, position in self._index.items():
-            answer = self._single(self._parts[position])
+        for key, (start, length) in self._index.items():
+            answer = self._single(bytes(self._body[start : start + length]))
             results += [WriteResult(source_id, answer.ok, answer.destination_id, answer.reason)
                         for source_id in self._sources[key]]
         self._reset()
         return results
 
+    def _replace(self, key: str, part: bytes) -> None:
+        """Put ``part`` where the item of ``key`` is; the items after it move (rare: a record
+        handed over twice before its import was submitted)."""
+        start, length = self._index[key]
+        self._body[start : start + length] = part
+        shift = len(part) - length
+        if shift:
+            for other, (offset, size) in self._index.items():
+                if offset > start:
+                    self._index[other] = (offset + shift, size)
+        self._index[key] = (start, len(part))
+
     def _reset(self) -> None:
-        self._parts, self._index, self._sources = [], {}, {}
-        self._size, self._buffered = len(self.head) + len(self.tail), 0
+        self._body, self._index, self._sources, self._buffered = bytearray(self.head), {}, {}, 0
 
     def _submit(self) -> list[WriteResult]:
         """Submit the body filled so far (or resume the identical import a crash left running)."""
         results: list[WriteResult] = []
         while len(self._in_flight) >= self.max_active:
             results += self._wait_for(lambda job: True)
-        body = self.head + b",".join(self._parts) + self.tail
+        self._body += self.tail
+        body = bytes(self._body)
         sources, count = self._sources, self._buffered
         self._reset()
         digest = hashlib.sha256(body).hexdigest()

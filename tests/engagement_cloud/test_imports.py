@@ -95,3 +95,18 @@ def test_a_crash_after_submit_resumes_the_same_import_when_the_records_come_agai
         assert all(r.ok for r in results)
         assert emulator.requests()["PUT /contacts/v3/import"] == 1  # the same body: polled, not resent
         assert len(emulator.state()["contacts"]) == 100
+
+
+def test_a_record_handed_over_twice_before_its_import_is_sent_once_in_its_latest_version(
+        connection, destination, mapper, emulator):
+    products = [mapper.map_product(connection, records.product(n)) for n in range(6)]
+    renamed = mapper.map_product(connection, {**records.product(2), "name": "Short"})
+    writer = destination.record_writer(connection, "Catalog_Default")
+
+    results = writer.add(products) + writer.add([renamed]) + writer.finish()
+
+    assert sorted(r.source_id for r in results) == sorted([p.source_id for p in products] + [renamed.source_id])
+    assert all(r.ok for r in results)
+    catalog = {r["key"]: r["json"] for r in emulator.state()["insight"]["Catalog_Default"]}
+    assert len(catalog) == 6 and catalog[str(renamed.key)]["name"] == "Short"
+    assert [i["records"] for i in emulator.state()["imports"]] == [6]
