@@ -217,8 +217,9 @@ def _remove_waiting(context: SyncContext, stream: Stream, collection: str, ids: 
         context.commit()
 
 
-# Most records a writer may hold without an answer before the sender waits for some.
-MAX_WAITING = 300_000
+# Most records a writer may hold without an answer before the sender waits for some: about one
+# full 50 MB import of the smallest records (a product, ~330 bytes), so no import is cut short.
+MAX_WAITING = 150_000
 
 
 class RecordSender:

@@ -120,8 +120,9 @@ def sync_contacts(
 
 
 # Most contacts a book's writer may hold without an answer before the phase waits for some:
-# what the phase holds per contact is small, and this keeps it bounded for any backlog.
-MAX_WAITING = 300_000
+# what the phase holds per contact is small (~300 bytes with the writer's share), and this
+# bounds it for any backlog while leaving room for one full import and the next filling.
+MAX_WAITING = 150_000
 NO_ANSWER = "no answer for this record"
 
 PlanKey = tuple[str, str | None]  # (ledger kind, book)

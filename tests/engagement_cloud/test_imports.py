@@ -110,3 +110,17 @@ def test_a_record_handed_over_twice_before_its_import_is_sent_once_in_its_latest
     catalog = {r["key"]: r["json"] for r in emulator.state()["insight"]["Catalog_Default"]}
     assert len(catalog) == 6 and catalog[str(renamed.key)]["name"] == "Short"
     assert [i["records"] for i in emulator.state()["imports"]] == [6]
+
+
+def test_drain_bounds_what_waits_without_cutting_an_import_while_another_runs(connection, destination, mapper, emulator):
+    batch = contact_records(mapper, connection, range(1, 21))
+    writer = destination.contact_writer(connection, book_id=None)
+    assert writer.add(batch[:10]) == [] and writer.waiting == 10
+
+    answered = writer.drain(5)  # nothing in flight: the body goes now, and is waited for
+
+    assert len(answered) == 10 and writer.waiting == 0
+    assert writer.add(batch[10:]) == [] and writer.waiting == 10
+    assert len(writer.drain(100)) == 0 and writer.waiting == 10  # within the bound: nothing to do
+    assert len(writer.finish()) == 10
+    assert [i["records"] for i in emulator.state()["imports"]] == [10, 10]

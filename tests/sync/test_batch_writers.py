@@ -159,3 +159,16 @@ def test_over_loopback_a_backfill_is_one_import_per_book_and_collection_each_pol
     assert sorted(kind for kind, _ in imports) == ["contacts", "contacts", "insight", "insight"]
     assert calls["PUT /contacts/v3/import"] == 2 and calls["GET /contacts/v3/import/{importId}"] == 2
     assert calls["PUT /insightData/v3/import"] == 2 and calls["GET /insightData/v3/import/{importId}"] == 2
+
+
+def test_a_writer_holding_too_many_unanswered_records_is_drained(world, small_batches, monkeypatch):
+    monkeypatch.setattr(contacts_module, "MAX_WAITING", 3)
+    world.destination.pipelined = True
+    fill(world.store)
+
+    run = world.sync()
+
+    assert run.status == "finished"
+    assert set(states(world, "customer_contact").values()) == {"synced"}
+    assert dirty_profiles(world) == set()
+    assert world.destination.batches["contacts:B-customers"] == 3  # one write per batch of five
