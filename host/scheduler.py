@@ -34,8 +34,8 @@ from sqlalchemy import func, select
 from werkzeug.serving import is_running_from_reloader
 
 from host.db import get_db
-from host.incidents import log_unexpected
 from host.inbox import fast_lane_wakeup
+from host.incidents import log_unexpected
 from host.models import Connection, SyncRun, utcnow
 from host.sync import connections_with_events, purge_processed_events, run_cycle, run_fast_lane
 
@@ -93,7 +93,8 @@ class HostScheduler:
         config = app.config.get("SYNC", {})
         self.interval = timedelta(seconds=float(config.get("interval_seconds", 300)))
         self.tick_seconds = float(config.get("fast_lane_seconds", 5))
-        self.poll_seconds = max(0.02, float(config.get("fast_lane_poll_seconds", 0.2)))
+        # 0: no fast-lane thread (the tick still runs the fast lane every ``fast_lane_seconds``)
+        self.poll_seconds = float(config.get("fast_lane_poll_seconds", 0.2))
         self.last_tick_at: datetime | None = None
         self.last_poll_at: datetime | None = None
         self._stop = threading.Event()
@@ -128,7 +129,7 @@ class HostScheduler:
 
     def start_fast_lane(self) -> None:
         """The fast lane's own thread (``poll``); started by ``start`` unless paused."""
-        if self._poller is not None and self._poller.is_alive():
+        if self.poll_seconds <= 0 or (self._poller is not None and self._poller.is_alive()):
             return
         self._stop.clear()
         self._poller = threading.Thread(target=self._poll_loop, name="fast-lane", daemon=True)
@@ -144,7 +145,7 @@ class HostScheduler:
 
     def _poll_loop(self) -> None:
         while not self._stop.is_set():
-            fast_lane_wakeup.wait(self.poll_seconds)
+            fast_lane_wakeup.wait(max(self.poll_seconds, 0.02))
             fast_lane_wakeup.clear()  # an event stored from here on wakes the next round
             if self._stop.is_set() or not self.scheduler.running:
                 return  # shut down (also when only the job scheduler was)

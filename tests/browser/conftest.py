@@ -142,8 +142,9 @@ def world(make_app, tmp_path):
     bc_server, ec_server = start_server(bigcommerce), start_server(engagement_cloud)
     with local_smtp_server(tmp_path, SMTP_USER, SMTP_PASSWORD) as mailbox:
         app = make_app(
-            # Cycles start only on "Sync now" during a test: no periodic tick gets in first.
-            SYNC={"fast_lane_seconds": 3600},
+            # Cycles start only on "Sync now" during a test: no periodic tick gets in first, nor
+            # the fast lane's own thread (a test runs the fast lane itself).
+            SYNC={"fast_lane_seconds": 3600, "fast_lane_poll_seconds": 0},
             PLUGINS={
                 "bigcommerce": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
                                 "api_base_url": bc_server.url, "login_base_url": bc_server.url},
