@@ -6,7 +6,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from host.db import get_db
+from host.inbox import fast_lane_wakeup, inbox_writer
 from host.models import ContactProfile, LedgerEntry, SyncRun
+from host.scheduler import HostScheduler
 from host.sync import connections_with_events, run_fast_lane
 from host.sync.lock import FAST_LANE, Lease
 from tests.sync.fakes import at, customer, order
@@ -180,3 +182,25 @@ def test_a_new_customer_during_the_first_cycle_syncs_at_once_and_orders_wait(wor
     assert sorted(world.destination.enrolled()) == [
         ("P-customer", "early@example.com"), ("P-first-order", "early@example.com"),
     ]
+
+
+def test_the_scheduler_runs_the_fast_lane_at_its_look_and_a_stored_event_wakes_it(world):
+    fill_history(world.store)
+    world.sync()
+    rename(world, "2", "Quick", 12)
+    planner = HostScheduler(world.app)
+    planner.start(paused=True)  # no thread: the test looks itself
+    try:
+        with world.app.app_context():
+            fast_lane_wakeup.clear()
+            inbox_writer(world.app).store({
+                "connection_id": world.connection_id, "dedupe_key": "customers:2:x",
+                "stream": "customers", "record_id": "2", "payload": {},
+            })
+            assert fast_lane_wakeup.is_set()  # the scheduler of this process looks at once
+            planner.poll()
+    finally:
+        planner.shutdown()
+    assert last_name_at_destination(world, "c2@example.com") == "Quick"
+    with world.app.app_context():
+        assert connections_with_events() == []
