@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from host import connections
 from host.db import get_db
 from host.inbox import fast_lane_wakeup, inbox_writer
-from host.models import ContactProfile, LedgerEntry, SyncRun
+from host.models import Connection, ContactProfile, LedgerEntry, SyncRun
 from host.scheduler import HostScheduler
 from host.sync import connections_with_events, run_fast_lane
 from host.sync.lock import FAST_LANE, Lease
@@ -204,3 +205,19 @@ def test_the_scheduler_runs_the_fast_lane_at_its_look_and_a_stored_event_wakes_i
     assert last_name_at_destination(world, "c2@example.com") == "Quick"
     with world.app.app_context():
         assert connections_with_events() == []
+
+
+def test_a_disconnect_while_a_fast_lane_run_holds_its_lease_forgets_once_it_ends(world):
+    fill_history(world.store)
+    world.sync()
+    assert world.ledger("customer_contact", "c2@example.com") is not None
+    with world.app.app_context():
+        running = Lease(get_db(), world.connection_id, lane=FAST_LANE)
+        assert running.acquire()
+        with get_db().transaction() as session:  # the merchant disconnects meanwhile
+            connections.disconnect(session, session.get(Connection, world.connection_id))
+        assert world.ledger("customer_contact", "c2@example.com") is not None  # not under it
+        running.release()
+        add_event(world, "customers", "2")
+        assert run_fast_lane(world.connection_id) is None  # not connected: it forgets, no run
+    assert world.ledger("customer_contact", "c2@example.com") is None
