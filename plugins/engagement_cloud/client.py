@@ -153,13 +153,13 @@ class EngagementCloudClient:
         path: str,
         *,
         json: Any = None,
-        data: bytes | None = None,
+        data: bytes | bytearray | None = None,
         params: dict[str, Any] | None = None,
         idempotent: bool = True,
         max_attempts: int | None = None,
     ) -> Answer:
         """One logical call, repeated as the rules in the module docstring allow; ``data``: a
-        body already encoded as JSON (an import), sent as it is."""
+        body already encoded as JSON (an import), sent as it is (a ``bytearray`` is not copied)."""
         attempts = max_attempts or self.settings.max_attempts
         url = self.base_url + path
         last_problem, plain = "no answer", "Engagement Cloud did not answer"
