@@ -198,6 +198,10 @@ class ContactProfile(Base):
     # clears ``dirty`` only where the version is still the one it read, so a change made by the
     # other lane meanwhile is sent again, never lost.
     version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # The records read by the run under way that describe this profile's contacts, counted
+    # when its contacts are checked ({"run": id, "customer_contact": {"customers": 1}}; see
+    # ``host.sync.tally``): kept here, not in memory, so a backfill's memory stays flat.
+    run_reads: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -95,11 +95,13 @@ def queue_collection(context: SyncContext, stream: Stream, records: list[dict[st
     """Keep the page's changed records and removals in the outbox, in the page's transaction."""
     planned, removals = _plan(context, stream, records)
     for row, digest, mapped in planned:
+        before = row.outbox
         context.ledger.queue(row, digest, mapped.key, mapped.payload)
-        context.run.tally.queued(stream.name, row.source_id)  # counted when sent
+        context.run.tally.queued(stream.name, row, before)  # counted when sent
     for row, reason, mapped in removals:
+        before = row.outbox
         context.ledger.queue_removal(row, mapped.key, mapped.payload, reason)
-        context.run.tally.queued(stream.name, row.source_id)
+        context.run.tally.queued(stream.name, row, before)
 
 
 def sync_collection(context: SyncContext, stream: Stream, records: list[dict[str, Any]]) -> None:
@@ -185,7 +187,7 @@ def flush_outbox(context: SyncContext, stream: Stream, only: Collection[str] | N
         for row_id, source_id, waiting in rows:
             if not waiting:  # JSON null reads back as None too
                 continue
-            context.run.tally.taken_from_outbox(stream.name, source_id)
+            context.run.tally.taken_from_outbox(stream.name, waiting)
             if waiting.get("remove"):
                 removal_ids.append(row_id)
             else:

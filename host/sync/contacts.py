@@ -226,15 +226,24 @@ class ContactSender:
         to_send: dict[PlanKey, list[tuple[Any, str, DestinationRecord, int | None]]] = {}
         to_remove: dict[str, list[tuple[Any, str]]] = {}  # book → (ledger row, why)
         for profile in profiles:
-            if profile.customer is not None and (customers_book or profile.latest_order):
+            if context.retrying:  # the retry pass: only the contacts refused before are checked
+                wanted = {kind for kind, rows in ((CUSTOMER_CONTACT, customer_rows),
+                                                  (SUBSCRIBER_CONTACT, subscriber_rows))
+                          if getattr(rows.get(profile.email), "state", None) == "failed"}
+            else:
+                wanted = {CUSTOMER_CONTACT, SUBSCRIBER_CONTACT}
+                context.run.tally.checking(profile, _checked_kinds(
+                    profile, customers_book, subscribers_book, customer_rows, subscriber_rows))
+            customer_contact = CUSTOMER_CONTACT in wanted
+            if customer_contact and profile.customer is not None and (customers_book or profile.latest_order):
                 row = context.ledger.entry(customer_rows, CUSTOMER_CONTACT, profile.email)
                 plan_key = (CUSTOMER_CONTACT, customers_book)
                 _plan(context, to_send, plan_key, row, profile, None)
-            elif customers_book and _is_synced(customer_rows.get(profile.email)):
+            elif customer_contact and customers_book and _is_synced(customer_rows.get(profile.email)):
                 to_remove.setdefault(customers_book, []).append(
                     (customer_rows[profile.email], NO_LONGER_CUSTOMER)
                 )
-            if subscribers_book and profile.subscriber is not None:
+            if SUBSCRIBER_CONTACT in wanted and subscribers_book and profile.subscriber is not None:
                 row = context.ledger.entry(subscriber_rows, SUBSCRIBER_CONTACT, profile.email)
                 if profile.subscribed:
                     plan_key = (SUBSCRIBER_CONTACT, subscribers_book)
@@ -283,6 +292,19 @@ def _count(context: SyncContext, row, outcome: str) -> None:
 
 def _is_synced(row) -> bool:
     return row is not None and row.state == "synced"
+
+
+def _checked_kinds(profile, customers_book, subscribers_book, customer_rows, subscriber_rows) -> set[str]:
+    """The kinds of this profile's contacts the contacts pass gives an outcome (as ``_plan``
+    of ``ContactSender`` decides them), for the run's counts."""
+    kinds = set()
+    if (profile.customer is not None and (customers_book or profile.latest_order)) or (
+        customers_book and _is_synced(customer_rows.get(profile.email))
+    ):
+        kinds.add(CUSTOMER_CONTACT)
+    if subscribers_book and profile.subscriber is not None:
+        kinds.add(SUBSCRIBER_CONTACT)
+    return kinds
 
 
 def _plan(context, to_send, plan_key, row, profile, subscriber) -> None:

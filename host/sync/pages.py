@@ -103,6 +103,6 @@ def _apply_to_profiles(context: SyncContext, stream: Stream, records: list[dict]
             profile.sources = {**(profile.sources or {}), fact: stream.name}
         if stream.kind != "order":  # counted with the contact it describes (``host.sync.tally``)
             contact_kind = SUBSCRIBER_CONTACT if fact == "subscriber" else CUSTOMER_CONTACT
-            context.run.tally.described(contact_kind, profile.email, stream.name)
+            context.run.tally.described(profile, contact_kind, stream.name)
         profile.dirty = True
     context.session.flush()

@@ -44,7 +44,6 @@ class RunRecorder:
         self.connection_id = connection_id
         self.counts: dict[str, dict[str, int]] = {}
         self.errors: dict[str, str] = {}
-        self.tally = RunTally(self.add)  # so that each stream's row adds up (``host.sync.tally``)
         self.progress = progress
         self._lock = threading.Lock()  # the heartbeat thread writes the row too
         with database.transaction() as session:
@@ -63,6 +62,7 @@ class RunRecorder:
             )
             session.add(run)
         self.run_id = run.id
+        self.tally = RunTally(self.add, run.id)  # so that each stream's row adds up (``host.sync.tally``)
         self._row = run  # the last state written (or kept, once the row is gone)
         self.started_at = run.started_at
 

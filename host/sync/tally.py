@@ -15,41 +15,73 @@ counts once, with its last outcome.
 Orders wait in the outbox and are counted when the destination answered for them; a record
 read twice in one run while its write waits counts as unchanged the second time, and an outbox
 row left by an earlier run is taken up (read) by the run that sends it.
+
+Nothing of this grows with the store (a backfill of a million customers and two million orders
+would otherwise hold them all until its end): the records read are kept on the profile they
+describe (``ContactProfile.run_reads``, marked with the run) until its contacts are checked, and
+an outbox row carries the run that queued it; in memory are only the contacts waiting for the
+destination's answer and the ones refused this run (the retry pass checks those again).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from typing import Any
 
 CONTACTS = "contacts"
 OUTCOMES = ("sent", "unchanged", "excluded", "failed")
+CONTACT_KINDS = ("customer_contact", "subscriber_contact")
 
 
 class RunTally:
     """The bookkeeping of one run behind its counts (``add`` is ``RunRecorder.add``)."""
 
-    def __init__(self, add: Callable[..., None]):
+    def __init__(self, add: Callable[..., None], run_id: int | None = None):
         self._add = add
-        # (ledger kind of the contact, email) → stream → records read this run describing it
+        self.run_id = run_id
+        # (ledger kind of the contact, email) → stream → records read this run describing it,
+        # from the moment its contact is checked until its outcome is known
         self._reads: dict[tuple[str, str], Counter] = {}
-        # the same key → (its outcome so far, the stream records counted with it)
-        self._contacts: dict[tuple[str, str], tuple[str, Counter]] = {}
-        self._queued: dict[str, set[str]] = {}  # stream → source ids waiting in the outbox
+        # contacts refused this run → the stream records counted with that outcome
+        self._refused: dict[tuple[str, str], Counter] = {}
 
     # ------------------------------------------------------------------ contacts
-    def described(self, contact_kind: str, email: str, stream: str) -> None:
-        """A record of ``stream`` read this run describes this contact."""
-        self._reads.setdefault((contact_kind, email), Counter())[stream] += 1
+    def described(self, profile: Any, contact_kind: str, stream: str) -> None:
+        """A record of ``stream`` read this run describes this profile's ``contact_kind``
+        contact: kept on the profile, in the page's transaction."""
+        reads = profile.run_reads if (profile.run_reads or {}).get("run") == self.run_id else None
+        reads = {"run": self.run_id} if reads is None else dict(reads)
+        streams = dict(reads.get(contact_kind) or {})
+        streams[stream] = streams.get(stream, 0) + 1
+        reads[contact_kind] = streams
+        profile.run_reads = reads
+
+    def checking(self, profile: Any, checked: Collection[str]) -> None:
+        """The contacts phase takes up ``profile``: its contacts of the ``checked`` kinds are
+        about to get an outcome; the records describing a contact that goes nowhere (no book
+        for it) are excluded now."""
+        reads = profile.run_reads or {}
+        if reads.get("run") != self.run_id:
+            return
+        for kind in CONTACT_KINDS:
+            streams = reads.get(kind)
+            if not streams:
+                continue
+            if kind in checked:
+                self._reads[(kind, profile.email)] = Counter(streams)
+            else:
+                for stream, records in streams.items():
+                    self._add(stream, excluded=records)
 
     def contact(self, contact_kind: str, email: str, outcome: str) -> None:
         """What happened to one contact (``contact_kind``: its ledger kind, i.e. its book)."""
         key = (contact_kind, email)
-        if key in self._contacts:  # checked again this run: the last outcome stands
-            previous, streams = self._contacts[key]
-            self._add(CONTACTS, **{previous: -1})
+        streams = self._refused.pop(key, None)
+        if streams is not None:  # checked again this run (the retry pass): the last outcome stands
+            self._add(CONTACTS, failed=-1)
             for stream, records in streams.items():
-                self._add(stream, **{previous: -records})
+                self._add(stream, failed=-records)
         else:
             streams = Counter()
             self._add(CONTACTS, read=1)
@@ -57,32 +89,31 @@ class RunTally:
         self._add(CONTACTS, **{outcome: 1})
         for stream, records in streams.items():
             self._add(stream, **{outcome: records})
-        self._contacts[key] = (outcome, streams)
+        if outcome == "failed":
+            self._refused[key] = streams
 
     def contacts_settled(self) -> None:
-        """After the contacts phase: records whose contact went nowhere (no book chosen for
-        it) are excluded."""
+        """After the contacts phase: records whose contact was taken up but got no outcome
+        are excluded."""
         for streams in self._reads.values():
             for stream, records in streams.items():
                 self._add(stream, excluded=records)
         self._reads.clear()
 
     # ------------------------------------------------------------------ the outbox
-    def queued(self, stream: str, source_id: str) -> bool:
-        """A record of ``stream`` waits in the outbox; False when it already waited for this
-        run (read twice): that read counts as unchanged."""
-        waiting = self._queued.setdefault(stream, set())
-        if source_id in waiting:
+    def queued(self, stream: str, row: Any, before: dict[str, Any] | None) -> bool:
+        """A record of ``stream`` waits in the outbox (``row.outbox`` was just written; it
+        held ``before``); False when it already waited for this run (read twice): that read
+        counts as unchanged. The row is marked with this run."""
+        if row.outbox is not None:
+            row.outbox = {**row.outbox, "run": self.run_id}
+        if before is not None and before.get("run") == self.run_id:
             self._add(stream, unchanged=1)
             return False
-        waiting.add(source_id)
         return True
 
-    def taken_from_outbox(self, stream: str, source_id: str) -> None:
-        """An outbox row is sent now: one read this run was counted already; one left by an
-        earlier run is taken up by this one."""
-        waiting = self._queued.get(stream, set())
-        if source_id in waiting:
-            waiting.discard(source_id)
-        else:
+    def taken_from_outbox(self, stream: str, waiting: dict[str, Any]) -> None:
+        """An outbox row is sent now: one queued by this run was counted already; one left by
+        an earlier run is taken up (read) by this one."""
+        if waiting.get("run") != self.run_id:
             self._add(stream, read=1)

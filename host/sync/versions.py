@@ -28,7 +28,7 @@ from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT
 
 CHUNK = 500
 RESEND_STREAM = "_contacts"  # inbox events that only ask the fast lane to send a profile again
-IGNORED = frozenset({"version", "updated_at"})
+IGNORED = frozenset({"version", "updated_at", "run_reads"})  # run_reads: counting only
 
 
 @event.listens_for(Session, "before_flush")
