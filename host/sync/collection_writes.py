@@ -24,7 +24,7 @@ from host.destinations import BatchWriter, DestinationRecord, WriteResult
 from host.errors import ConfigurationError, RecordError
 from host.models import LedgerEntry
 from host.sync.contacts import NO_ANSWER
-from host.sync.ledger import payload_hash, still_at_destination
+from host.sync.ledger import ANSWERS_CHUNK, payload_hash, still_at_destination
 from host.sync.removals import Removal, removal_record, remove
 
 if TYPE_CHECKING:
@@ -262,6 +262,13 @@ class RecordSender:
         self.context.commit()
 
     def _apply(self, results: list[WriteResult]) -> None:
+        """Record answers a chunk at a time, each committed (see ``ContactSender._apply``)."""
+        for start in range(0, len(results), ANSWERS_CHUNK):
+            self._apply_chunk(results[start : start + ANSWERS_CHUNK])
+            if len(results) > ANSWERS_CHUNK:
+                self.context.commit()
+
+    def _apply_chunk(self, results: list[WriteResult]) -> None:
         if not results:
             return
         answered: list[tuple[int, str, WriteResult]] = []

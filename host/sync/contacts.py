@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from host.destinations import BatchWriter, DestinationRecord, WriteResult
 from host.errors import RecordError
 from host.records import contact_fields
-from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT, payload_hash
+from host.sync.ledger import ANSWERS_CHUNK, CUSTOMER_CONTACT, SUBSCRIBER_CONTACT, payload_hash
 from host.sync.versions import read_versions, settle_sent
 
 if TYPE_CHECKING:
@@ -257,7 +257,16 @@ class ContactSender:
         return to_send, to_remove, [*customer_rows.values(), *subscriber_rows.values()]
 
     def _apply(self, key: PlanKey, results: Sequence[WriteResult]) -> None:
-        """Record answers in the ledger (in bulk) and count each contact's outcome."""
+        """Record answers in the ledger (in bulk) and count each contact's outcome, committing
+        every ``ANSWERS_CHUNK`` answers: an import's tens of thousands of answers never hold
+        SQLite's one write lock long enough to turn the webhook receiver away."""
+        for start in range(0, len(results), ANSWERS_CHUNK):
+            self._apply_chunk(key, results[start : start + ANSWERS_CHUNK])
+            if len(results) > ANSWERS_CHUNK:
+                self._settle()
+                self.context.commit()
+
+    def _apply_chunk(self, key: PlanKey, results: Sequence[WriteResult]) -> None:
         if not results:
             return
         kind = key[0]

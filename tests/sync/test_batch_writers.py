@@ -172,3 +172,41 @@ def test_a_writer_holding_too_many_unanswered_records_is_drained(world, small_ba
     assert set(states(world, "customer_contact").values()) == {"synced"}
     assert dirty_profiles(world) == set()
     assert world.destination.batches["contacts:B-customers"] == 3  # one write per batch of five
+
+
+def test_a_large_import_s_answers_are_committed_a_chunk_at_a_time(world, monkeypatch):
+    """The answers of one big import are recorded in several short transactions, so the
+    webhook receiver (SQLite: one writer at a time) is never kept waiting for all of them."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from host.sync import collection_writes
+    from host.sync.ledger import Ledger
+
+    monkeypatch.setattr(contacts_module, "ANSWERS_CHUNK", 4)
+    monkeypatch.setattr(collection_writes, "ANSWERS_CHUNK", 4)
+    fill(world.store)
+    happened: list[str] = []
+    original = Ledger.record_answers
+
+    def recording(self, answers):
+        happened.append(f"answers {len(answers)}")
+        return original(self, answers)
+
+    def committed(session):
+        happened.append("commit")
+
+    monkeypatch.setattr(Ledger, "record_answers", recording)
+    event.listen(Session, "after_commit", committed)
+    try:
+        run = world.sync()
+    finally:
+        event.remove(Session, "after_commit", committed)
+
+    assert run.status == "finished" and dirty_profiles(world) == set()
+    assert states(world, "customer_contact") == {f"c{i}@example.com": "synced" for i in range(1, CUSTOMERS + 1)}
+    answers = [event for event in happened if event.startswith("answers")]
+    assert max(int(event.split()[1]) for event in answers) <= 4  # 13 customers: four chunks
+    assert len(answers) >= 4 + 4  # the customers' and the orders' answers, chunk by chunk
+    for before, after in zip(happened, happened[1:]):
+        assert not (before.startswith("answers") and after.startswith("answers"))  # a commit between
