@@ -131,6 +131,7 @@ class Store:
         self._guest_orders: dict[int, list[int]] | None = None  # guest number -> generated orders
         self._customer_orders: dict[int, list[int]] | None = None  # customer id -> generated orders
         self._subscriber_people: tuple[dict[int, int], dict[int, int]] | None = None
+        self._subscriber_sources: dict[str, set[int]] | None = None  # source -> ids, built on first use
 
         def watch(mapping: dict, value_of):
             def listener(record_id: int, old: dict | None, new: dict | None) -> None:
@@ -176,6 +177,26 @@ class Store:
                 if record and record["email"].lower() == email:
                     found.add(owner[1])
         return found
+
+    def subscriber_ids_by_source(self, source: str) -> set[int]:
+        """Subscribers whose ``source`` is this (``order``, ``storefront``...): built once by
+        reading every subscriber, then kept up to date by a table listener, so a listing
+        filtered by source (the host's checkout opt-ins) does not build every record per page."""
+        if self._subscriber_sources is None:
+            table, by_source = self.subscribers, {}
+            for record_id in range(1, table.next_id):
+                if table.exists(record_id):
+                    by_source.setdefault(table.get(record_id)["source"] or "", set()).add(record_id)
+
+            def listener(record_id: int, old: dict | None, new: dict | None) -> None:
+                if old is not None:
+                    by_source.get(old["source"] or "", set()).discard(record_id)
+                if new is not None:
+                    by_source.setdefault(new["source"] or "", set()).add(record_id)
+
+            table.listeners.append(listener)
+            self._subscriber_sources = by_source
+        return self._subscriber_sources.get(source, set())
 
     def subscriber_id_by_email(self, email: str) -> int | None:
         """The subscriber with this e-mail (case-insensitive); the highest id if several."""

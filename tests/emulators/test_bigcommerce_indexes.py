@@ -99,6 +99,9 @@ def _check_listings(client) -> None:
         c["id"] for c in customers if parse_date(c["date_modified"]) <= moment)
     assert _ids(client, f"/v3/customers/subscribers?date_modified:min={at}") == sorted(
         s["id"] for s in subscribers if parse_date(s["date_modified"]) >= moment)
+    for source in ("order", "storefront"):
+        assert _ids(client, f"/v3/customers/subscribers?source={source}") == sorted(
+            s["id"] for s in subscribers if s["source"] == source)
     for subscriber in rng.sample(subscribers, 5):
         found = _ids(client, f"/v3/customers/subscribers?email={quote(subscriber['email'].upper())}")
         same = [s["id"] for s in subscribers if s["email"].lower() == subscriber["email"].lower()]
@@ -137,7 +140,7 @@ def test_listings_equal_a_walk_of_the_store_before_and_after_changes():
         elif roll < 0.85:
             sid = rng.randrange(1, SPEC.subscribers + 1)
             client.put(f"{base}/subscribers/{sid}", json={"first_name": "Q"} | (
-                {"email": f"sub{step}@example.com"} if step % 2 else {}))
+                {"email": f"sub{step}@example.com"} if step % 2 else {"source": "order"}))
         elif roll < 0.92:
             client.delete(f"{base}/subscribers/{rng.randrange(1, SPEC.subscribers + 1)}")
         else:
