@@ -111,7 +111,7 @@ def _bigcommerce_calls(url: str) -> int:
 def run_backfill(environment: dict[str, str], bigcommerce_url: str, result: Result, every: float = 1.0) -> None:
     """Run the sync subprocess, sampling its memory every ``every`` seconds until it ends."""
     started = time.perf_counter()
-    stderr = tempfile.TemporaryFile(mode="w+")
+    stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (read once the process has ended)
     process = subprocess.Popen(
         [sys.executable, *SYNC], cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=stderr, text=True
     )

@@ -162,8 +162,7 @@ def test_a_stream_listed_out_of_cursor_order_moves_its_cursor_only_once_read_who
         yield type(first)(list(reversed(first.records)) + rest[-1].records)  # the latest first
         if broken["on"]:
             raise TransientError("503 Service Unavailable")
-        for page in rest[:-1]:
-            yield page
+        yield from rest[:-1]
 
     monkeypatch.setattr(store, "read", read)
     run = world.sync()

@@ -23,7 +23,7 @@ def canonical(payload) -> str:
         {"name": "Zoë Ünal", "city": "Kraków"},  # non-ASCII: json escapes it
         {"text": 'quote " backslash \\ newline \n tab \t control \x01 slash /'},
         {"prices": [1e16, 0.1, 1.5e-7, -0.0, 123456789.123, 2**70]},
-        {"when": datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)},
+        {"when": datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)},
         {"total": decimal.Decimal("10.50"), "tuple": (1, 2)},
         {3: "integer keys", 1: "sorted as json sorts them"},
         {"separator": "\u2028"},
