@@ -226,24 +226,26 @@ class ContactSender:
         to_send: dict[PlanKey, list[tuple[Any, str, DestinationRecord, int | None]]] = {}
         to_remove: dict[str, list[tuple[Any, str]]] = {}  # book → (ledger row, why)
         for profile in profiles:
+            customer_row = customer_rows.get(profile.email)
+            sends_customer = profile.customer is not None and bool(customers_book or profile.latest_order)
+            removes_customer = not sends_customer and bool(customers_book) and _is_synced(customer_row)
+            has_subscriber = bool(subscribers_book) and profile.subscriber is not None
             if context.retrying:  # the retry pass: only the contacts refused before are checked
-                wanted = {kind for kind, rows in ((CUSTOMER_CONTACT, customer_rows),
-                                                  (SUBSCRIBER_CONTACT, subscriber_rows))
-                          if getattr(rows.get(profile.email), "state", None) == "failed"}
+                check_customer = getattr(customer_row, "state", None) == "failed"
+                check_subscriber = getattr(subscriber_rows.get(profile.email), "state", None) == "failed"
             else:
-                wanted = {CUSTOMER_CONTACT, SUBSCRIBER_CONTACT}
-                context.run.tally.checking(profile, _checked_kinds(
-                    profile, customers_book, subscribers_book, customer_rows, subscriber_rows))
-            customer_contact = CUSTOMER_CONTACT in wanted
-            if customer_contact and profile.customer is not None and (customers_book or profile.latest_order):
+                check_customer = check_subscriber = True
+                context.run.tally.checking(profile, {  # the contacts given an outcome below
+                    *([CUSTOMER_CONTACT] if sends_customer or removes_customer else []),
+                    *([SUBSCRIBER_CONTACT] if has_subscriber else []),
+                })
+            if check_customer and sends_customer:
                 row = context.ledger.entry(customer_rows, CUSTOMER_CONTACT, profile.email)
                 plan_key = (CUSTOMER_CONTACT, customers_book)
                 _plan(context, to_send, plan_key, row, profile, None)
-            elif customer_contact and customers_book and _is_synced(customer_rows.get(profile.email)):
-                to_remove.setdefault(customers_book, []).append(
-                    (customer_rows[profile.email], NO_LONGER_CUSTOMER)
-                )
-            if SUBSCRIBER_CONTACT in wanted and subscribers_book and profile.subscriber is not None:
+            elif check_customer and removes_customer:
+                to_remove.setdefault(customers_book, []).append((customer_row, NO_LONGER_CUSTOMER))
+            if check_subscriber and has_subscriber:
                 row = context.ledger.entry(subscriber_rows, SUBSCRIBER_CONTACT, profile.email)
                 if profile.subscribed:
                     plan_key = (SUBSCRIBER_CONTACT, subscribers_book)
@@ -301,19 +303,6 @@ def _count(context: SyncContext, row, outcome: str) -> None:
 
 def _is_synced(row) -> bool:
     return row is not None and row.state == "synced"
-
-
-def _checked_kinds(profile, customers_book, subscribers_book, customer_rows, subscriber_rows) -> set[str]:
-    """The kinds of this profile's contacts the contacts pass gives an outcome (as ``_plan``
-    of ``ContactSender`` decides them), for the run's counts."""
-    kinds = set()
-    if (profile.customer is not None and (customers_book or profile.latest_order)) or (
-        customers_book and _is_synced(customer_rows.get(profile.email))
-    ):
-        kinds.add(CUSTOMER_CONTACT)
-    if subscribers_book and profile.subscriber is not None:
-        kinds.add(SUBSCRIBER_CONTACT)
-    return kinds
 
 
 def _plan(context, to_send, plan_key, row, profile, subscriber) -> None:
