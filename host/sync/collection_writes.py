@@ -94,14 +94,13 @@ def _plan(
 def queue_collection(context: SyncContext, stream: Stream, records: list[dict[str, Any]]) -> None:
     """Keep the page's changed records and removals in the outbox, in the page's transaction."""
     planned, removals = _plan(context, stream, records)
+    run = context.run.run_id
     for row, digest, mapped in planned:
-        before = row.outbox
-        context.ledger.queue(row, digest, mapped.key, mapped.payload)
-        context.run.tally.queued(stream.name, row, before)  # counted when sent
+        context.run.tally.queued(stream.name, row.outbox)  # counted when sent
+        context.ledger.queue(row, digest, mapped.key, mapped.payload, run)
     for row, reason, mapped in removals:
-        before = row.outbox
-        context.ledger.queue_removal(row, mapped.key, mapped.payload, reason)
-        context.run.tally.queued(stream.name, row, before)
+        context.run.tally.queued(stream.name, row.outbox)
+        context.ledger.queue_removal(row, mapped.key, mapped.payload, reason, run)
 
 
 def sync_collection(context: SyncContext, stream: Stream, records: list[dict[str, Any]]) -> None:

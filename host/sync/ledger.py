@@ -161,11 +161,17 @@ class Ledger:
             return "held"
         return "send"
 
-    def queue(self, row: LedgerEntry, digest: str, key: str, payload: dict[str, Any]) -> bool:
-        """Keep a mapped record until its turn to be sent; False when this very payload already waits."""
+    def queue(
+        self, row: LedgerEntry, digest: str, key: str, payload: dict[str, Any], run: int | None = None
+    ) -> bool:
+        """Keep a mapped record until its turn to be sent, marked with the ``run`` that queued
+        it (``host.sync.tally``); False when this very payload already waits (it is marked
+        with ``run`` all the same)."""
         if row.outbox is not None and row.outbox.get("hash") == digest:
+            if row.outbox.get("run") != run:
+                row.outbox = {**row.outbox, "run": run}
             return False
-        row.outbox = {"key": key, "payload": payload, "hash": digest}
+        row.outbox = {"key": key, "payload": payload, "hash": digest, "run": run}
         if row.state != "failed":
             row.state = "pending"
         return True
@@ -261,10 +267,11 @@ class Ledger:
         row.outbox, row.next_attempt_at = None, None
 
     def queue_removal(
-        self, row: LedgerEntry, key: str, payload: dict[str, Any], reason: str
+        self, row: LedgerEntry, key: str, payload: dict[str, Any], reason: str, run: int | None = None
     ) -> None:
-        """Keep a removal until its turn; "pending" so a record restored meanwhile is re-sent."""
-        row.outbox = {"key": key, "payload": payload, "remove": reason}
+        """Keep a removal until its turn, marked with the ``run`` that queued it; "pending" so a
+        record restored meanwhile is re-sent."""
+        row.outbox = {"key": key, "payload": payload, "remove": reason, "run": run}
         if row.state != "failed":
             row.state = "pending"
 

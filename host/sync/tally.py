@@ -101,13 +101,11 @@ class RunTally:
         self._reads.clear()
 
     # ------------------------------------------------------------------ the outbox
-    def queued(self, stream: str, row: Any, before: dict[str, Any] | None) -> bool:
-        """A record of ``stream`` waits in the outbox (``row.outbox`` was just written; it
-        held ``before``); False when it already waited for this run (read twice): that read
-        counts as unchanged. The row is marked with this run."""
-        if row.outbox is not None:
-            row.outbox = {**row.outbox, "run": self.run_id}
-        if before is not None and before.get("run") == self.run_id:
+    def queued(self, stream: str, waiting: dict[str, Any] | None) -> bool:
+        """A record of ``stream`` is about to wait in the outbox, where ``waiting`` is (the
+        ledger marks it with the run that queues it); False when it already waited for this
+        run (read twice): that read counts as unchanged."""
+        if waiting is not None and waiting.get("run") == self.run_id:
             self._add(stream, unchanged=1)
             return False
         return True

@@ -5,6 +5,7 @@ outbox rows instead (``host.sync.tally``), and the counts still add up."""
 from collections import Counter
 from types import SimpleNamespace
 
+from host.sync.ledger import Ledger
 from host.sync.tally import RunTally
 
 
@@ -65,12 +66,26 @@ def test_a_contact_refused_then_retried_counts_once_with_its_last_outcome():
 
 def test_orders_waiting_in_the_outbox_carry_their_run():
     tally, counts = tally_with_counts()
-    row = SimpleNamespace(outbox={"key": "1", "payload": {}, "hash": "h"})
-    assert tally.queued("orders", row, None)
-    first = row.outbox
-    row.outbox = {"key": "1", "payload": {}, "hash": "h2"}  # read again, changed, this run
-    assert not tally.queued("orders", row, first)  # the second read counts as unchanged
+    ledger = Ledger(None, connection_id=1, max_attempts=3)
+    row = SimpleNamespace(outbox=None, state="pending")
+    assert tally.queued("orders", row.outbox)
+    ledger.queue(row, "h", "1", {}, run=7)
+    assert row.outbox["run"] == 7  # the ledger marks the row with the run that queued it
+    assert not tally.queued("orders", row.outbox)  # read again this run: counts as unchanged
+    ledger.queue(row, "h2", "1", {}, run=7)
     tally.taken_from_outbox("orders", row.outbox)  # counted when read: nothing more
-    left_over = {"key": "2", "payload": {}, "hash": "h", "run": 3}  # queued by an earlier run
-    tally.taken_from_outbox("orders", left_over)
+    left_over = SimpleNamespace(outbox=None, state="pending")
+    ledger.queue(left_over, "h", "2", {}, run=3)  # queued by an earlier run
+    tally.taken_from_outbox("orders", left_over.outbox)
     assert counts["orders"] == Counter(unchanged=1, read=1)
+
+
+def test_a_payload_already_waiting_is_marked_with_the_run_that_read_it_again():
+    tally, counts = tally_with_counts()
+    ledger = Ledger(None, connection_id=1, max_attempts=3)
+    row = SimpleNamespace(outbox=None, state="pending")
+    ledger.queue(row, "h", "1", {}, run=3)  # left by an earlier run
+    assert tally.queued("orders", row.outbox)
+    assert not ledger.queue(row, "h", "1", {}, run=7)  # the very payload waits already
+    tally.taken_from_outbox("orders", row.outbox)  # this run read it: not counted twice
+    assert "orders" not in counts
