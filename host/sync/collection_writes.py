@@ -15,7 +15,7 @@ every contact they name exists, through one writer for the whole outbox.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -23,8 +23,8 @@ from sqlalchemy import select
 from host.destinations import BatchWriter, DestinationRecord, WriteResult
 from host.errors import ConfigurationError, RecordError
 from host.models import LedgerEntry
-from host.sync.contacts import NO_ANSWER
-from host.sync.ledger import ANSWERS_CHUNK, payload_hash, still_at_destination
+from host.sync.contacts import NO_ANSWER, apply_in_chunks
+from host.sync.ledger import payload_hash, still_at_destination
 from host.sync.removals import Removal, removal_record, remove
 
 if TYPE_CHECKING:
@@ -261,13 +261,9 @@ class RecordSender:
         self.context.commit()
 
     def _apply(self, results: list[WriteResult]) -> None:
-        """Record answers a chunk at a time, each committed (see ``ContactSender._apply``)."""
-        for start in range(0, len(results), ANSWERS_CHUNK):
-            self._apply_chunk(results[start : start + ANSWERS_CHUNK])
-            if len(results) > ANSWERS_CHUNK:
-                self.context.commit()
+        apply_in_chunks(self.context, results, self._apply_chunk)
 
-    def _apply_chunk(self, results: list[WriteResult]) -> None:
+    def _apply_chunk(self, results: Sequence[WriteResult]) -> None:
         if not results:
             return
         answered: list[tuple[int, str, WriteResult]] = []

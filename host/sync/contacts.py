@@ -17,7 +17,7 @@ went away is cleared at the destination.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -259,14 +259,13 @@ class ContactSender:
         return to_send, to_remove, [*customer_rows.values(), *subscriber_rows.values()]
 
     def _apply(self, key: PlanKey, results: Sequence[WriteResult]) -> None:
-        """Record answers in the ledger (in bulk) and count each contact's outcome, committing
-        every ``ANSWERS_CHUNK`` answers: an import's tens of thousands of answers never hold
-        SQLite's one write lock long enough to turn the webhook receiver away."""
-        for start in range(0, len(results), ANSWERS_CHUNK):
-            self._apply_chunk(key, results[start : start + ANSWERS_CHUNK])
-            if len(results) > ANSWERS_CHUNK:
-                self._settle()
-                self.context.commit()
+        """Record answers in the ledger (in bulk) and count each contact's outcome."""
+
+        def apply_chunk(chunk: Sequence[WriteResult]) -> None:
+            self._apply_chunk(key, chunk)
+            self._settle()
+
+        apply_in_chunks(self.context, results, apply_chunk)
 
     def _apply_chunk(self, key: PlanKey, results: Sequence[WriteResult]) -> None:
         if not results:
@@ -294,6 +293,19 @@ class ContactSender:
         ids, self.settled = set(self.settled), []
         sent = {pid: self.versions.pop(pid) for pid in ids if pid in self.versions}
         settle_sent(self.context.session, self.context.connection.id, sent)
+
+
+def apply_in_chunks(
+    context: SyncContext, results: Sequence[WriteResult], apply_chunk: Callable[[Sequence[WriteResult]], None]
+) -> None:
+    """Apply a writer's answers ``ANSWERS_CHUNK`` at a time, committing after each when there
+    are several: an import's tens of thousands of answers never hold SQLite's one write lock
+    long enough to turn the webhook receiver away."""
+    several = len(results) > ANSWERS_CHUNK
+    for start in range(0, len(results), ANSWERS_CHUNK):
+        apply_chunk(results[start : start + ANSWERS_CHUNK])
+        if several:
+            context.commit()
 
 
 def _count(context: SyncContext, row, outcome: str) -> None:
