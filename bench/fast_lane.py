@@ -34,8 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -54,6 +52,7 @@ from tests.sync.loopback import (  # noqa: E402
     STORE_HASH,
     StoreSize,
     host_config,
+    host_database,
     host_environment,
     install_and_connect,
     live_host,
@@ -61,27 +60,6 @@ from tests.sync.loopback import (  # noqa: E402
 )
 
 VISIBLE_TIMEOUT = 300.0  # a change not visible after this long counts as this long (and is reported)
-
-
-@contextmanager
-def host_database(server_url: str | None, folder: str):
-    """SQLite in ``folder``, or a new PostgreSQL database on ``server_url``'s server (dropped after)."""
-    if not server_url:
-        yield f"sqlite:///{folder}/host.db"
-        return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def flask(environment: dict[str, str], root: Path, *args: str, log: Path | None = None, wait: bool = True):

@@ -29,8 +29,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -52,6 +50,7 @@ from tests.sync.loopback import (  # noqa: E402
     actual_state,
     expected_state,
     host_config,
+    host_database,
     host_environment,
     install_and_connect,
     live_host,
@@ -103,28 +102,6 @@ def run_sync(environment: dict[str, str], store_hash: str = STORE_HASH) -> tuple
 
 def total(counts: dict[str, int], methods: tuple[str, ...] = ("",)) -> int:
     return sum(n for call, n in counts.items() if call.startswith(methods))
-
-
-@contextmanager
-def host_database(server_url: str | None, folder: str):
-    """A fresh database for one measurement: SQLite in ``folder``, or a new PostgreSQL
-    database on ``server_url``'s server, dropped afterwards."""
-    if not server_url:
-        yield f"sqlite:///{folder}/host.db"
-        return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @dataclass

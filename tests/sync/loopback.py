@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -157,6 +158,28 @@ def host_environment(config: dict[str, Any], instance_path: str, database_url: s
             else:
                 environment[f"HOST_{section}__{key}".upper()] = str(value).lower() if isinstance(value, bool) else str(value)
     return environment
+
+
+@contextmanager
+def host_database(server_url: str | None, folder: str):
+    """A fresh database for one measurement: SQLite in ``folder``, or a new PostgreSQL
+    database on ``server_url``'s server, dropped afterwards."""
+    if not server_url:
+        yield f"sqlite:///{folder}/host.db"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 class LateApp:
