@@ -16,6 +16,7 @@ from emulators.common import (
     install_faults,
     install_request_counting,
 )
+from emulators.modes import resolve as resolve_modes
 
 from . import (
     api_brands_categories,
@@ -31,6 +32,8 @@ from .context import Emulator, emulator, guard_api
 from .control_panel import ControlPanel
 from .generator import StoreSpec
 from .listing import MAX_LIMIT, BadRequest, LimitTooLarge
+from .modes import ENV_VAR as MODES_ENV_VAR
+from .modes import Modes
 from .ratelimit import RateLimiter, RateLimitSettings
 from .responses import api_error, is_v2_path, json_response, v2_error, v3_error
 from .store import Store
@@ -43,7 +46,8 @@ DEFAULT_CLIENT_ID = "bc-emulator-api-account"
 def create_app(stores: list[StoreSpec] | None = None, *, access_token: str | None = DEFAULT_TOKEN,
                apps: list[dict] | None = None, rate_limit: tuple[int, int] | None = None,
                latency_ms: int = 0, faults: dict | None = None, webhook_retry_scale: float = 1.0,
-               webhook_retry_delays: tuple[int, ...] = DOCUMENTED_RETRY_DELAYS) -> Flask:
+               webhook_retry_delays: tuple[int, ...] = DOCUMENTED_RETRY_DELAYS,
+               modes: Modes | dict | None = None) -> Flask:
     """Build the emulator.
 
     stores: what to generate (default: one small store, ``StoreSpec()``).
@@ -52,6 +56,8 @@ def create_app(stores: list[StoreSpec] | None = None, *, access_token: str | Non
     rate_limit: (quota, window_seconds), e.g. (150, 30); None = off (headers still sent).
     latency_ms / faults: initial ``FaultSettings``; webhook_retry_scale multiplies the
     documented retry delays (use e.g. 0.001 in tests).
+    modes: the UNCONFIRMED readings to play (``modes.Modes`` or a dict of its fields; over
+    the ``BIGCOMMERCE_EMULATOR_MODES`` environment variable and the defaults).
     """
     app = Flask("bigcommerce_emulator")
     app.json.sort_keys = False
@@ -70,6 +76,7 @@ def create_app(stores: list[StoreSpec] | None = None, *, access_token: str | Non
         faults=fault_injector, counter=RequestCounter(),
         dispatcher=WebhookDispatcher(lambda client_id: _secret_for(accounts, client_id),
                                      webhook_retry_delays, webhook_retry_scale),
+        modes=resolve_modes(Modes, MODES_ENV_VAR, modes),
     )
     app.extensions["bigcommerce_emulator"] = state
     app.extensions["bigcommerce_control_panel"] = ControlPanel(state)

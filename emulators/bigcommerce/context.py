@@ -17,6 +17,7 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from emulators.common import FaultInjector, RequestCounter
 
 from .accounts import Accounts, scope_allows
+from .modes import Modes
 from .ratelimit import RateLimiter
 from .responses import api_error
 from .store import Store
@@ -36,6 +37,7 @@ class Emulator:
     counter: RequestCounter
     dispatcher: WebhookDispatcher
     settings: dict = field(default_factory=dict)
+    modes: Modes = field(default_factory=Modes)  # UNCONFIRMED readings played (``modes.py``)
 
     def store(self, store_hash: str) -> Store | None:
         return self.stores.get(store_hash)

@@ -10,6 +10,7 @@ from dataclasses import asdict
 from flask import Blueprint, current_app, request
 
 from ..common import paused_gc
+from ..modes import control_view
 from . import mutations
 from .context import emulator
 from .control_panel import ControlPanel, ControlPanelError
@@ -175,6 +176,14 @@ def rate_limit():
         except TypeError as error:
             return _error(422, str(error))
     return json_response(asdict(limiter.settings))
+
+
+def _set_modes(modes) -> None:
+    emulator().modes = modes
+
+
+blueprint.add_url_rule("/modes", "modes", control_view(lambda: emulator().modes, _set_modes),
+                       methods=["GET", "PATCH"])
 
 
 @blueprint.route("/webhooks", methods=["GET", "POST"])

@@ -14,6 +14,7 @@ from ..common import (
     install_faults,
     install_request_counting,
 )
+from ..modes import resolve as resolve_modes
 from . import (
     api_account,
     api_books,
@@ -26,6 +27,8 @@ from . import (
 )
 from .errors import is_v3_path, service_of, v2_error, v3_error
 from .model import AccountSeed
+from .modes import ENV_VAR as MODES_ENV_VAR
+from .modes import Modes
 from .state import EmulatorState, Options
 from .web import EXTENSION_KEY
 
@@ -64,12 +67,15 @@ def create_app(
     max_active_contact_imports: int = 25,
     max_active_insight_imports: int = 5,
     faults: FaultSettings | dict[str, Any] | None = None,
+    modes: Modes | dict[str, Any] | None = None,
 ) -> Flask:
     """Build an emulator holding ``accounts`` (``AccountSeed`` or its JSON; default: one r1
     account ``apiuser-demo@apiconnector.com`` / ``demo-password``).
 
     The state, request counter and fault injector are in ``app.extensions`` under
-    ``"engagement_cloud_emulator"``, ``…".requests"`` and ``…".faults"``.
+    ``"engagement_cloud_emulator"``, ``…".requests"`` and ``…".faults"``. ``modes``: the
+    UNCONFIRMED readings to play (``modes.Modes`` or a dict of its fields; over the
+    ``ENGAGEMENT_CLOUD_EMULATOR_MODES`` environment variable and the defaults).
     """
     seeds = [
         a if isinstance(a, AccountSeed) else AccountSeed.from_json(a)
@@ -82,7 +88,7 @@ def create_app(
         max_active_contact_imports,
         max_active_insight_imports,
     )
-    state = EmulatorState(seeds, options)
+    state = EmulatorState(seeds, options, resolve_modes(Modes, MODES_ENV_VAR, modes))
     counter = RequestCounter()
     injector = FaultInjector(
         faults if isinstance(faults, FaultSettings) else FaultSettings(**(faults or {}))

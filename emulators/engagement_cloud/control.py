@@ -20,6 +20,7 @@ from dataclasses import fields
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..common import paused_gc
+from ..modes import control_view
 from .contacts import confirm_opt_in
 from .model import FEATURES, REGIONS, AccountSeed
 from .state import Options
@@ -272,3 +273,11 @@ def options():
         for name, value in body.items():
             setattr(state().options, name, value)
         return jsonify({name: getattr(state().options, name) for name in sorted(known)})
+
+
+def _set_modes(modes) -> None:
+    with state().lock:
+        state().modes = modes
+
+
+blueprint.add_url_rule("/modes", "modes", control_view(lambda: state().modes, _set_modes), methods=["GET", "PATCH"])

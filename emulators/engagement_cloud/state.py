@@ -27,6 +27,7 @@ from typing import Any
 from . import jobs
 from .account import FIRST_ACCOUNT_ID, Account
 from .model import AccountSeed
+from .modes import Modes
 
 _STATUS = attrgetter("status")
 
@@ -63,10 +64,12 @@ class Options:
 
 
 class EmulatorState:
-    def __init__(self, seeds: list[AccountSeed], options: Options) -> None:
+    def __init__(self, seeds: list[AccountSeed], options: Options, modes: Modes | None = None) -> None:
         self.lock = threading.RLock()
         self.clock = Clock()
         self.options = options
+        self.modes = modes or Modes()  # UNCONFIRMED readings played (``modes.py``)
+        self._initial_modes = self.modes
         self._initial_seeds = [replace(s) for s in seeds]
         self._initial_options = replace(options)
         self.accounts: dict[str, Account] = {}
@@ -93,6 +96,7 @@ class EmulatorState:
             self.clock.offset = 0.0
             self.stuck_imports_pending = 0
             self.options = replace(self._initial_options)
+            self.modes = self._initial_modes
             for seed in self._initial_seeds:
                 self.add_account(replace(seed))
 
