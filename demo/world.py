@@ -76,7 +76,10 @@ def start_world(size: StoreSize, instance_path: Path, host_port: int = 0, emulat
         store_hash=STORE_HASH, name=STORE_NAME, seed=size.seed, customers=size.customers,
         subscribers=size.subscribers, orders=size.orders, products=size.products,
     )
-    bigcommerce = start_server(bigcommerce_emulator.create_app(stores=[store]), port=emulator_ports[0])
+    # The demo's host listens on loopback http: the emulator accepts that webhook destination (the
+    # real BigCommerce would not), and the host allows its insecure public URL (``_host_app``).
+    bigcommerce = start_server(bigcommerce_emulator.create_app(stores=[store], modes={"webhook_destinations": "any"}),
+                               port=emulator_ports[0])
     account = engagement_cloud_emulator.AccountSeed(
         api_user=API_USER,
         password=API_PASSWORD,

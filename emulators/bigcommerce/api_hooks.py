@@ -4,6 +4,12 @@ Hooks are visible only to the client (API account or app) that created them. One
 store + client + scope + destination, at most 10 per store + client + scope (documented
 limits; the status for breaking them is UNCONFIRMED: 422 here). DELETE answers 200 with the
 deleted hook, as specified.
+
+A destination must be https on port 443 (reference §6.1; ``webhooks.v3.yml``: "must be served
+on port 443. Custom ports aren't currently supported"). How the API refuses another is
+UNCONFIRMED: 422 with the v3 error body naming ``destination`` here, on create and update,
+when the mode ``webhook_destinations`` is ``https_443`` (the default); mode ``any`` accepts
+any http(s) destination, for loopback tests and the demo (``modes.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from urllib.parse import urlparse
 
 from flask import Blueprint, g, request
 
-from .context import requires_scope
+from .context import emulator, requires_scope
 from .listing import offset_meta, page_of, paging
 from .responses import json_response, v3_error
 
@@ -25,6 +31,26 @@ def _mine() -> list[dict]:
     return [h for h in g.store.hooks.values() if h["client_id"] == g.grant.client_id]
 
 
+HTTPS_443_REFUSAL = "The destination must be an https URL on port 443 (custom ports are not supported)"
+
+
+def destination_refusal(destination: str) -> str | None:
+    """Why a destination is refused (None: accepted): not an http(s) URL at all, or, in mode
+    ``webhook_destinations=https_443``, not https on port 443 (explicit ``:443`` or none)."""
+    parts = urlparse(destination)
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or out of range
+        return "error.url.invalid"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "error.url.invalid"
+    if emulator().modes.webhook_destinations == "https_443" and (
+        parts.scheme != "https" or port not in (None, 443)
+    ):
+        return HTTPS_443_REFUSAL
+    return None
+
+
 def _validate(body: dict, partial: bool) -> dict:
     errors = {}
     for name in ("scope", "destination"):
@@ -33,8 +59,10 @@ def _validate(body: dict, partial: bool) -> dict:
         elif name not in body and not partial:
             errors[name] = "error.path.missing."
     destination = body.get("destination")
-    if isinstance(destination, str) and urlparse(destination).scheme not in ("http", "https"):
-        errors["destination"] = "error.url.invalid"
+    if isinstance(destination, str) and destination:
+        refusal = destination_refusal(destination)
+        if refusal:
+            errors["destination"] = refusal
     if "is_active" in body and not isinstance(body["is_active"], bool):
         errors["is_active"] = "error.expected.jsboolean"
     headers = body.get("headers")

@@ -82,8 +82,11 @@ class BigCommerceWorld:
 
 
 def build_world(make_app, store: StoreSpec, **emulator_options: Any):
+    # The host is served on loopback http: the emulator must accept that webhook destination
+    # (``make_app`` allows the host's insecure public URL likewise).
     emulator = create_emulator(
-        [store], access_token=API_TOKEN, webhook_retry_scale=0.001, **emulator_options
+        [store], access_token=API_TOKEN, webhook_retry_scale=0.001,
+        modes={"webhook_destinations": "any"}, **emulator_options
     )
     server = start_server(emulator)
     app = make_app(

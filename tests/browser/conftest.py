@@ -137,7 +137,8 @@ class World:
 
 @pytest.fixture
 def world(make_app, tmp_path):
-    bigcommerce = create_bigcommerce_emulator([STORE], access_token=None, webhook_retry_scale=0.001)
+    bigcommerce = create_bigcommerce_emulator([STORE], access_token=None, webhook_retry_scale=0.001,
+                                              modes={"webhook_destinations": "any"})  # hooks to loopback http
     engagement_cloud = create_engagement_cloud_emulator([ACCOUNT], processing_delay=0.02)
     bc_server, ec_server = start_server(bigcommerce), start_server(engagement_cloud)
     with local_smtp_server(tmp_path, SMTP_USER, SMTP_PASSWORD) as mailbox:

@@ -98,6 +98,10 @@ def test_hook_lifecycle_matches_spec(client):
     invalid = client.post(f"/stores/{STORE}/v3/hooks", json={"scope": "store/order/*"}, headers=TOKEN)
     validate("webhooks.v3.yml", invalid, "/v3/hooks", method="POST", body={"scope": "store/order/*"})
     assert invalid.status_code == 422 and "destination" in invalid.get_json()["errors"]
+    insecure = {"scope": "store/order/*", "destination": "https://hooks.example.com:8443/bc"}
+    refused = client.post(f"/stores/{STORE}/v3/hooks", json=insecure, headers=TOKEN)
+    validate("webhooks.v3.yml", refused, "/v3/hooks", method="POST", body=insecure)
+    assert refused.status_code == 422 and set(refused.get_json()["errors"]) == {"destination"}
 
 
 def test_auth_errors_have_the_documented_bodies(client):

@@ -63,7 +63,8 @@ def setup():
     emulator_app = create_app([StoreSpec(customers=5, subscribers=2, orders=5, products=2)], apps=[{
         "client_id": CLIENT_ID, "client_secret": SECRET, "auth_callback": f"{tiny.url}/auth",
         "load_callback": f"{tiny.url}/load", "uninstall_callback": f"{tiny.url}/uninstall",
-        "remove_user_callback": f"{tiny.url}/remove_user", "scopes": "store_v2_customers_read_only store_v2_orders"}])
+        "remove_user_callback": f"{tiny.url}/remove_user", "scopes": "store_v2_customers_read_only store_v2_orders"}],
+        modes={"webhook_destinations": "any"})  # the tiny app's hook is on loopback http
     emulator = start_server(emulator_app)
     tiny.login_url = emulator.url
     yield tiny, emulator, emulator_app
@@ -109,7 +110,9 @@ def test_install_load_uninstall_as_bigcommerce_does(setup):
     removed = requests.post(f"{emulator.url}/_emulator/control-panel/remove_user",
                             json={"client_id": CLIENT_ID, "store_hash": STORE}, timeout=10).json()
     assert removed["status"] == 204 and tiny.seen[-1]["claims"]["user"]["email"].startswith("staff@")
-    requests.post(f"{api}/v3/hooks", headers=headers, json={"scope": "store/order/*", "destination": f"{tiny.url}/h"}, timeout=5)
+    hook = requests.post(f"{api}/v3/hooks", headers=headers, json={"scope": "store/order/*", "destination": f"{tiny.url}/h"},
+                         timeout=5)
+    assert hook.status_code == 200
     gone = requests.post(f"{emulator.url}/_emulator/control-panel/uninstall",
                          json={"client_id": CLIENT_ID, "store_hash": STORE}, timeout=10).json()
     assert gone["status"] == 204 and tiny.seen[-1]["path"] == "uninstall"

@@ -1,4 +1,5 @@
-"""Webhook delivery over loopback: thin payloads, custom headers, retries, deactivation."""
+"""Webhook delivery over loopback: thin payloads, custom headers, retries, deactivation; and
+the destination rule (https on port 443 unless the mode ``webhook_destinations`` is ``any``)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,14 @@ def receiver():
     receiver.stop()
 
 
+# The receiver listens on loopback http: only mode ``any`` lets a hook point at it.
+LOOPBACK_MODES = {"webhook_destinations": "any"}
+
+
 @pytest.fixture
 def app():
     return create_app([StoreSpec(customers=10, subscribers=5, orders=10, products=3, seed=2)],
-                      webhook_retry_delays=(0.05, 0.05), webhook_retry_scale=1.0)
+                      webhook_retry_delays=(0.05, 0.05), webhook_retry_scale=1.0, modes=LOOPBACK_MODES)
 
 
 def register(client, scope: str, destination: str, headers: dict | None = None) -> dict:
@@ -83,7 +88,8 @@ def test_failed_delivery_is_retried_with_the_same_hash_then_the_hook_is_deactiva
 
 def test_app_hooks_carry_a_standard_webhooks_signature(receiver):
     app = create_app([StoreSpec(customers=3, subscribers=1, orders=2, products=1)],
-                     apps=[{"client_id": "cid", "client_secret": "secret-0123456789abcdef0123456789ab"}])
+                     apps=[{"client_id": "cid", "client_secret": "secret-0123456789abcdef0123456789ab"}],
+                     modes=LOOPBACK_MODES)
     client = app.test_client()
     client.post("/_emulator/tokens", json={"store_hash": STORE, "access_token": "app-token", "client_id": "cid"})
     client.post(f"/stores/{STORE}/v3/hooks", headers={"X-Auth-Token": "app-token"},
@@ -96,3 +102,47 @@ def test_app_hooks_carry_a_standard_webhooks_signature(receiver):
     assert headers["Webhook-Signature"] == f"v1,{expected}"
     # hooks are per client: the API account does not see the app's hook
     assert client.get(f"/stores/{STORE}/v3/hooks", headers=TOKEN).get_json()["data"] == []
+
+
+HOOK = {"scope": "store/order/created"}
+
+
+@pytest.mark.parametrize("destination", ["https://hooks.example.com/bc", "https://hooks.example.com:443/bc"])
+def test_an_https_destination_on_port_443_is_accepted(destination):
+    client = create_app([StoreSpec(customers=1, orders=1, subscribers=1, products=1)]).test_client()
+    created = client.post(f"/stores/{STORE}/v3/hooks", headers=TOKEN, json=HOOK | {"destination": destination})
+    assert created.status_code == 200
+    assert created.get_json()["data"]["destination"] == destination
+
+
+@pytest.mark.parametrize("destination", ["http://hooks.example.com/bc", "https://hooks.example.com:8443/bc",
+                                         "http://hooks.example.com:443/bc", "ftp://hooks.example.com/bc"])
+def test_a_destination_not_https_on_port_443_is_refused_and_no_hook_is_made(destination):
+    client = create_app([StoreSpec(customers=1, orders=1, subscribers=1, products=1)]).test_client()
+    refused = client.post(f"/stores/{STORE}/v3/hooks", headers=TOKEN, json=HOOK | {"destination": destination})
+    assert refused.status_code == 422
+    body = refused.get_json()
+    assert body["status"] == 422 and body["title"] and body["type"]
+    assert set(body["errors"]) == {"destination"}
+    assert client.get(f"/stores/{STORE}/v3/hooks", headers=TOKEN).get_json()["data"] == []
+
+
+def test_an_update_to_a_destination_not_https_on_port_443_is_refused_and_the_hook_kept():
+    client = create_app([StoreSpec(customers=1, orders=1, subscribers=1, products=1)]).test_client()
+    hook = client.post(f"/stores/{STORE}/v3/hooks", headers=TOKEN,
+                       json=HOOK | {"destination": "https://hooks.example.com/bc"}).get_json()["data"]
+    for destination in ("http://hooks.example.com/bc", "https://hooks.example.com:8443/bc"):
+        refused = client.put(f"/stores/{STORE}/v3/hooks/{hook['id']}", headers=TOKEN, json={"destination": destination})
+        assert refused.status_code == 422 and set(refused.get_json()["errors"]) == {"destination"}
+    kept = client.get(f"/stores/{STORE}/v3/hooks/{hook['id']}", headers=TOKEN).get_json()["data"]
+    assert kept["destination"] == "https://hooks.example.com/bc"
+
+
+def test_mode_any_accepts_an_http_destination_on_another_port_and_can_be_switched_at_run_time():
+    client = create_app([StoreSpec(customers=1, orders=1, subscribers=1, products=1)],
+                        modes=LOOPBACK_MODES).test_client()
+    destination = {"destination": "http://127.0.0.1:5000/bigcommerce/webhooks"}
+    assert client.post(f"/stores/{STORE}/v3/hooks", headers=TOKEN, json=HOOK | destination).status_code == 200
+    client.patch("/_emulator/modes", json={"webhook_destinations": "https_443"})
+    other = {"scope": "store/order/updated"} | destination
+    assert client.post(f"/stores/{STORE}/v3/hooks", headers=TOKEN, json=other).status_code == 422

@@ -110,7 +110,9 @@ def start_emulators(size: StoreSize) -> Emulators:
         subscribers=size.subscribers, orders=size.orders, products=size.products,
     )
     bigcommerce = start_server(
-        bigcommerce_emulator.create_app(stores=[store], webhook_retry_scale=0.001)
+        # The host listens on loopback http: the emulator must accept that webhook destination.
+        bigcommerce_emulator.create_app(stores=[store], webhook_retry_scale=0.001,
+                                        modes={"webhook_destinations": "any"})
     )
     account = engagement_cloud_emulator.AccountSeed(
         api_user=API_USER,
