@@ -8,6 +8,7 @@ emulator controls ``http://127.0.0.1:P/_emulator/...``.
 from __future__ import annotations
 
 from flask import Blueprint, Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from emulators.common import (
     FaultInjector,
@@ -23,6 +24,8 @@ from . import (
     api_catalog,
     api_customers,
     api_hooks,
+    api_legacy_v2,
+    api_order_resources,
     api_orders,
     api_subscribers,
     control,
@@ -58,8 +61,13 @@ def create_app(stores: list[StoreSpec] | None = None, *, access_token: str | Non
     documented retry delays (use e.g. 0.001 in tests).
     modes: the UNCONFIRMED readings to play (``modes.Modes`` or a dict of its fields; over
     the ``BIGCOMMERCE_EMULATOR_MODES`` environment variable and the defaults).
+
+    Behind a TLS proxy, links (e.g. an order's sub-resource ``url``) use the forwarded scheme
+    and host: werkzeug's ``ProxyFix`` trusts ``X-Forwarded-For``/``-Proto``/``-Host`` from one
+    proxy hop, with no check of who sent them (an emulator: fine).
     """
     app = Flask("bigcommerce_emulator")
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     app.json.sort_keys = False
     accounts = Accounts()
     specs = stores or [StoreSpec()]
@@ -85,7 +93,8 @@ def create_app(stores: list[StoreSpec] | None = None, *, access_token: str | Non
     install_faults(app, fault_injector, _fault_error, _fault_429)
 
     api = Blueprint("bc_store_api", __name__, url_prefix="/stores/<store_hash>")
-    for module in (api_customers, api_subscribers, api_orders, api_catalog, api_brands_categories, api_hooks):
+    for module in (api_customers, api_subscribers, api_orders, api_order_resources, api_catalog,
+                   api_brands_categories, api_hooks, api_legacy_v2):
         api.register_blueprint(module.blueprint)
     guard_api(api)
     app.register_blueprint(api)
