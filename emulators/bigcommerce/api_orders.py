@@ -7,6 +7,17 @@ UNCONFIRMED choices:
 - ``/shipping_addresses`` of a digital order answers 204; ``/shippingaddresses`` is an alias;
 - without ``consignment_structure=object`` consignments come as a one-element array (the
   "legacy array structure").
+
+Readings played as modes (``modes.py``; the reference leaves each open):
+- ``order_max_date_modified``: ``inclusive`` (``max_date_modified`` keeps orders changed in
+  that very second) or ``exclusive`` (only those changed before it); ``min_date_modified`` is
+  inclusive either way;
+- ``order_is_deleted``: ``honoured`` (``is_deleted=true`` lists the archived orders),
+  ``ignored`` (the parameter is dropped: the default view, live orders, is answered) or
+  ``refused`` (400 naming the parameter);
+- ``guest_order_filter``: ``honoured`` (``customer_id=0`` lists guest orders only) or
+  ``ignored`` (the parameter is dropped: every order of the view is listed);
+- ``max_page_size``/``over_limit``: see ``listing.paging``.
 """
 
 from __future__ import annotations
@@ -15,7 +26,7 @@ from collections.abc import Sequence
 
 from flask import Blueprint, g, request
 
-from .context import requires_scope
+from .context import emulator, requires_scope
 from .listing import BadRequest, page_of, paging, select
 from .responses import json_response, v2_error
 from .store import ORDER_GUEST
@@ -127,13 +138,23 @@ def _selection() -> Sequence[int]:
     if field not in ORDER_SORTS or direction not in ("asc", "desc", ""):
         raise BadRequest("sort", "is not a valid sort")
     key, descending = ORDER_SORTS[field], direction == "desc"
+    modes = emulator().modes
     deleted = request.args.get("is_deleted", "").lower()
+    if "is_deleted" in request.args and modes.order_is_deleted != "honoured":
+        if modes.order_is_deleted == "refused":
+            raise BadRequest("is_deleted", "is not a supported filter")
+        deleted = ""  # "ignored": the default view is answered
     status_id = _int("status_id")
     customer_id = _int("customer_id")
+    if customer_id == 0 and modes.guest_order_filter == "ignored":
+        customer_id = None  # dropped: every order of the view, guests or not
     view, keep = _view(store, deleted, status_id, customer_id == 0)
+    modified_until = _date("max_date_modified")
+    if modified_until is not None and modes.order_max_date_modified == "exclusive":
+        modified_until -= 1  # whole seconds: "before that second"
     ranges = {"id": (_int("min_id"), _int("max_id")),
               "created": (_date("min_date_created"), _date("max_date_created")),
-              "modified": (_date("min_date_modified"), _date("max_date_modified"))}
+              "modified": (_date("min_date_modified"), modified_until)}
     ids = None  # a customer's or an e-mail's orders: found by lookup, not by a walk
     if customer_id is not None and customer_id != 0:
         ids = store.order_ids_by_customer(customer_id) if customer_id > 0 else set()

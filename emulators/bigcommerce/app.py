@@ -34,7 +34,7 @@ from .accounts import FULL_SCOPES, Accounts
 from .context import Emulator, emulator, guard_api
 from .control_panel import ControlPanel
 from .generator import StoreSpec
-from .listing import MAX_LIMIT, BadRequest, LimitTooLarge
+from .listing import BadRequest, LimitTooLarge
 from .modes import ENV_VAR as MODES_ENV_VAR
 from .modes import Modes
 from .ratelimit import RateLimiter, RateLimitSettings
@@ -139,9 +139,10 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(LimitTooLarge)
     def _too_large(error: LimitTooLarge):
+        """The ``refused`` reading of ``over_limit`` (the ``max_page_size`` mode is the maximum)."""
         if is_v2_path():
-            return v2_error(413, details={"max_limit": MAX_LIMIT})
-        return v3_error(413, errors={"limit": f"must be at most {MAX_LIMIT}"})
+            return v2_error(413, details={"max_limit": error.max_limit})
+        return v3_error(413, errors={"limit": f"must be at most {error.max_limit}"})
 
     @app.errorhandler(404)
     def _not_found(error):

@@ -1,8 +1,11 @@
 """Shared list machinery for v3 collections: filters on the compact tables, paging, cursors.
 
-Choices where the reference says UNCONFIRMED:
-- maximum ``limit`` is 250 everywhere; above it the answer is 413 with the family's error body
-  (confirmed for v2 only);
+Choices where the reference says UNCONFIRMED (modes, ``modes.py``):
+- the largest ``limit`` a listing serves is the ``max_page_size`` mode (250 by default, the
+  references' reading). Above it the ``over_limit`` mode decides: ``refused`` answers 413 with
+  the family's error body (recorded for v2; v2 bodies carry ``details.max_limit``), ``capped``
+  serves ``max_page_size`` records (v3 ``meta.pagination.per_page`` and the links say so; a v2
+  page simply holds fewer rows). Every listing reads its ``limit`` through ``paging``;
 - ``:min``/``:max`` date filters are inclusive (>=, <=), as the common-query-params page says;
 - the default order of v3 lists without ``sort`` is id ascending.
 """
@@ -16,6 +19,7 @@ from urllib.parse import urlencode
 
 from flask import request
 
+from .context import emulator
 from .formats import parse_date
 from .responses import pagination_meta
 from .table import LazyTable
@@ -33,7 +37,12 @@ class BadRequest(ValueError):
 
 
 class LimitTooLarge(ValueError):
-    pass
+    """A ``limit`` above the served maximum, in the ``refused`` reading: answered 413."""
+
+    def __init__(self, limit: int, max_limit: int = MAX_LIMIT) -> None:
+        super().__init__(f"limit {limit} exceeds {max_limit}")
+        self.limit = limit
+        self.max_limit = max_limit
 
 
 def paging() -> tuple[int, int]:
@@ -44,8 +53,11 @@ def paging() -> tuple[int, int]:
         raise BadRequest("page/limit", "must be integers") from error
     if page < 1 or limit < 1:
         raise BadRequest("page/limit", "must be positive")
-    if limit > MAX_LIMIT:
-        raise LimitTooLarge(limit)
+    modes = emulator().modes
+    if limit > modes.max_page_size:
+        if modes.over_limit == "refused":
+            raise LimitTooLarge(limit, modes.max_page_size)
+        limit = modes.max_page_size  # "capped": served at the maximum, as meta then says
     return page, limit
 
 
