@@ -1,4 +1,5 @@
-"""v3 unified contacts: PATCH upsert, GET, query, bulk import and its status (reference §4.4).
+"""v3 unified contacts: PATCH upsert, GET, DELETE, query, bulk import and its status
+(reference §4.4).
 
 Unknown data fields are refused (400 ``contacts:dataFieldNotFound`` on PATCH, failure code
 ``dataFieldNotFound`` in imports) — the reference leaves this UNCONFIRMED; refusing makes a
@@ -14,6 +15,7 @@ import itertools
 from flask import Blueprint, jsonify, request
 
 from . import api_imports
+from .contact_removal import remove_contact
 from .contact_views import as_v3
 from .contacts import MERGE_OPTIONS, RecordRejected, lower_keys, parse_v3, upsert
 from .errors import v3_error
@@ -52,6 +54,24 @@ def get_contact(identifier: str, value: str):
                 404, "contacts:contactNotFound", f"No contact found for {identifier} '{value}'"
             )
         return jsonify(as_v3(account(), contact))
+
+
+@blueprint.delete("/contacts/v3/<identifier>/<value>")
+def delete_contact(identifier: str, value: str):
+    """200 ``{"contactId": n}`` (``deleteContact``); 404 ``contacts:contactNotFound`` with the
+    spec example's description and ``details``; the contact leaves its lists and its data goes
+    with it (``contact_removal``)."""
+    with state().lock:
+        kind, contact = _find(identifier, value)
+        if contact is None:
+            raise v3_error(
+                404,
+                "contacts:contactNotFound",
+                "The following contacts could not be found",
+                [{"item": value, "description": f"Not found using the identifier '{kind}'"}],
+            )
+        remove_contact(account(), contact)
+        return jsonify({"contactId": contact.id})
 
 
 @blueprint.patch("/contacts/v3/<identifier>/<value>")

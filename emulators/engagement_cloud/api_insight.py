@@ -1,7 +1,26 @@
 """Insight data v3 routes (reference §7.2): bulk import and status, collections, records, and
-deletes (``deleteRecords`` per account or contact, single records)."""
+deletes (``deleteRecords`` per account or contact, single records).
+
+Record lists (``GET /insightData/v3/account/{collectionName}``,
+``/insightData/v3/contacts/{collectionName}`` and
+``/insightData/v3/contacts/{identifier}/{value}/{collectionName}``) answer the spec's
+``{"_links", "_items"}``: ``_links.self`` and ``_links.first`` always, ``_links.next`` when more
+records follow, each ``{"marker", "link"}`` (``paginationLinks``); ``limit`` 1..5000 and an
+opaque ``marker`` page them, ``~modified=gte::<ISO 8601 UTC>`` keeps records updated since.
+UNCONFIRMED choices: records come in ascending ``key`` order; a page holds at most 1000
+records whatever ``limit`` says (the spec caps ``_items`` at 1000 on the account and
+all-contacts lists; default ``limit`` 1000, the spec's example); ``prev``/``last`` (optional in
+the spec) are not given; the first page's marker is the empty string; a malformed ``limit``,
+``marker`` or ``~modified`` is 400 ``insightData:badRequest``.
+"""
 
 from __future__ import annotations
+
+import base64
+import binascii
+import bisect
+from datetime import datetime
+from urllib.parse import urlencode
 
 from flask import Blueprint, jsonify, request
 
@@ -134,15 +153,92 @@ def contact_records(identifier: str, value: str, collectionName: str):
             raise v3_error(
                 404, "insightData:contactNotFound", f"No contact found for {identifier} '{value}'"
             )
-        items = [
-            insight.as_returned(r) for r in collection.records.values() if r.contact_id == owner.id
-        ]
-        return jsonify(
-            {
-                "_links": {"self": {"link": request.base_url}, "first": {"link": request.base_url}},
-                "_items": items,
-            }
-        )
+        return jsonify(_record_page(collection, owner.id))
+
+
+@blueprint.get("/insightData/v3/account/<collectionName>")
+def account_records(collectionName: str):
+    with state().lock:
+        return jsonify(_record_page(_collection(collectionName, "account")))
+
+
+@blueprint.get("/insightData/v3/contacts/<collectionName>")
+def all_contacts_records(collectionName: str):
+    """Every contact's records of a contact-scoped collection (each with ``ownerContactId``)."""
+    with state().lock:
+        return jsonify(_record_page(_collection(collectionName, "contact")))
+
+
+MAX_PAGE_ITEMS = 1000  # the spec's ``maxItems`` of ``_items``
+MAX_LIMIT = 5000  # the spec's ``limit`` maximum
+
+
+def _bad_parameter(text: str):
+    return v3_error(400, "insightData:badRequest", text)
+
+
+def _encode_marker(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode()).decode()
+
+
+def _decode_marker(marker: str) -> str | None:
+    if not marker:
+        return None
+    try:
+        return base64.b64decode(marker.encode(), altchars=b"-_", validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise _bad_parameter(f"The marker '{marker}' is not valid") from None
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _modified_since() -> datetime | None:
+    raw = request.args.get("~modified")
+    if raw is None:
+        return None
+    if not raw.startswith("gte::"):
+        raise _bad_parameter("~modified must be 'gte::' followed by an ISO 8601 UTC date")
+    try:
+        return _utc(raw[len("gte::") :])
+    except ValueError:
+        raise _bad_parameter(f"~modified has an invalid date '{raw[5:]}'") from None
+
+
+def _record_page(collection, owner_id: int | None = None) -> dict:
+    """One page of a collection's records (the owner's only when ``owner_id`` is given)."""
+    try:
+        limit = int(request.args.get("limit", MAX_PAGE_ITEMS))
+    except ValueError:
+        raise _bad_parameter("limit must be a whole number") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise _bad_parameter(f"limit must be between 1 and {MAX_LIMIT}")
+    marker = request.args.get("marker", "")
+    after, since = _decode_marker(marker), _modified_since()
+    keys = sorted(collection.records)
+    start = 0 if after is None else bisect.bisect_right(keys, after)
+    size, page, more = min(limit, MAX_PAGE_ITEMS), [], False
+    for key in keys[start:]:
+        record = collection.records[key]
+        if owner_id is not None and record.contact_id != owner_id:
+            continue
+        if since is not None and _utc(record.updated) < since:
+            continue
+        if len(page) == size:
+            more = True
+            break
+        page.append(record)
+    links = {"self": _page_link(marker, limit), "first": _page_link("", limit)}
+    if more:
+        links["next"] = _page_link(_encode_marker(page[-1].key), limit)
+    return {"_links": links, "_items": [insight.as_returned(r) for r in page]}
+
+
+def _page_link(marker: str, limit: int) -> dict:
+    others = [(k, v) for k, v in request.args.items(multi=True) if k not in ("limit", "marker")]
+    query = urlencode([*others, ("limit", limit), *([("marker", marker)] if marker else [])])
+    return {"marker": marker, "link": f"{request.base_url}?{query}"}
 
 
 def _owner(identifier: str, value: str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..common import (
     FaultInjector,
@@ -18,6 +19,7 @@ from ..modes import resolve as resolve_modes
 from . import (
     api_account,
     api_books,
+    api_contacts_v2,
     api_contacts_v3,
     api_insight,
     api_programs,
@@ -76,6 +78,10 @@ def create_app(
     ``"engagement_cloud_emulator"``, ``…".requests"`` and ``…".faults"``. ``modes``: the
     UNCONFIRMED readings to play (``modes.Modes`` or a dict of its fields; over the
     ``ENGAGEMENT_CLOUD_EMULATOR_MODES`` environment variable and the defaults).
+
+    Behind a TLS proxy, ``ApiEndpoint`` (without ``public_base_url``) and other links use the
+    forwarded scheme and host: werkzeug's ``ProxyFix`` trusts ``X-Forwarded-For``/``-Proto``/
+    ``-Host`` from one proxy hop, with no check of who sent them (an emulator: fine).
     """
     seeds = [
         a if isinstance(a, AccountSeed) else AccountSeed.from_json(a)
@@ -94,6 +100,7 @@ def create_app(
         faults if isinstance(faults, FaultSettings) else FaultSettings(**(faults or {}))
     )
     app = Flask("engagement_cloud_emulator")
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
     app.json = OrjsonProvider(app)  # 50 MB import bodies parse in a fraction of json's time
     app.json.sort_keys = False  # keep the vendor's field order
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
@@ -104,7 +111,15 @@ def create_app(
     install_request_counting(app, counter)
     install_faults(app, injector, _fault_error, lambda: _fault_429(state))
     gate.init_app(app, state)
-    for module in (api_account, api_books, api_contacts_v3, api_insight, api_programs, control):
+    for module in (
+        api_account,
+        api_books,
+        api_contacts_v2,
+        api_contacts_v3,
+        api_insight,
+        api_programs,
+        control,
+    ):
         app.register_blueprint(module.blueprint)
 
     @app.get("/")
