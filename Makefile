@@ -19,6 +19,8 @@ install: $(INSTALLED)
 ## It prints a short status and the login link last (Enter prints it again). Ctrl-C stops it.
 ## `make run DEMO_ARGS=--request-log` shows every request to the host and the emulators too.
 DEMO_ARGS ?=
+# The demo's host is on http on port 5000, not https on 443: allowed here, for development only.
+run: export HOST_HOST__ALLOW_INSECURE_PUBLIC_URL := true
 run: install
 	@$(BIN)/flask --app host db upgrade
 	@$(BIN)/flask --app host demo --port 5000 $(DEMO_ARGS)

@@ -108,7 +108,8 @@ def _host_app(world: DemoWorld, instance_path: Path) -> Flask:
         {
             "INSTANCE_PATH": str(instance_path),
             "DATABASE": {"url": f"sqlite:///{instance_path / 'db' / 'demo.db'}"},
-            "HOST": {"public_url": world.host_url},
+            # Loopback http, not https on port 443: allowed for the demo, so its webhooks work.
+            "HOST": {"public_url": world.host_url, "allow_insecure_public_url": True},
             "SCHEDULER": {"enabled": False},  # the demo starts its own, see demo.runner
             "PLUGINS": {
                 "bigcommerce": {

@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 
 from host import config as host_config
-from host import crypto, db
+from host import crypto, db, public_url
 from host.plugins import PluginHost
 
 __all__ = ["create_app"]
@@ -48,6 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     plugins = PluginHost(app.config["PLUGINS"], extra_plugins=app.config["PLUGIN_MODULES"])
     app.extensions["host.plugins"] = plugins
     logging.getLogger("host").info("plugins loaded: %s", ", ".join(plugins.plugin_names()) or "none")
+    public_url.log_at_startup(app)
 
     from host import cli, scheduler
     from host.web import init_app as init_web

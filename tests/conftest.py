@@ -86,7 +86,9 @@ def make_app(tmp_path, database_url):
             "INSTANCE_PATH": str(tmp_path / "instance"),
             "DATABASE": {"url": database_url},
             "SCHEDULER": {"enabled": False},
-            "HOST": {"public_url": "http://127.0.0.1:5000"},
+            # Tests serve the host on loopback http: the admin's development opt-out allows it
+            # (a test of the public URL check passes its own HOST section, without it).
+            "HOST": {"public_url": "http://127.0.0.1:5000", "allow_insecure_public_url": True},
             "WTF_CSRF_ENABLED": True,
         }
         config.update(overrides)

@@ -1,4 +1,8 @@
-"""``GET /healthz``: is the database reachable, is the scheduler alive, which plugins are loaded?"""
+"""``GET /healthz``: is the database reachable, is the scheduler alive, which plugins are loaded,
+is the public URL one webhooks can reach (https on port 443; ``host.public_url``)?
+
+A public URL problem is reported under ``public_url`` but does not make the host unhealthy
+(the answer stays 200): the periodic sync works without webhooks, and restarting would not help."""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from host import public_url
 from host.db import get_db
 
 blueprint = Blueprint("health", __name__)
@@ -32,5 +37,6 @@ def healthz():
         "database": database,
         "scheduler": scheduler_status(),
         "plugins": current_app.extensions["host.plugins"].plugin_names(),
+        "public_url": public_url.check().describe(),
     }
     return jsonify(body), 200 if healthy else 503

@@ -3,7 +3,9 @@
 Without hooks nothing is lost (the periodic sync reads every change), but changes arrive
 minutes later instead of seconds, and the usual cause is the host's public URL, which only
 the merchant or their admin can fix. So the failure is a ``ConnectionProblem`` the merchant
-sees, not just a log line.
+sees, not just a log line. Two causes, one problem (the latest wins): BigCommerce refused the
+hooks (``problem_message``), or the host did not ask because its public URL is not https on
+port 443 (``public_url_message``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,17 @@ def problem_message(destination: str, reason: str) -> str:
     )
 
 
+def public_url_message(url: str, problem: str) -> str:
+    """What the merchant reads when the host's public URL keeps webhooks off (no call was made)."""
+    return (
+        f"Instant updates are off: this app's public address ({url}) {problem}, but it must be "
+        "https on port 443 for BigCommerce to send it store changes. Your store changes still reach "
+        "your account with the periodic sync (every few minutes). Please ask whoever runs this app "
+        "to set its public URL to an https address on port 443; instant updates start again by "
+        "themselves once it is fixed."
+    )
+
+
 @contextmanager
 def _session_of(connection: Connection) -> Iterator[Session]:
     """The session the connection lives in (its caller commits), else a transaction of our own."""
@@ -45,7 +58,11 @@ def _session_of(connection: Connection) -> Iterator[Session]:
 
 def show(connection: Connection, destination: str, reason: str) -> None:
     """Keep one ``webhooks_not_registered`` problem on the connection, with the latest reason."""
-    message = problem_message(destination, reason)
+    show_message(connection, problem_message(destination, reason))
+
+
+def show_message(connection: Connection, message: str) -> None:
+    """Keep one ``webhooks_not_registered`` problem on the connection, saying ``message``."""
     with _session_of(connection) as session:
         existing = session.scalar(
             select(ConnectionProblem).where(

@@ -21,10 +21,10 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, request
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from host import connections
+from host import connections, public_url
 from host.db import db_session, get_db
 from host.errors import SyncError
 from host.inbox import InboxUnavailable, inbox_writer
@@ -56,6 +56,9 @@ EVENT_MAX_DEPTH = 8
 MAX_SECRET_LENGTH = 256
 MAX_RECORD_ID = 2**63 - 1
 REGISTRATION_RETRY_EVERY = timedelta(hours=1)
+# source_data keys of a failed registration: why, when, and whether the public URL was the cause
+# (then no call was made, and fixing the URL is enough: the next cycle registers at once).
+WEBHOOK_ERROR_KEYS = ("webhooks_error", "webhooks_failed_at", "webhooks_blocked")
 HOOK_RETRY = RetryPolicy(max_attempts=3, max_rate_limited_attempts=4, max_delay=5.0)
 
 
@@ -303,9 +306,35 @@ def receive():
     return "", 200
 
 
+def _blocked_reason(check: public_url.PublicUrlCheck) -> str:
+    return f"public URL {check.url} {check.problem}; it {public_url.REQUIREMENT}"
+
+
+def _keep_off(connection: Connection, check: public_url.PublicUrlCheck) -> None:
+    """The host's public URL is not https on port 443: BigCommerce would refuse every hook, so none
+    is asked for. The merchant sees that instant updates are off; the periodic sync carries on."""
+    reason = _blocked_reason(check)
+    log.info("BigCommerce webhooks of %s not registered: the %s", connection.source_account, reason)
+    connection.source_data = {
+        **(connection.source_data or {}),
+        "webhooks_error": reason,
+        "webhooks_failed_at": utcnow().isoformat(),
+        "webhooks_blocked": True,
+    }
+    webhook_problems.show_message(
+        connection, webhook_problems.public_url_message(check.url, str(check.problem))
+    )
+
+
 def on_connection_ready(connection: Connection) -> None:
-    """Register the hooks. A failure never blocks connecting: it is logged, shown to the merchant as
-    a ``webhooks_not_registered`` problem, and tried again hourly (``retry_if_due``)."""
+    """Register the hooks, unless the host's public URL is not https on port 443 (``host.public_url``;
+    then nothing is asked of BigCommerce and the merchant is told). A failure never blocks
+    connecting: it is logged, shown to the merchant as a ``webhooks_not_registered`` problem, and
+    tried again hourly (``retry_if_due``)."""
+    check = public_url.check()
+    if check.blocking:
+        _keep_off(connection, check)
+        return
     destination = AppSettings.current().url_for("webhooks")
     try:
         hook_ids = register(connection)
@@ -315,8 +344,9 @@ def on_connection_ready(connection: Connection) -> None:
             connection.source_account,
             error.message,
         )
+        data = {k: v for k, v in connection.source_data.items() if k != "webhooks_blocked"}
         connection.source_data = {
-            **connection.source_data,
+            **data,
             "webhooks_error": error.message,
             "webhooks_failed_at": utcnow().isoformat(),
         }
@@ -325,24 +355,43 @@ def on_connection_ready(connection: Connection) -> None:
     data = {
         key: value
         for key, value in connection.source_data.items()
-        if key not in ("webhooks_error", "webhooks_failed_at")
+        if key not in WEBHOOK_ERROR_KEYS
     }
     connection.source_data = {**data, "webhooks": hook_ids}
     webhook_problems.clear(connection)
 
 
 def retry_if_due(connection: Connection) -> None:
-    """Before a sync cycle: hooks that failed to register are tried again at most once an hour, so
-    fixing the public URL is enough. Never lets the cycle fail: the periodic sync is the safety net."""
-    if "webhooks_error" not in (connection.source_data or {}):
-        return
-    failed_at = connection.source_data.get("webhooks_failed_at")
-    if failed_at and utcnow() - datetime.fromisoformat(failed_at) < REGISTRATION_RETRY_EVERY:
-        return
+    """Before a sync cycle, without calling BigCommerce unless there is a chance: while the public
+    URL is not https on port 443, the merchant is told (once; no call is made); once it is fixed,
+    the hooks are registered at the next cycle; hooks BigCommerce refused are tried again at most
+    once an hour. Never lets the cycle fail: the periodic sync is the safety net."""
+    data = connection.source_data or {}
     try:
+        check = public_url.check()
+        if check.blocking:
+            if not data.get("webhooks_blocked") or data.get("webhooks_error") != _blocked_reason(check):
+                _keep_off(connection, check)
+                _commit(connection)
+            return
+        if "webhooks_error" not in data:
+            return
+        failed_at = data.get("webhooks_failed_at")
+        recent = failed_at and utcnow() - datetime.fromisoformat(failed_at) < REGISTRATION_RETRY_EVERY
+        if recent and not data.get("webhooks_blocked"):
+            return
         on_connection_ready(connection)
+        _commit(connection)
     except Exception:  # a bug here must not stop the sync
         log.exception("Retrying the BigCommerce webhooks of %s failed", connection.source_account)
+
+
+def _commit(connection: Connection) -> None:
+    """What was written before the cycle is committed at once: the cycle's session must not hold
+    a write transaction (SQLite's lock) while the cycle works."""
+    session = object_session(connection)
+    if session is not None:
+        session.commit()
 
 
 def on_connection_removed(connection: Connection) -> None:

@@ -130,7 +130,7 @@ def start_emulators(size: StoreSize) -> Emulators:
 def host_config(emulators: Emulators, host_url: str) -> dict[str, Any]:
     """The host's configuration sections for these emulators (fast polling, no scheduler)."""
     return {
-        "HOST": {"public_url": host_url},
+        "HOST": {"public_url": host_url, "allow_insecure_public_url": True},  # loopback http
         "SCHEDULER": {"enabled": False},
         "PLUGINS": {
             "bigcommerce": {
