@@ -17,6 +17,7 @@ from .model import (
     InsightCollection,
     Program,
 )
+from .modes import Modes
 
 FIRST_ACCOUNT_ID = 410001
 
@@ -37,6 +38,7 @@ class Account:
         self.locked = seed.locked
         self.disabled = seed.disabled
         self.keep_every_consent_record = seed.keep_every_consent_record
+        self.modes = Modes()  # the emulator's modes (``EmulatorState.modes`` keeps this current)
         self._contact_ids = itertools.count(1000001)
         self._book_ids = itertools.count(2001)
         self._program_ids = itertools.count(301)

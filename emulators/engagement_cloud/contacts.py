@@ -5,16 +5,32 @@ new contact when the account enforces double opt-in for all signups (bulk includ
 a confirmation email and stays ``pendingOptIn``, in no address book, until confirmed through
 ``/_emulator``. ``Double`` only records an opt-in obtained elsewhere. A resubscribe under the
 account-wide setting is challenged the same way (reference §4.2, ``ContactChallenged``).
+
+Two UNCONFIRMED readings are modes (``modes.Modes``, on the account as ``account.modes``):
+
+- ``consent_records``: ``appended`` adds every ``consentRecords`` entry a write carries to the
+  contact's records, an exact repeat included (ConsentInsight keeps each record sent, §4.3);
+  ``deduplicated`` drops an entry equal (text, time, url, IP, user agent) to one the contact
+  has. An account created with ``keep_every_consent_record`` appends whatever the mode.
+- ``data_field_types``: ``enforced`` refuses a contact write whose data field value does not
+  fit the field's type (§6: ``String`` text of at most 255 characters, ``Numeric`` a JSON
+  number, ``Boolean`` JSON true/false, ``Date`` an ISO 8601 date or date-time with a 4-digit
+  year, §5): in an import that contact fails with ``apiSchemaViolation`` and a description
+  naming the field, the others are applied; a PATCH answers 400 ``contacts:apiSchemaViolation``,
+  a v2 write ``ERROR_PARAMETER_INVALID``. ``null`` always clears. ``lenient`` stores values
+  as sent.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from .account import Account
-from .model import ConsentRecord, Contact
+from .model import ConsentRecord, Contact, DataField
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 OPT_IN_TYPES = {
@@ -27,6 +43,10 @@ EMAIL_TYPES = {"html": "Html", "plaintext": "PlainText"}
 WRITABLE_STATUSES = {"subscribed", "unsubscribed", "suppressed"}
 CONSENT_FIELDS = ("text", "dateTimeConsented", "url", "ipAddress", "userAgent")
 MAX_CONSENT_RECORDS = 5
+TEXT_LIMIT = 255  # characters of a String data field's value (reference §6)
+ISO_DATE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,7})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
+)
 MERGE_OPTIONS = {
     "overwrite": "overwrite",
     "overwriteifnotempty": "overwriteIfNotEmpty",
@@ -161,6 +181,43 @@ def _consent_records(raw: list | None, now_iso: str) -> list[ConsentRecord] | No
     return records
 
 
+def _is_date(value: Any) -> bool:
+    if not isinstance(value, str) or not ISO_DATE.match(value):
+        return False
+    text = value.replace(" ", "T").replace("Z", "+00:00")
+    if len(text) > 10 and text[-3] != ":" and text[-5] in "+-":  # +0100 → +01:00
+        text = text[:-2] + ":" + text[-2:]
+    try:
+        (datetime if "T" in text else date).fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def fits_type(field: DataField, value: Any) -> bool:
+    """Whether ``value`` (not null) fits ``field``'s type, as ``enforced`` reads §6."""
+    kind = (field.type or "String").lower()
+    if kind == "numeric":
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "date":
+        return _is_date(value)
+    if isinstance(value, dict | list):
+        return False
+    return len(value if isinstance(value, str) else str(value)) <= TEXT_LIMIT
+
+
+def type_mismatch(field: DataField, value: Any) -> str:
+    shown = repr(value) if not isinstance(value, str) or len(value) <= 40 else repr(value[:40] + "…")
+    expected = {
+        "numeric": "a number",
+        "boolean": "true or false",
+        "date": "an ISO 8601 date",
+    }.get((field.type or "String").lower(), f"text of at most {TEXT_LIMIT} characters")
+    return f"Invalid value for data field '{field.name}' ({field.type}): {shown} is not {expected}"
+
+
 def _merge_data_fields(contact: Contact, changes: dict[str, Any], merge: str, new: bool) -> None:
     for name, value in changes.items():
         empty = value is None or value == ""
@@ -206,10 +263,13 @@ def upsert(
     if missing:
         raise RecordRejected("invalidAddressBookIds", f"Lists not found: {missing}")
     resolved: dict[str, Any] = {}
+    enforced = account.modes.data_field_types == "enforced"
     for name, value in write.data_fields.items():
         known = account.data_field(str(name))
         if known is None:
             raise RecordRejected("dataFieldNotFound", f"Data field '{name}' does not exist")
+        if enforced and value is not None and not fits_type(known, value):
+            raise RecordRejected("apiSchemaViolation", type_mismatch(known, value))
         resolved[known.name] = value
     if match == "email":
         contact = account.contact_by_email(write.email) if write.email else None
@@ -250,7 +310,7 @@ def upsert(
                 "were incorrectly formatted",
             )
         )
-    elif account.keep_every_consent_record:
+    elif account.keep_every_consent_record or account.modes.consent_records == "appended":
         contact.consent_records.extend(consents)
     else:
         # Resending an identical record (same text, time, url, ip, agent) does not add a copy.

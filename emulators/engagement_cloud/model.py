@@ -46,11 +46,11 @@ class AccountSeed:
     regulatory setting "Enforce double opt-in for all signups, including bulk uploads".
     ``locked`` / ``disabled``: the API user's status under Settings › Access › API users; either
     refuses every call with its credentials (see ``gate``).
-    ``keep_every_consent_record``: whether a contact write adds every consent record it carries,
-    even one identical to a record the contact already has. Off (the default), an identical
-    record is not added twice (a repeated batch after a crash changes nothing). Whether the live
-    service keeps repeats is UNCONFIRMED: ConsentInsight stores each record sent, so a client must
-    not count on it; turn this on to see every record a client sends.
+    ``keep_every_consent_record``: this account adds every consent record a contact write
+    carries, even one identical to a record the contact already has, whatever the emulator's
+    ``consent_records`` mode (``modes.Modes``; its default ``appended`` does so for every
+    account, ``deduplicated`` drops an identical record). Whether the live service keeps repeats
+    is UNCONFIRMED: ConsentInsight stores each record sent, so a client must not count on it.
     """
 
     api_user: str

@@ -68,8 +68,8 @@ class EmulatorState:
         self.lock = threading.RLock()
         self.clock = Clock()
         self.options = options
-        self.modes = modes or Modes()  # UNCONFIRMED readings played (``modes.py``)
-        self._initial_modes = self.modes
+        self._modes = modes or Modes()  # UNCONFIRMED readings played (``modes.py``)
+        self._initial_modes = self._modes
         self._initial_seeds = [replace(s) for s in seeds]
         self._initial_options = replace(options)
         self.accounts: dict[str, Account] = {}
@@ -77,12 +77,25 @@ class EmulatorState:
         for seed in seeds:
             self.add_account(seed)
 
+    @property
+    def modes(self) -> Modes:
+        return self._modes
+
+    @modes.setter
+    def modes(self, modes: Modes) -> None:
+        """Every account plays the new modes from its next call (the contact writes read them)."""
+        with self.lock:
+            self._modes = modes
+            for account in self.accounts.values():
+                account.modes = modes
+
     def add_account(self, seed: AccountSeed) -> Account:
         with self.lock:
             if seed.api_user.lower() in self.accounts:
                 raise ValueError(f"account {seed.api_user!r} already exists")
             default_id = FIRST_ACCOUNT_ID + len(self.accounts)  # stable across resets
             account = Account(seed, self.clock.iso(), default_id)
+            account.modes = self._modes
             self.accounts[seed.api_user.lower()] = account
             return account
 
