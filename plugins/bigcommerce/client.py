@@ -25,25 +25,26 @@ import requests
 
 from host.sources import Paginator
 from plugins.bigcommerce.failures import RETRYABLE_STATUSES, classify, unreachable
+from plugins.bigcommerce.limits import PageLimits, refused_limit
 from plugins.bigcommerce.pacing import Pacer, RetryPolicy
-from plugins.bigcommerce.pagination import ListingPaginator, body, decode_json
+from plugins.bigcommerce.pagination import ListingPaginator, body, decode_json, rows
 
 log = logging.getLogger(__name__)
 USER_AGENT = "connector-host (+https://github.com/connector-host)"
 DEFAULT_TIMEOUT = (5.0, 60.0)  # connect, read
 
-_sessions: dict[tuple[str, str], tuple[requests.Session, Pacer]] = {}
+_sessions: dict[tuple[str, str], tuple[requests.Session, Pacer, PageLimits]] = {}
 _sessions_lock = threading.Lock()
 
 
-def store_session(api_base_url: str, store_hash: str) -> tuple[requests.Session, Pacer]:
-    """The shared session (connection reuse) and pacer of one store."""
+def store_session(api_base_url: str, store_hash: str) -> tuple[requests.Session, Pacer, PageLimits]:
+    """The shared session (connection reuse), pacer and learned page sizes of one store."""
     key = (api_base_url.rstrip("/"), store_hash)
     with _sessions_lock:
         if key not in _sessions:
             session = requests.Session()
             session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
-            _sessions[key] = (session, Pacer())
+            _sessions[key] = (session, Pacer(), PageLimits())
         return _sessions[key]
 
 
@@ -103,7 +104,7 @@ class BigCommerceClient:
         self._token = access_token
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
-        self.session, self.pacer = store_session(api_base_url, store_hash)
+        self.session, self.pacer, self.limits = store_session(api_base_url, store_hash)
 
     def __repr__(self) -> str:  # never show the token
         return f"<BigCommerceClient {self.base_url}>"
@@ -123,8 +124,15 @@ class BigCommerceClient:
 
         With ``missing_ok`` a 404 is returned instead of raised (a record deleted since its event).
         Once ``cancelled`` is set (a page read ahead for a listing since closed), no further wait
-        or attempt is made: ``ReadStopped`` is raised instead."""
+        or attempt is made: ``ReadStopped`` is raised instead.
+
+        A GET's ``limit`` is lowered to what the endpoint is known to serve, and a refusal of a
+        too-large ``limit`` is answered by asking again with a smaller one (``limits``); the
+        limit sent is kept on the response (``sent_limit``)."""
         failures = rate_limited = 0
+        sent_limit = self._page_limit(path, params) if method == "GET" else None
+        if sent_limit is not None and params is not None and str(params["limit"]) != str(sent_limit):
+            params = {**params, "limit": sent_limit}
         while True:
             wait = self.pacer.wait_needed()
             if wait:
@@ -167,9 +175,36 @@ class BigCommerceClient:
                 continue
             if status == 404 and missing_ok:
                 return response
+            if sent_limit is not None and status in (400, 413, 422):
+                named = refused_limit(response)
+                smaller = self.limits.refused(path, sent_limit, named) if named is not None else None
+                if smaller is not None:
+                    log.info("BigCommerce %s %s refused limit %s; asking %s a page", method, path, sent_limit, smaller)
+                    sent_limit, params = smaller, {**(params or {}), "limit": smaller}
+                    continue
             if status >= 400:
                 raise classify(response, area=area)
+            response.__dict__["sent_limit"] = sent_limit
             return response
+
+    def _page_limit(self, path: str, params: Mapping[str, Any] | None) -> int | None:
+        """The ``limit`` to send for this endpoint (None when the request names none)."""
+        try:
+            wanted = int((params or {})["limit"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        return self.limits.limit_for(path, wanted) if wanted > 0 else None
+
+    def _note_page(self, path: str, response: requests.Response) -> None:
+        """What a listing page says of the endpoint's page size; ``served_before`` (the largest page
+        it served earlier) is kept on the response for the paginator (``limits``)."""
+        if "served_before" in response.__dict__:
+            return
+        decoded = body(response)
+        meta = (decoded.get("meta") or {}) if isinstance(decoded, dict) else {}
+        per_page = (meta.get("pagination") or {}).get("per_page")
+        response.__dict__["served_before"] = self.limits.served_before(path)
+        self.limits.observe(path, response.__dict__.get("sent_limit"), len(rows(response)), per_page)
 
     def _sleep(self, seconds: float, cancelled: threading.Event | None) -> None:
         """The policy's wait; a real one (``time.sleep``) ends early when ``cancelled`` is set."""
@@ -210,7 +245,7 @@ class BigCommerceClient:
         try:
             response = self.request("GET", path, params={**(params or {}), **page_params}, area=area)
             while True:
-                body(response)
+                self._note_page(path, response)
                 following = paginator.next_page(page_params, response)
                 if following is not None:
                     ahead = _PageAhead(self, path, {**(params or {}), **following}, area)

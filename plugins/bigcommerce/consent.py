@@ -36,6 +36,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from host.errors import RecordError
+from plugins.bigcommerce.pagination import IdWindowPaginator, V3PagePaginator, rows
 
 if TYPE_CHECKING:
     from plugins.bigcommerce.client import BigCommerceClient
@@ -69,24 +70,58 @@ def _windows(ids: Iterable[int]) -> list[tuple[int, int]]:
 
 
 def order_ips(client: BigCommerceClient, order_ids: Iterable[int]) -> dict[int, str]:
-    """The shopper's IP of each order (an archived one too), by order id."""
+    """The shopper's IP of each order (an archived one too), by order id.
+
+    A window's orders are listed from the default view, then from the archived ones
+    (``is_deleted=true``); a page holds the window unless the store serves shorter pages, and
+    then the window is paged. Where the store ignores or refuses the archived filter
+    (UNCONFIRMED, §3.5), the orders still missing are read by id."""
     wanted = set(order_ids)
     found: dict[int, str] = {}
     for first, last in _windows(wanted):
-        for extra in ({}, {"is_deleted": "true"}):  # archived orders may be left out by default
-            params = {"min_id": first, "max_id": last, "limit": ORDER_WINDOW, "page": 1, **extra}
-            try:
-                orders = client.get_json("/v2/orders", params, area="subscribers") or []
-            except RecordError as error:
-                log.info("BigCommerce refused an order IP lookup (%s): those consents get no IP", error.message)
-                break
-            for order in orders if isinstance(orders, list) else []:
-                ip = order_ip(order)
-                if ip and order.get("id") is not None and int(order["id"]) in wanted:
-                    found[int(order["id"])] = ip
-            if all(order_id in found for order_id in wanted if first <= order_id <= last):
-                break
+        try:
+            _window_ips(client, first, last, {}, wanted, found)
+        except RecordError as error:
+            log.info("BigCommerce refused an order IP lookup (%s): those consents get no IP", error.message)
+            continue
+        if not _missing(wanted, found, first, last):
+            continue
+        try:  # archived orders are left out by default
+            usable = _window_ips(client, first, last, {"is_deleted": "true"}, wanted, found)
+        except RecordError as error:
+            log.info("BigCommerce refused the archived-orders filter (%s): reading by id", error.message)
+            usable = False
+        if not usable:  # the archived filter was ignored or refused: those left, by id
+            for order_id in _missing(wanted, found, first, last):
+                try:
+                    order = client.get_json(f"/v2/orders/{order_id}", area="subscribers", missing_ok=True)
+                except RecordError as error:
+                    log.info("BigCommerce refused an order IP lookup (%s): no IP", error.message)
+                    continue
+                ip = order_ip(order) if isinstance(order, dict) else None
+                if ip:
+                    found[order_id] = ip
     return found
+
+
+def _missing(wanted: set[int], found: dict[int, str], first: int, last: int) -> list[int]:
+    return [i for i in sorted(wanted) if first <= i <= last and i not in found]
+
+
+def _window_ips(client: BigCommerceClient, first: int, last: int, extra: dict, wanted: set[int],
+                found: dict[int, str]) -> bool:
+    """Reads one id window's orders into ``found``; False when an ``is_deleted`` filter was
+    answered with live orders (the store ignores it)."""
+    params = {"min_id": first, "max_id": last, **extra}
+    for response in client.pages("/v2/orders", IdWindowPaginator(last - first + 1, ORDER_WINDOW), params, area="subscribers"):
+        orders = rows(response)
+        if extra and any(not order.get("is_deleted") for order in orders):
+            return False
+        for order in orders:
+            ip = order_ip(order)
+            if ip and order.get("id") is not None and int(order["id"]) in wanted:
+                found[int(order["id"])] = ip
+    return True
 
 
 def registration_ips(client: BigCommerceClient, emails: Iterable[str]) -> dict[str, str]:
@@ -95,17 +130,17 @@ def registration_ips(client: BigCommerceClient, emails: Iterable[str]) -> dict[s
     found: dict[str, str] = {}
     for start in range(0, len(wanted), EMAILS_PER_CALL):
         chunk = wanted[start:start + EMAILS_PER_CALL]
-        params = {"email:in": ",".join(chunk), "limit": 250, "page": 1}
-        try:
-            answer = client.get_json("/v3/customers", params, area="subscribers") or {}
+        try:  # one page holds the chunk, unless the store serves fewer a page: then it is paged
+            for response in client.pages("/v3/customers", V3PagePaginator(250), {"email:in": ",".join(chunk)},
+                                         area="subscribers"):
+                for customer in rows(response):
+                    ip = valid_ip(customer.get("registration_ip_address"))
+                    email = str(customer.get("email") or "").strip().lower()
+                    if ip and email in chunk:
+                        found[email] = ip
         except RecordError as error:
             log.info("BigCommerce refused a registration IP lookup (%s): those consents get no IP", error.message)
             continue
-        for customer in answer.get("data") or [] if isinstance(answer, dict) else []:
-            ip = valid_ip(customer.get("registration_ip_address"))
-            email = str(customer.get("email") or "").strip().lower()
-            if ip and email in chunk:
-                found[email] = ip
     return found
 
 

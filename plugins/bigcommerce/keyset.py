@@ -5,8 +5,15 @@ sorted by ``date_modified``, every later record moves one place back, and the on
 page boundary is never seen (nor seen again: the cursor moves past it). So each next page asks
 again from the last record's change date, inclusive, and drops the records already emitted at
 that exact second. A whole page sharing one second cannot move that boundary: such a second is
-paged by offset within itself (``min = max = that second``) and the walk goes on from the next
-second; BigCommerce dates have whole-second precision, so nothing lies between the two.
+paged by offset within itself and the walk goes on after it; BigCommerce dates have whole-second
+precision, so nothing lies between two seconds.
+
+Whether a ``max`` filter keeps its own second is UNCONFIRMED for v2 orders (``max_date_modified``,
+bigcommerce-api.md §3.5; the emulator plays both, mode ``order_max_date_modified``). So the tied
+second T is paged as ``min = T, max = T + 1 s``, which holds every record of T either way: an
+exclusive ``max`` answers T alone, an inclusive one T and T + 1 s, both in the listing's order
+(T first). The walk then goes on from the second after the latest record emitted (T + 1 s, or
+T + 2 s when the inclusive reading gave records of T + 1 s: all of them were paged with T).
 """
 
 from __future__ import annotations
@@ -101,7 +108,7 @@ class KeysetWalk(ListingPaginator):
         offset_next = self.declaration.offsets.next_page(previous, response)
         if self.paging_a_tie:
             if offset_next is not None:
-                return offset_next  # keeps min = max = the tied second
+                return offset_next  # keeps the tied window (min = T, max = T + 1 s)
             self.paging_a_tie = False
             return self._from(self.boundary + ONE_SECOND)
         if self.boundary is None:  # rows without change dates: nothing to key on
@@ -111,8 +118,8 @@ class KeysetWalk(ListingPaginator):
         first = moment_of(page_rows[0].get(self.declaration.cursor_field))
         if first == self.boundary:  # a whole page in one second: the boundary cannot move
             self.paging_a_tie = True
-            tied = format_moment(self.boundary, self.declaration.date_style)
-            return {**self._from(self.boundary), self.declaration.until_param: tied}
+            until = format_moment(self.boundary + ONE_SECOND, self.declaration.date_style)
+            return {**self._from(self.boundary), self.declaration.until_param: until}
         return self._from(self.boundary)
 
     def _from(self, moment: datetime) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 """Paginators for BigCommerce listings (bigcommerce-api.md §4).
 
-v3 answers ``{"data": [...], "meta": {"pagination": {...}}}`` and says how many pages there are;
-v2 answers a bare array and ends with ``204 No Content`` (or a page shorter than the limit,
-which saves the last, empty call).
+v3 answers ``{"data": [...], "meta": {"pagination": {...}}}`` and says how many pages there are
+(and, in ``per_page``, how many a page holds: a store may serve fewer than the ``limit`` asked);
+v2 answers a bare array and ends with ``204 No Content``, or a page shorter than the limit, which
+saves the last, empty call, when the store is known to serve longer pages there (``limits``: a
+short v2 page may also be the store's own cap, and then the listing goes on).
 """
 
 from __future__ import annotations
@@ -87,15 +89,47 @@ class V3PagePaginator(PageLimitPaginator):
         return {**previous, "page": current + 1} if current < int(total) else None
 
 
+def is_last_v2_page(response: requests.Response, limit: Any) -> bool:
+    """Whether a v2 page ends its listing: a 204 or an empty page does; a page shorter than the
+    ``limit`` sent does unless the store may cap pages at that length (it never served a longer
+    page on that endpoint: ``limits``). Responses not read through the client carry no such
+    knowledge: a short page ends them."""
+    count = len(rows(response))
+    if count == 0:
+        return True
+    sent = int(response.__dict__.get("sent_limit") or limit)
+    if count >= sent:
+        return False
+    served_before = response.__dict__.get("served_before")
+    return served_before is None or count < served_before
+
+
 class V2PagePaginator(PageLimitPaginator):
-    """``page``/``limit``; a 204, an empty or a short page ends the listing."""
+    """``page``/``limit``; a 204, an empty or a short page ends the listing (``is_last_v2_page``)."""
 
     def next_page(
         self, previous: Mapping[str, Any], response: requests.Response
     ) -> Mapping[str, Any] | None:
-        if len(rows(response)) < int(previous["limit"]):
+        if is_last_v2_page(response, previous["limit"]):
             return None
         return {**previous, "page": int(previous["page"]) + 1}
+
+
+class IdWindowPaginator(V2PagePaginator):
+    """The v2 pages of one ``min_id``..``max_id`` window: none past the window's width of ids
+    (a window of 250 ids fits one page of 250, unless the store serves shorter pages)."""
+
+    def __init__(self, width: int, page_size: int = 250) -> None:
+        super().__init__(page_size)
+        self.width = width
+
+    def next_page(
+        self, previous: Mapping[str, Any], response: requests.Response
+    ) -> Mapping[str, Any] | None:
+        sent = int(response.__dict__.get("sent_limit") or previous["limit"])
+        if int(previous["page"]) * sent >= self.width:
+            return None
+        return super().next_page(previous, response)
 
 
 class RereadWhenShrunkPaginator(ListingPaginator):

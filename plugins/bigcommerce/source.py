@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -13,12 +14,16 @@ from plugins.bigcommerce import consent, transform
 from plugins.bigcommerce import orders as order_records
 from plugins.bigcommerce.client import BigCommerceClient
 from plugins.bigcommerce.keyset import format_moment, moment_of
+from plugins.bigcommerce.orders import INCOMPLETE_STATUS_ID
 from plugins.bigcommerce.pacing import RetryPolicy
-from plugins.bigcommerce.pagination import rows
+from plugins.bigcommerce.pagination import IdWindowPaginator, rows
 from plugins.bigcommerce.settings import AppSettings
 from plugins.bigcommerce.streams import (
+    ARCHIVED_EDGE_MISSES,
     ARCHIVED_EVERY,
     ARCHIVED_LOOKBACK,
+    ARCHIVED_SWEEP_IDS,
+    ARCHIVED_WINDOW,
     ORDER_EMBEDS,
     STREAMS,
     V2_PAGES,
@@ -29,6 +34,7 @@ from plugins.bigcommerce.streams import (
 if TYPE_CHECKING:
     from host.models import Connection
 
+log = logging.getLogger(__name__)
 IDS_PER_CALL = 50  # keeps ``id:in`` URLs short
 # Brand and category names change rarely, and renaming one does not touch its products (the
 # daily full refresh re-sends them): keep them a while instead of listing them again for every
@@ -242,12 +248,111 @@ class BigCommerceSource(Source):
                     (moment_of(raw.get("date_modified")) or cursor) > cursor for raw in raw_rows
                 )
                 yield Page(records=[self._order(client, raw) for raw in raw_rows])
-        archived_from = archived_since(connection, since, changed, utcnow()) if since else None
+        now = utcnow()
+        archived_from = archived_since(connection, since, changed, now) if since else None
         if archived_from:  # archived orders may be missing from the default view: ask for them
-            for raw_rows in self._listing(client, stream, archived_from, {"is_deleted": "true"}):
-                archived = [self._order(client, raw) for raw in raw_rows if raw.get("is_deleted")]
-                if archived:
-                    yield Page(records=archived)
+            yield from self._archived_orders(client, stream, archived_from, now)
+
+    def _archived_orders(self, client, stream, archived_from: str, now: datetime) -> Iterator[Page]:
+        """The archived-orders pass (``streams`` says when it runs): orders archived since
+        ``archived_from``, flagged ``is_deleted``.
+
+        The ``is_deleted`` filter left the current spec (UNCONFIRMED, §3.5): a store may honour
+        it, ignore it (answering live orders) or refuse it (400). So the archived orders are
+        listed newest change first and without a date filter, which tells the readings apart
+        from the first page: live orders in it mean the filter is ignored; the walk stops at
+        the first order changed before ``archived_from``. When the filter is ignored or refused,
+        archived orders are found by id instead (``_archived_by_id``)."""
+        cutoff = transform.parse_iso(archived_from) - stream.cursor_overlap
+        params = {**ORDER_EMBEDS, "is_deleted": "true", "sort": "date_modified:desc"}
+        pages = client.pages(stream.path, V2_PAGES, params, area=stream.name)
+        try:
+            for response in pages:
+                raw_rows = rows(response)
+                if any(not raw.get("is_deleted") for raw in raw_rows):
+                    log.info("BigCommerce ignores the is_deleted filter: archived orders are read by id")
+                    break
+                recent = [raw for raw in raw_rows if (moment_of(raw.get("date_modified")) or cutoff) >= cutoff]
+                if recent:
+                    yield Page(records=[self._order(client, raw) for raw in recent])
+                if len(recent) < len(raw_rows):
+                    return  # older ones follow: the pass is done
+            else:
+                return
+        except RecordError as error:
+            log.info("BigCommerce refused the is_deleted filter (%s): archived orders are read by id", error.message)
+        finally:
+            pages.close()
+        yield from self._archived_by_id(client, stream, now)
+
+    def _archived_by_id(self, client, stream, now: datetime) -> Iterator[Page]:
+        """Archived orders where the store will not list them: the ids its listings leave out.
+
+        The live orders (default view) and the Incomplete ones (``status_id=0``) are listed by id
+        window; an id in neither is archived or deleted, and is read by id (a read by id shows
+        every order, flagged). Beyond the highest and below the lowest listed id, ids are read
+        until ``ARCHIVED_EDGE_MISSES`` in a row are not found. A pass checks at most
+        ``ARCHIVED_SWEEP_IDS`` ids: a larger store is checked a segment per pass, in turn
+        (``ARCHIVED_EVERY`` apart), so every archived order is found within a few passes."""
+        lowest = self._edge_order_id(client, "asc")
+        highest = self._edge_order_id(client, "desc")
+        if lowest is None or highest is None:
+            return
+        segments = -(-(highest - lowest + 1) // ARCHIVED_SWEEP_IDS)
+        segment = int(now.timestamp() // ARCHIVED_EVERY.total_seconds()) % segments
+        low = lowest + segment * ARCHIVED_SWEEP_IDS
+        high = min(highest, low + ARCHIVED_SWEEP_IDS - 1)
+        unlisted: list[int] = []
+        for first in range(low, high + 1, ARCHIVED_WINDOW):
+            last = min(high, first + ARCHIVED_WINDOW - 1)
+            gaps = set(range(first, last + 1)) - self._listed_ids(client, stream, first, last, {})
+            if gaps:
+                gaps -= self._listed_ids(client, stream, first, last, {"status_id": INCOMPLETE_STATUS_ID})
+            unlisted.extend(sorted(gaps))
+        found = [raw for raw in (self._order_by_id(client, oid) for oid in unlisted) if raw]
+        if segment == 0:
+            found += self._beyond(client, lowest - 1, -1)
+        if segment == segments - 1:
+            found += self._beyond(client, highest + 1, 1)
+        archived = [self._order(client, raw) for raw in found if raw.get("is_deleted")]
+        if archived:
+            yield Page(records=archived)
+
+    def _edge_order_id(self, client, direction: str) -> int | None:
+        """The lowest or highest id among live and Incomplete orders (None: the store has none)."""
+        ends = []
+        for extra in ({}, {"status_id": INCOMPLETE_STATUS_ID}):
+            found = client.get_json("/v2/orders", {"sort": f"id:{direction}", "limit": 1, "page": 1, **extra},
+                                    area="orders")
+            if isinstance(found, list) and found:
+                ends.append(int(found[0]["id"]))
+        if not ends:
+            return None
+        return min(ends) if direction == "asc" else max(ends)
+
+    def _listed_ids(self, client, stream, first: int, last: int, extra: dict) -> set[int]:
+        params = {"min_id": first, "max_id": last, "sort": "id:asc", **extra}
+        listed: set[int] = set()
+        for response in client.pages(stream.path, IdWindowPaginator(last - first + 1), params, area=stream.name):
+            listed.update(int(raw["id"]) for raw in rows(response) if "id" in raw)
+        return listed
+
+    def _order_by_id(self, client, order_id: int) -> dict[str, Any] | None:
+        found = client.get_json(f"/v2/orders/{order_id}", ORDER_EMBEDS, area="orders", missing_ok=True)
+        return found if isinstance(found, dict) else None
+
+    def _beyond(self, client, start: int, step: int) -> list[dict[str, Any]]:
+        """Orders read by id from ``start`` outwards until ``ARCHIVED_EDGE_MISSES`` are not found."""
+        found, misses, order_id = [], 0, start
+        while misses < ARCHIVED_EDGE_MISSES and order_id > 0:
+            raw = self._order_by_id(client, order_id)
+            if raw is None:
+                misses += 1
+            else:
+                misses = 0
+                found.append(raw)
+            order_id += step
+        return found
 
     def _order(self, client: BigCommerceClient, raw: dict[str, Any]) -> dict[str, Any]:
         items, addresses = order_records.embedded_parts(raw)

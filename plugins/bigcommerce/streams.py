@@ -55,6 +55,11 @@ V2_BY_CHANGE_DATE = KeysetPaginator(
 # before the last finished cycle it looks (more than the gap its skipped cycles can leave).
 ARCHIVED_EVERY = timedelta(hours=1)
 ARCHIVED_LOOKBACK = 3 * ARCHIVED_EVERY
+# Where the store ignores or refuses ``is_deleted`` (see above): ids checked per pass, per listing
+# call, and how many ids in a row beyond the listed ones may be missing before the search stops.
+ARCHIVED_SWEEP_IDS = 25_000
+ARCHIVED_WINDOW = 250
+ARCHIVED_EDGE_MISSES = 3
 ORDER_EMBEDS = {"include": "consignments.line_items", "consignment_structure": "object"}
 
 
