@@ -68,6 +68,14 @@ class Mapper(ABC):
         its payload sends it whenever the contact is sent)."""
         return record
 
+    def consent_key(self, connection: Connection, subscriber: Mapping[str, Any]) -> str | None:
+        """What tells one consent of ``subscriber`` from another (at most 64 characters), e.g.
+        when it was given: the host sends the consent again, while the contact is in the book,
+        only when this changes (a new consent). A changed wording or a newly known IP of the
+        same consent is not a new consent. None (the default): the consent is sent once per
+        subscription (again only after an unsubscribe)."""
+        return None
+
     @abstractmethod
     def map_order(self, connection: Connection, order: Mapping[str, Any]) -> DestinationRecord: ...
 

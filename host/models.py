@@ -157,6 +157,11 @@ class LedgerEntry(Base):
     outbox: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
     # A record the destination refused is tried again no sooner than this (a back-off of its own).
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    # A subscriber contact's consent the destination accepted in the current subscription (a
+    # hash of the consent record sent, ``LEGACY_CONSENT`` for one accepted before this was kept),
+    # None while none was: the consent is sent with the contact until accepted, then never again
+    # unless it changes or the contact subscribes again (``host.sync.contacts``).
+    consent: Mapped[str | None] = mapped_column(String(64), default=None)
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

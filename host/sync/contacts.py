@@ -13,6 +13,15 @@ contacts without a value for it, so a mapping change re-sends only the contacts 
 values changed. The record sent also carries an empty value for the mapped fields without a
 value and for the fields unmapped since the last check (``context.unmapped``), so a value that
 went away is cleared at the destination.
+
+A subscriber's consent is sent with its contact until the destination accepts a write carrying
+it, then never again in that subscription, whatever else changes and whether or not a later
+write is refused: the ledger row keeps the consent accepted (``LedgerEntry.consent``, the
+mapper's ``consent_key``). It is sent again only for a new consent: after an unsubscribe (the
+row's consent is forgotten when the contact leaves the book) or when the consent itself changes
+(another ``consent_key``, e.g. a new consent date), which sends the contact even if nothing else
+changed. A destination that keeps every consent record it is sent (Engagement Cloud's
+ConsentInsight) so holds one record per consent given.
 """
 
 from __future__ import annotations
@@ -24,7 +33,13 @@ from typing import TYPE_CHECKING, Any
 from host.destinations import BatchWriter, DestinationRecord, WriteResult
 from host.errors import RecordError
 from host.records import contact_fields
-from host.sync.ledger import ANSWERS_CHUNK, CUSTOMER_CONTACT, SUBSCRIBER_CONTACT, payload_hash
+from host.sync.ledger import (
+    ANSWERS_CHUNK,
+    CUSTOMER_CONTACT,
+    LEGACY_CONSENT,
+    SUBSCRIBER_CONTACT,
+    payload_hash,
+)
 from host.sync.versions import read_versions, settle_sent
 
 if TYPE_CHECKING:
@@ -126,7 +141,8 @@ MAX_WAITING = 150_000
 NO_ANSWER = "no answer for this record"
 
 PlanKey = tuple[str, str | None]  # (ledger kind, book)
-Waiting = tuple[int, str, int | None]  # (ledger row id, digest sent, profile id)
+Waiting = tuple[int, str, int | None, str | None]  # (ledger row id, digest sent, profile id, consent sent)
+ONCE = "given"  # the consent key of a mapper that tells no consents apart: once per subscription
 
 
 class ContactSender:
@@ -165,11 +181,11 @@ class ContactSender:
         handed: dict[PlanKey, list[DestinationRecord]] = {}
         for key, planned in to_send.items():
             waiting = self.waiting.setdefault(key, {})
-            for row, digest, record, profile_id in planned:
-                waiting.setdefault(record.source_id, []).append((row.id, digest, profile_id))
+            for row, digest, record, profile_id, consent in planned:
+                waiting.setdefault(record.source_id, []).append((row.id, digest, profile_id, consent))
                 if profile_id is not None:
                     self.unanswered[profile_id] = self.unanswered.get(profile_id, 0) + 1
-            handed[key] = [record for _, _, record, _ in planned]
+            handed[key] = [planned_record for _, _, planned_record, _, _ in planned]
         if self.settle_profiles:
             self.settled += [p.id for p in profiles if p.id not in self.unanswered]
         session.commit()  # never hold a write transaction while the destination works
@@ -223,7 +239,7 @@ class ContactSender:
         subscribers_book = context.contact_settings.get("subscribers_book_id")
         customer_rows = context.ledger.entries(CUSTOMER_CONTACT, emails)
         subscriber_rows = context.ledger.entries(SUBSCRIBER_CONTACT, emails)
-        to_send: dict[PlanKey, list[tuple[Any, str, DestinationRecord, int | None]]] = {}
+        to_send: dict[PlanKey, list[tuple[Any, str, DestinationRecord, int | None, str | None]]] = {}
         to_remove: dict[str, list[tuple[Any, str]]] = {}  # book → (ledger row, why)
         for profile in profiles:
             customer_row = customer_rows.get(profile.email)
@@ -273,9 +289,12 @@ class ContactSender:
         kind = key[0]
         waiting = self.waiting.get(key, {})
         answered: list[tuple[int, str, WriteResult]] = []
+        consents: list[tuple[int, str]] = []
         for result in results:
-            for row_id, digest, profile_id in waiting.pop(result.source_id, ()):
+            for row_id, digest, profile_id, consent in waiting.pop(result.source_id, ()):
                 answered.append((row_id, digest, result))
+                if consent is not None and result.ok:
+                    consents.append((row_id, consent))
                 self.context.run.tally.contact(kind, result.source_id, "sent" if result.ok else "failed")
                 if profile_id is not None:
                     left = self.unanswered.pop(profile_id, 1) - 1
@@ -284,6 +303,7 @@ class ContactSender:
                     elif self.settle_profiles:
                         self.settled.append(profile_id)
         self.context.ledger.record_answers(answered)
+        self.context.ledger.record_consents(consents)
 
     def _settle(self) -> None:
         """Profiles whose contacts were all answered are clean, unless changed since they were
@@ -328,13 +348,29 @@ def _plan(context, to_send, plan_key, row, profile, subscriber) -> None:
     is_unchanged(row, mapped)  # a hash of an earlier version takes the new form
     record, digest = mapped.record, mapped.digest
     verdict = context.ledger.verdict(row, digest, retrying=context.retrying)
+    consent = None
+    if subscriber is not None and verdict != "held":
+        record, consent = with_new_consent(context, row, record, subscriber)
+        if consent is not None and verdict == "unchanged":
+            verdict = "send"  # a new consent of a contact otherwise unchanged
     if verdict == "send":
-        if subscriber is not None and row.state != "synced":
-            # Consent given since this contact was last accepted in the book (new, subscribed
-            # again, or never accepted): sent with the consent record, once. Not in the digest,
-            # so a later change of the contact does not send the consent again.
-            record = context.mapper.with_consent(context.connection, record, subscriber)
-        to_send.setdefault(plan_key, []).append((row, digest, record, profile.id))
+        to_send.setdefault(plan_key, []).append((row, digest, record, profile.id, consent))
     else:
         _count(context, row, "unchanged" if verdict == "unchanged" else "failed")
+
+
+def with_new_consent(
+    context: SyncContext, row: LedgerEntry, record: DestinationRecord, subscriber: Mapping[str, Any]
+) -> tuple[DestinationRecord, str | None]:
+    """The subscriber contact ``record`` with its consent and the consent's key, when that
+    consent was not accepted yet in this subscription (see the module's docstring); else the
+    record as it is and None. The consent is not in the digest: another change of the contact
+    never sends it again."""
+    consented = context.mapper.with_consent(context.connection, record, subscriber)
+    if consented is record or consented.payload == record.payload:
+        return record, None  # no consent to send (the mapper makes none, or it lacks a fact)
+    key = (context.mapper.consent_key(context.connection, subscriber) or ONCE)[:64]
+    if row.consent is None or (row.consent != LEGACY_CONSENT and row.consent != key):
+        return consented, key
+    return record, None
 

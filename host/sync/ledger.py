@@ -40,6 +40,9 @@ CUSTOMER_CONTACT = "customer_contact"
 SUBSCRIBER_CONTACT = "subscriber_contact"
 # The hash a failed removal leaves: never a payload's, so a record restored is always re-sent.
 REMOVAL_HASH = "removal".ljust(64, "-")
+# ``LedgerEntry.consent`` of a subscriber contact accepted before consents were kept per row
+# (schema 0007): its consent was sent then, and is not sent again in this subscription.
+LEGACY_CONSENT = "legacy"
 ANSWERS_CHUNK = 2000  # answers per bulk UPDATE (``Ledger.record_answers``)
 RETRY_BASE_SECONDS = 300  # the wait after a first refusal ([sync] retry_base_seconds)
 RETRY_GROWTH = 3  # each further refusal waits this many times longer ...
@@ -263,8 +266,26 @@ class Ledger:
                 self.session.expire(loaded)
 
     def record_excluded(self, row: LedgerEntry, reason: str) -> None:
+        """Out of the destination (a subscriber out of the book: a later subscription is a new
+        consent, so the consent accepted is forgotten)."""
         row.state, row.reason, row.payload_hash, row.attempts = "excluded", reason, None, 0
-        row.outbox, row.next_attempt_at = None, None
+        row.outbox, row.next_attempt_at, row.consent = None, None, None
+
+    def record_consents(self, accepted: Sequence[tuple[int, str]]) -> None:
+        """(row id, consent key): the destination accepted these rows' writes carrying their
+        consent (``LedgerEntry.consent``); one executemany UPDATE."""
+        if not accepted:
+            return
+        table = LedgerEntry.__table__
+        self.session.execute(
+            update(table).where(table.c.id == bindparam("b_id")).values(consent=bindparam("b_consent")),
+            [{"b_id": row_id, "b_consent": key} for row_id, key in accepted],
+        )
+        identity_map = self.session.identity_map
+        for row_id, _ in accepted:
+            loaded = identity_map.get(identity_key(LedgerEntry, row_id))
+            if loaded is not None:
+                self.session.expire(loaded)
 
     def queue_removal(
         self, row: LedgerEntry, key: str, payload: dict[str, Any], reason: str, run: int | None = None

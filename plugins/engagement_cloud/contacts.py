@@ -21,9 +21,12 @@ from host.errors import ConfigurationError
 from . import imports, jobs
 from .client import ApiError, EngagementCloudClient
 from .config import Settings
+from .mapper import FieldTypeMismatch, typed_value
 
 if TYPE_CHECKING:
     from host.models import Connection
+
+TYPE_MISMATCH = "dataFieldTypeMismatch"  # the code of a value refused before it is sent (``reasons``)
 
 # Email statuses (v3, reference §4.4) as the host's words; any other suppression is "suppressed".
 STATUS_WORDS = {
@@ -40,14 +43,28 @@ def contact_path(email: str) -> str:
     return "/contacts/v3/email/" + quote(email.strip(), safe="@")
 
 
-def contact_request(payload: dict[str, Any], book_id: str | None, known_fields: dict[str, str]) -> dict[str, Any]:
-    """The v3 request for one contact: match on email, into ``book_id``, only fields that exist
-    (a new dict; the payload's nested values are shared, never changed)."""
+def contact_request(
+    payload: dict[str, Any], book_id: str | None, known_fields: dict[str, str],
+    field_types: dict[str, str | None] | None = None,
+) -> dict[str, Any]:
+    """The v3 request for one contact: match on email, into ``book_id``, only fields that exist,
+    each value in the format of its field's type (``field_types``: lower-cased name → the
+    account's type; ``mapper.typed_value``). A value that cannot take its type refuses the
+    contact (``imports.RecordRefused``, ``dataFieldTypeMismatch``) rather than send it. A new
+    dict; the payload's nested values are shared, never changed."""
     body = dict(payload)
     body["matchIdentifier"] = "email"
     fields = body.get("dataFields") or {}
-    body["dataFields"] = {known_fields[name.lower()]: value for name, value in fields.items()
-                          if name.lower() in known_fields}
+    types = field_types or {}
+    typed: dict[str, Any] = {}
+    for name, value in fields.items():
+        lowered = name.lower()
+        if lowered in known_fields:
+            try:
+                typed[known_fields[lowered]] = typed_value(types.get(lowered), known_fields[lowered], value)
+            except FieldTypeMismatch as mismatch:
+                raise imports.RecordRefused(f"{TYPE_MISMATCH}: {mismatch}") from None
+    body["dataFields"] = typed
     if book_id:
         body["lists"] = [int(book_id)]
     return body
@@ -62,6 +79,7 @@ def contact_writer(
     known_fields: dict[str, str],
     unknown: set[str],
     on_finish=None,
+    field_types: dict[str, str | None] | None = None,
 ) -> imports.ImportWriter:
     """Contacts into ``book_id`` through pipelined bulk imports (``imports``), matched on email:
     each email once per import (the last version wins; every record carrying it gets its
@@ -71,7 +89,8 @@ def contact_writer(
     def encode_record(record: DestinationRecord) -> tuple[str, bytes]:
         fields = record.payload.get("dataFields") or {}
         unknown.update(name for name in fields if name.lower() not in known_fields)
-        return record.key.strip().lower(), imports.encode(contact_request(record.payload, book_id, known_fields))
+        request = contact_request(record.payload, book_id, known_fields, field_types)
+        return record.key.strip().lower(), imports.encode(request)
 
     return imports.ImportWriter(
         client, settings, jobs.CONTACTS, connection=connection, kind="contacts",

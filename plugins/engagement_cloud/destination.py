@@ -102,12 +102,14 @@ class EngagementCloud(Destination):
         """Contacts into ``book_id`` through pipelined bulk imports (``imports``); fields the
         account lacks are left out and reported once, when the writer finishes, as a
         configuration problem (``data_fields_missing``) instead of failing every contact."""
-        known = {field.name.lower(): field.name for field in self.data_fields(connection)}
+        fields = self.data_fields(connection)
+        known = {field.name.lower(): field.name for field in fields}
         unknown: set[str] = set()
         return contacts.contact_writer(
             self.client(connection), self.settings(), connection=connection, book_id=book_id,
             known_fields=known, unknown=unknown,
             on_finish=lambda: _record_missing_fields(connection, sorted(unknown)),
+            field_types={field.name.lower(): field.type for field in fields},
         )
 
     def write_contacts(
@@ -121,8 +123,14 @@ class EngagementCloud(Destination):
 
     def upsert_contact(self, connection: Connection, record: DestinationRecord, *, book_id: str | None) -> WriteResult:
         """The fast lane: one contact at once, no import to wait for."""
-        known = {field.name.lower(): field.name for field in self.data_fields(connection)}
-        answer = contacts.upsert_contact(self.client(connection), contacts.contact_request(record.payload, book_id, known))
+        fields = self.data_fields(connection)
+        known = {field.name.lower(): field.name for field in fields}
+        types = {field.name.lower(): field.type for field in fields}
+        try:
+            request = contacts.contact_request(record.payload, book_id, known, types)
+        except imports.RecordRefused as refused:
+            return WriteResult(record.source_id, False, None, refused.reason)
+        answer = contacts.upsert_contact(self.client(connection), request)
         return WriteResult(record.source_id, answer.ok, answer.destination_id, answer.reason)
 
     def remove_from_book(self, connection: Connection, book_id: str, emails: Sequence[str]) -> None:

@@ -46,6 +46,16 @@ Encode = Callable[[DestinationRecord], tuple[str, bytes]]
 ReadReport = Callable[[dict[str, Any], list[str]], dict[str, WriteResult]]
 
 
+class RecordRefused(Exception):
+    """Raised by an ``encode_record`` for a record that must not be sent as it is: it is
+    answered at once as refused, with ``reason`` (``"<code>: <sentence>"``), and never blocks
+    the other records of the write."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def encode(value: Any) -> bytes:
     """JSON bytes as the import body carries them."""
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
@@ -109,7 +119,11 @@ class ImportWriter(BatchWriter):
     def add(self, records: Sequence[DestinationRecord]) -> list[WriteResult]:
         results = self._poll_due()
         for record in records:
-            key, part = self._encode(record)
+            try:
+                key, part = self._encode(record)
+            except RecordRefused as refused:
+                results.append(WriteResult(record.source_id, False, None, refused.reason))
+                continue
             if any(key in job.sources for job in self._in_flight):
                 # The same record again while an import carrying it runs: let that one land
                 # first, so the newer version is applied last.

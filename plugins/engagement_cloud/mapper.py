@@ -7,6 +7,14 @@ and a consent record. Choices made here:
 - Dates (``host.records.DATE_FIELDS``) are sent as ISO 8601 UTC (``2024-05-01T09:30:00Z``), the
   format v3 uses for its own dates, into ``Date`` data fields only; text goes into ``String``
   fields only (``accepted_types``), cut to 255 characters (the data-field limit, §6).
+- Each value is sent in the format of the account's data field type (``typed_value``, applied
+  when the request is made, where the account's fields are known): ``Date`` as ISO 8601 UTC,
+  ``Numeric`` as a JSON number, ``Boolean`` as JSON true/false, ``String`` as text cut to 255
+  characters. A value that cannot take its field's type (text mapped onto a field that became a
+  Date field, say) is not sent: the contact is refused on its own with
+  ``dataFieldTypeMismatch`` and a sentence naming the field and the value, and the rest of the
+  write goes on. The service itself refuses such a value (UNCONFIRMED; the emulator's
+  ``data_field_types`` mode plays both), so it is never sent to be stored as garbage.
 - A mapped field without a value is left out of the payload, which the host hashes: mapping a
   new field changes nothing for contacts without a value. When the host sends a contact it asks
   ``with_cleared`` to add ``null`` for the mapped (and just unmapped) fields the contact has no
@@ -20,7 +28,8 @@ and a consent record. Choices made here:
   Otherwise it is ``single``. A subscriber who is not opted in gets no channel change at all
   (an unsubscribe is a book removal, done by the engine through ``remove_from_book``).
 - Consent record (``with_consent``, added by the host only when the consent is new, so it is
-  sent once and not with every later update; not in the hashed payload): the store's consent
+  sent once and not with every later update; not in the hashed payload; ``consent_key``: a new
+  consent date is a new consent, sent again; the ledger keeps the one accepted): the store's consent
   text (``contacts.consent_text``, ≤ 1000 characters), the consent time (else the subscriber's
   creation time), the page URL (else the store URL), the IP the store recorded for the opt-in
   (the checkout order's, or the store account's registration IP) and the browser's user agent.
@@ -36,6 +45,7 @@ and a consent record. Choices made here:
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Collection, Mapping
 from dataclasses import replace
@@ -75,6 +85,56 @@ def parse_moment(value: Any) -> datetime | None:
 def iso_z(value: Any) -> str | None:
     moment = parse_moment(value)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+
+
+TRUE_WORDS = frozenset({"true", "yes", "y", "1", "on"})
+FALSE_WORDS = frozenset({"false", "no", "n", "0", "off"})
+
+
+class FieldTypeMismatch(ValueError):
+    """A value that cannot take its data field's type; the message is for the merchant."""
+
+
+def _shown(value: Any) -> str:
+    text = str(value)
+    return repr(text if len(text) <= 60 else text[:60] + "…")
+
+
+def typed_value(kind: str | None, name: str, value: Any) -> Any:
+    """``value`` in the format of a data field of type ``kind`` (reference §6; None: as it is),
+    or ``FieldTypeMismatch``. ``None`` stays ``None`` (it clears the field)."""
+    if value is None or kind is None:
+        return value
+    kind = kind.lower()
+    if kind == "date":
+        moment = parse_moment(value) if not isinstance(value, bool | int | float) else None
+        if moment is None:
+            raise FieldTypeMismatch(f"{name} is a Date field in Engagement Cloud; the value {_shown(value)} is not a date")
+        return f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%SZ")
+    if kind == "numeric":
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            return value
+        if isinstance(value, str):
+            try:
+                number = Decimal(value.strip())
+            except InvalidOperation:
+                number = None
+            if number is not None and number.is_finite():
+                return int(number) if number == number.to_integral_value() else float(number)
+        raise FieldTypeMismatch(f"{name} is a Numeric field in Engagement Cloud; the value {_shown(value)} is not a number")
+    if kind == "boolean":
+        if isinstance(value, bool):
+            return value
+        word = str(value).strip().lower()
+        if word in TRUE_WORDS or word in FALSE_WORDS:
+            return word in TRUE_WORDS
+        raise FieldTypeMismatch(f"{name} is a Yes/No (Boolean) field in Engagement Cloud; the value {_shown(value)} "
+                                "is neither yes nor no")
+    if isinstance(value, dict | list):
+        raise FieldTypeMismatch(f"{name} is a text field in Engagement Cloud; the value {_shown(value)} is not text")
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    return str(value)[:TEXT_LIMIT]
 
 
 def _number(value: Any) -> float | None:
@@ -181,6 +241,13 @@ class EngagementCloudMapper(Mapper):
             "userAgent": consent.get("user_agent") or UNKNOWN_USER_AGENT,
         }
         return record if all(record.values()) else None
+
+    def consent_key(self, connection, subscriber: Mapping[str, Any]) -> str | None:
+        """One consent from another: when it was given (``dateTimeConsented``). The wording (a
+        setting) or an IP learnt later describe the same consent, so they send nothing again."""
+        consent = subscriber.get("consent") or {}
+        moment = iso_z(consent.get("date")) or iso_z(subscriber.get("date_created"))
+        return f"consented:{moment}" if moment else None
 
     def with_consent(self, connection, record: DestinationRecord, subscriber: Mapping[str, Any]) -> DestinationRecord:
         consent = self.consent_record(connection, subscriber)
