@@ -118,8 +118,10 @@ def _host_app(world: DemoWorld, instance_path: Path) -> Flask:
                     "login_base_url": world.bigcommerce.url,
                     "api_base_url": world.bigcommerce.url,
                 },
-                # The emulator finishes imports in a fraction of a second: poll it briskly.
-                "engagement_cloud": {"api_base_url": world.api_base_url, "poll_interval": 0.25},
+                # The emulator finishes imports in a fraction of a second: poll it briskly (the
+                # defaults are the production pace, every 5 s growing to 30 s).
+                "engagement_cloud": {"api_base_url": world.api_base_url, "poll_interval": 0.25,
+                                     "poll_max_interval": 2.0},
                 # "Test settings" on the SMTP tab sends to the demo's own SMTP server, which has a
                 # self-signed certificate: a newcomer's test email stays on this machine.
                 "smtp": {"smtp_host_override": "127.0.0.1", "smtp_port_override": world.smtp.port,
