@@ -16,12 +16,13 @@ from plugins.bigcommerce.client import BigCommerceClient
 from plugins.bigcommerce.keyset import format_moment, moment_of
 from plugins.bigcommerce.orders import INCOMPLETE_STATUS_ID
 from plugins.bigcommerce.pacing import RetryPolicy
-from plugins.bigcommerce.pagination import IdWindowPaginator, rows
+from plugins.bigcommerce.pagination import IdWindowPaginator, V2PagePaginator, rows
 from plugins.bigcommerce.settings import AppSettings
 from plugins.bigcommerce.streams import (
     ARCHIVED_EDGE_MISSES,
     ARCHIVED_EVERY,
     ARCHIVED_LOOKBACK,
+    ARCHIVED_PAGE_SIZE,
     ARCHIVED_SWEEP_IDS,
     ARCHIVED_WINDOW,
     ORDER_EMBEDS,
@@ -265,7 +266,7 @@ class BigCommerceSource(Source):
         archived orders are found by id instead (``_archived_by_id``)."""
         cutoff = transform.parse_iso(archived_from) - stream.cursor_overlap
         params = {**ORDER_EMBEDS, "is_deleted": "true", "sort": "date_modified:desc"}
-        pages = client.pages(stream.path, V2_PAGES, params, area=stream.name)
+        pages = client.pages(stream.path, V2PagePaginator(ARCHIVED_PAGE_SIZE), params, area=stream.name)
         try:
             for response in pages:
                 raw_rows = rows(response)

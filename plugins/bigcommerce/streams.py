@@ -17,7 +17,17 @@ Choices where bigcommerce-api.md says UNCONFIRMED:
   cycle, whichever is earlier, so the cycles that skipped it leave no gap. A store that lists
   archived orders by default would make the pass redundant; nothing documents such a store, so
   the pass is kept (``source.archived_since`` is the one place to change).
-- ``customer_id=0`` as a guest filter is not needed: guests come from every order read.
+  The ``is_deleted`` filter itself left the current spec: a store may honour it, ignore it
+  (answering live orders) or refuse it (400). The pass lists ``is_deleted=true`` newest change
+  first without a date filter, so its first page tells the readings apart; ignored or refused,
+  the ids the live and Incomplete listings leave out are read by id, ``ARCHIVED_SWEEP_IDS`` ids a
+  pass (``source.BigCommerceSource._archived_orders``).
+- ``max_date_modified`` may or may not keep its own second: a second tied over more than a page
+  is paged as ``min = T, max = T + 1 s`` (``keyset``), right either way.
+- The largest page of each listing (250 by the references) may be refused above it (413) or
+  served silently shorter: the client learns it per endpoint (``limits``).
+- ``customer_id=0`` as a guest filter is not needed (nor trusted: whether it filters is
+  UNCONFIRMED): guests come from every order read.
 - subscribers take no ``sort``: they are listed in id order and emitted page by page as read
   (flat memory). Their stream is declared ``ordered_by_cursor=False``, so the host moves its
   cursor (the latest ``date_modified`` read) only once the whole listing was read; listed in id
@@ -55,6 +65,7 @@ V2_BY_CHANGE_DATE = KeysetPaginator(
 # before the last finished cycle it looks (more than the gap its skipped cycles can leave).
 ARCHIVED_EVERY = timedelta(hours=1)
 ARCHIVED_LOOKBACK = 3 * ARCHIVED_EVERY
+ARCHIVED_PAGE_SIZE = 50  # its pages: usually the first one ends it (older archived orders follow)
 # Where the store ignores or refuses ``is_deleted`` (see above): ids checked per pass, per listing
 # call, and how many ids in a row beyond the listed ones may be missing before the search stops.
 ARCHIVED_SWEEP_IDS = 25_000
