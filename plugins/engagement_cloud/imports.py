@@ -14,7 +14,8 @@ What the writer holds is bounded: the encoded bytes of the body being filled, an
 in flight the keys it carries (an email or record key → the host's source ids), never the
 records themselves. The batch hash of an import is the hash of its body's very bytes, so a
 crash that has the host send the same records again rebuilds the same body and polls the
-import left running instead of submitting it again (``jobs._find_unfinished``).
+import left running (or closed at the next cycle's start, its answers unread) instead of
+submitting it again (``jobs._find_unfinished``).
 
 The rules of ``jobs`` hold for each import: one found ``stuck_import_seconds`` old is marked
 stuck (the Store tab says so) and ends the write with a ``TransientError``; one still running
@@ -286,7 +287,7 @@ class ImportWriter(BatchWriter):
     def _answer(self, flight: _InFlight, status: dict[str, Any]) -> list[WriteResult]:
         state = "finished" if status.get("status") in jobs.DONE else "failed"
         jobs._record_outcome(self.connection, flight.job.id, state,
-                             {"status": status.get("status"), "summary": status.get("summary")})
+                             {"status": status.get("status"), "summary": status.get("summary"), "unanswered": False})
         jobs._clear_stuck_if_none(self.connection)
         answers = self._read_report(status, list(flight.sources))
         return [WriteResult(source_id, answer.ok, answer.destination_id, answer.reason)

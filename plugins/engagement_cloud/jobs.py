@@ -12,8 +12,12 @@ commits before it calls the destination, so on SQLite (one writer at a time) not
 database while an import is polled: webhooks and pages keep writing meanwhile.
 
 After a crash the engine sends the same records again: an unfinished job with the same batch
-hash (the hash of the import body's bytes) is polled again instead of being resubmitted. (Resubmitting would also be harmless — imports
-upsert by email or record key — but it costs an import slot and time.)
+hash (the hash of the import body's bytes) is polled again instead of being resubmitted, and so
+is one that ``resume_unfinished`` closed at the next cycle's start before any writer read its
+answers (``detail["unanswered"]``): its report answers the records once, and the import is not
+applied twice. Upserts by email or record key make a second import harmless for contacts and
+records, but not for what the service appends: a consent record sent twice is kept twice
+(``consent_records=appended``, UNCONFIRMED), and an import slot and time are spent for nothing.
 
 A stuck import is found within minutes, not within ``import_timeout``: a writer polls an
 import only until the import is ``stuck_import_seconds`` old (600, ten minutes). Then the job is
@@ -31,10 +35,10 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -46,6 +50,9 @@ from .client import EngagementCloudClient
 from .config import Settings
 
 DONE = frozenset({"Finished", "Complete"})
+# How long an import closed by ``resume_unfinished`` may answer the same body sent again: the
+# next cycle sends it within minutes; much later, the service may have forgotten the import.
+RESUMED_REUSE = timedelta(hours=24)
 FAILED = frozenset({
     "RejectedByWatchdog", "InvalidFileFormat", "Unknown", "Failed",
     "ExceedsAllowedContactLimit", "NotAvailableInThisVersion",
@@ -86,16 +93,24 @@ def batch_hash(body: Any) -> str:
 
 
 def _find_unfinished(connection: Connection, kind: str, digest: str) -> OpenJob | None:
+    """The import of this very body still running, or closed by ``resume_unfinished`` with its
+    answers never read (within ``RESUMED_REUSE``): polled again rather than submitted again."""
     with job_session(connection) as session:
         rows = session.scalars(
             select(DestinationJob).where(
                 DestinationJob.connection_id == connection.id,
                 DestinationJob.kind == kind,
-                DestinationJob.state == "submitted",
+                or_(
+                    DestinationJob.state == "submitted",
+                    and_(DestinationJob.state == "finished", DestinationJob.updated_at >= utcnow() - RESUMED_REUSE),
+                ),
             ).order_by(DestinationJob.id.desc())
         )
         for row in rows:
-            if (row.detail or {}).get("batch_hash") == digest and row.remote_id:
+            detail = row.detail or {}
+            if row.state == "finished" and not detail.get("unanswered"):
+                continue
+            if detail.get("batch_hash") == digest and row.remote_id:
                 return OpenJob(row.id, row.remote_id, row.created_at)
     return None
 
@@ -200,8 +215,9 @@ def resume_unfinished(client: EngagementCloudClient, connection: Connection, set
         body = client.get(service.status_path.format(id=job.remote_id)) or {}
         status = body.get("status")
         if status in DONE or status in FAILED:
+            # No writer read its answers: the same body sent again reads them (``_find_unfinished``).
             _record_outcome(connection, job.id, "finished" if status in DONE else "failed",
-                            {"status": status, "summary": body.get("summary")})
+                            {"status": status, "summary": body.get("summary"), "unanswered": True})
             closed += 1
         elif settings is not None and _age(job) >= settings.stuck_import_seconds:
             _mark_stuck(connection, job, kind)

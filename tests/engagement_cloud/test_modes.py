@@ -139,6 +139,38 @@ def test_the_fast_lane_upsert_refuses_a_value_that_cannot_fit_with_the_same_reas
 
 
 # ---------------------------------------------------------------------- consent_records
+@pytest.mark.parametrize("mode", CONSENT_MODES)
+def test_a_batch_sent_again_after_a_crash_does_not_add_its_consents_again(mode, make_ec_app, emulator):
+    """The import a crash left running is closed by the next cycle's start; the same subscribers
+    sent again are answered from it, not imported (and their consents appended) twice."""
+    set_mode(emulator.url, consent_records=mode)
+    app = make_ec_app(import_timeout=0.2)
+    with app.app_context():
+        from host.errors import TransientError
+        from host.models import DestinationJob
+        from host.plugins import get_plugins
+
+        from .conftest import DEMO, make_connection
+        from .test_contacts import contact_records as subscriber_records
+
+        destination, mapper = get_plugins().destination("engagement_cloud"), get_plugins().mapper_for("engagement_cloud")
+        connection = make_connection(DEMO)
+        book = emulator.book_id("Subscribers")
+        batch = subscriber_records(mapper, connection, range(1, 6), as_subscribers=True)
+        emulator.control("POST", "/stuck-imports", count=1)
+        with pytest.raises(TransientError):  # the writer gives up waiting: as good as a crash
+            destination.write_contacts(connection, batch, book_id=book)
+        job = get_db().session.scalars(select(DestinationJob)).one()
+        emulator.control("POST", f"/imports/{job.remote_id}/release")
+
+        destination.start_cycle(connection)  # the next cycle closes the import left running
+        results = destination.write_contacts(connection, batch, book_id=book)  # and sends the batch again
+
+    assert all(r.ok for r in results)
+    assert emulator.requests()["PUT /contacts/v3/import"] == 1
+    assert [len(c["consentRecords"]) for c in emulator.state()["contacts"]] == [1] * 5
+
+
 SIZE = StoreSize(customers=16, subscribers=12, orders=24, products=2, seed=31)
 
 
