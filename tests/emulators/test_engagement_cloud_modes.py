@@ -61,7 +61,8 @@ def contact(api: ApiCaller, email: str) -> dict:
     return next(c for c in api.state()["accounts"][0]["contacts"] if c["email"] == email)
 
 
-def test_the_default_modes_are_the_strict_readings():
+def test_the_default_modes_are_the_strict_readings(monkeypatch):
+    monkeypatch.delenv("ENGAGEMENT_CLOUD_EMULATOR_MODES", raising=False)
     modes = make_api().control("GET", "/modes").get_json()
     assert modes["consent_records"]["value"] == "appended"
     assert modes["data_field_types"]["value"] == "enforced"
