@@ -70,6 +70,14 @@ def archived_since(connection: Connection, since: str, changed: bool, now: datet
     return since if transform.parse_iso(since) <= earliest else earliest.isoformat()
 
 
+def archived_sweep_due(connection: Connection, now: datetime) -> bool:
+    """Whether the archived orders are to be looked for by id in this read: in the first read
+    of each ``ARCHIVED_EVERY`` (or before any cycle finished), not whenever an order changed."""
+    last = connection.last_sync_at
+    every = ARCHIVED_EVERY.total_seconds()
+    return last is None or int(now.timestamp() // every) != int(last.timestamp() // every)
+
+
 class BigCommerceSource(Source):
     name = "bigcommerce"
     title = "BigCommerce"
@@ -252,9 +260,9 @@ class BigCommerceSource(Source):
         now = utcnow()
         archived_from = archived_since(connection, since, changed, now) if since else None
         if archived_from:  # archived orders may be missing from the default view: ask for them
-            yield from self._archived_orders(client, stream, archived_from, now)
+            yield from self._archived_orders(client, connection, stream, archived_from, now)
 
-    def _archived_orders(self, client, stream, archived_from: str, now: datetime) -> Iterator[Page]:
+    def _archived_orders(self, client, connection, stream, archived_from: str, now: datetime) -> Iterator[Page]:
         """The archived-orders pass (``streams`` says when it runs): orders archived since
         ``archived_from``, flagged ``is_deleted``.
 
@@ -263,7 +271,8 @@ class BigCommerceSource(Source):
         listed newest change first and without a date filter, which tells the readings apart
         from the first page: live orders in it mean the filter is ignored; the walk stops at
         the first order changed before ``archived_from``. When the filter is ignored or refused,
-        archived orders are found by id instead (``_archived_by_id``)."""
+        archived orders are found by id instead (``_archived_by_id``), once per
+        ``ARCHIVED_EVERY`` (``archived_sweep_due``) however often the pass runs."""
         cutoff = transform.parse_iso(archived_from) - stream.cursor_overlap
         params = {**ORDER_EMBEDS, "is_deleted": "true", "sort": "date_modified:desc"}
         pages = client.pages(stream.path, V2PagePaginator(ARCHIVED_PAGE_SIZE), params, area=stream.name)
@@ -284,9 +293,10 @@ class BigCommerceSource(Source):
             log.info("BigCommerce refused the is_deleted filter (%s): archived orders are read by id", error.message)
         finally:
             pages.close()
-        yield from self._archived_by_id(client, stream, now)
+        if archived_sweep_due(connection, now):
+            yield from self._archived_by_id(client, stream, now, cutoff)
 
-    def _archived_by_id(self, client, stream, now: datetime) -> Iterator[Page]:
+    def _archived_by_id(self, client, stream, now: datetime, cutoff: datetime) -> Iterator[Page]:
         """Archived orders where the store will not list them: the ids its listings leave out.
 
         The live orders (default view) and the Incomplete ones (``status_id=0``) are listed by id
@@ -294,7 +304,9 @@ class BigCommerceSource(Source):
         every order, flagged). Beyond the highest and below the lowest listed id, ids are read
         until ``ARCHIVED_EDGE_MISSES`` in a row are not found. A pass checks at most
         ``ARCHIVED_SWEEP_IDS`` ids: a larger store is checked a segment per pass, in turn
-        (``ARCHIVED_EVERY`` apart), so every archived order is found within a few passes."""
+        (``ARCHIVED_EVERY`` apart), so every archived order is found within a few passes: those
+        changed since ``cutoff`` or since the segment's previous turn (with a turn to spare and
+        ``ARCHIVED_LOOKBACK``), whichever is earlier, are emitted (older ones were emitted then)."""
         lowest = self._edge_order_id(client, "asc")
         highest = self._edge_order_id(client, "desc")
         if lowest is None or highest is None:
@@ -315,7 +327,9 @@ class BigCommerceSource(Source):
             found += self._beyond(client, lowest - 1, -1)
         if segment == segments - 1:
             found += self._beyond(client, highest + 1, 1)
-        archived = [self._order(client, raw) for raw in found if raw.get("is_deleted")]
+        since = min(cutoff, now - (segments + 1) * ARCHIVED_EVERY - ARCHIVED_LOOKBACK)
+        archived = [self._order(client, raw) for raw in found
+                    if raw.get("is_deleted") and (moment_of(raw.get("date_modified")) or now) >= since]
         if archived:
             yield Page(records=archived)
 

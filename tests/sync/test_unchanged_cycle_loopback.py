@@ -29,6 +29,10 @@ def bigcommerce_calls(loop: Loop) -> Counter:
 
 
 def test_an_unchanged_cycle_asks_once_per_stream_and_sends_nothing(loop, monkeypatch):
+    # The budget of a store that honours the is_deleted filter (the references' reading); where
+    # it is ignored or refused, archived orders are looked for by id (tests/bigcommerce/test_modes.py).
+    requests.patch(f"{loop.emulators.bigcommerce.url}/_emulator/modes", json={"order_is_deleted": "honoured"},
+                   timeout=30).raise_for_status()
     assert loop.cycle(trigger="cli").status == "finished"
     assert_exact_state(loop)  # guest contacts included, from the orders alone
     streams = len(bigcommerce_source.STREAMS)
