@@ -366,11 +366,13 @@ def with_new_consent(
     consent was not accepted yet in this subscription (see the module's docstring); else the
     record as it is and None. The consent is not in the digest: another change of the contact
     never sends it again."""
+    if row.consent == LEGACY_CONSENT:
+        return record, None
+    key = (context.mapper.consent_key(context.connection, subscriber) or ONCE)[:64]
+    if row.consent == key:
+        return record, None
     consented = context.mapper.with_consent(context.connection, record, subscriber)
     if consented is record or consented.payload == record.payload:
         return record, None  # no consent to send (the mapper makes none, or it lacks a fact)
-    key = (context.mapper.consent_key(context.connection, subscriber) or ONCE)[:64]
-    if row.consent is None or (row.consent != LEGACY_CONSENT and row.consent != key):
-        return consented, key
-    return record, None
+    return consented, key
 
