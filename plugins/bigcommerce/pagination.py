@@ -126,10 +126,12 @@ class IdWindowPaginator(V2PagePaginator):
     def next_page(
         self, previous: Mapping[str, Any], response: requests.Response
     ) -> Mapping[str, Any] | None:
-        sent = int(response.__dict__.get("sent_limit") or previous["limit"])
-        if int(previous["page"]) * sent >= self.width:
+        following = super().next_page(previous, response)
+        # pages hold as many as this one (the limit sent, or the store's own cap): past the
+        # window's width there is nothing more
+        if following is None or int(previous["page"]) * len(rows(response)) >= self.width:
             return None
-        return super().next_page(previous, response)
+        return following
 
 
 class RereadWhenShrunkPaginator(ListingPaginator):

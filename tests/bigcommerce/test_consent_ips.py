@@ -69,6 +69,8 @@ def test_a_listing_of_many_pages_looks_its_checkout_orders_up_together(make_app)
     spec = StoreSpec(store_hash=STORE_HASH, seed=9, customers=300, orders=3000, subscribers=700, products=5)
     app, emulator, server, sleeps = build_world(make_app, spec)
     world = BigCommerceWorld(app, "", emulator, server.url, sleeps)
+    # windows and pages as a store serving 250 a page makes them (smaller pages: test_modes.py)
+    world.control("modes", {"max_page_size": 250, "over_limit": "refused"}, "PATCH")
     asked: list[dict] = []
     answer = BigCommerceClient.request
 

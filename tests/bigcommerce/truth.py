@@ -72,3 +72,27 @@ def truth(state: dict, stream: str) -> dict[str, dict[str, Any]]:
             for p in state["products"]
         }
     raise KeyError(stream)
+
+
+def served_page(modes: Any, asked: int = 250) -> int:
+    """How many records a page holds when ``asked`` a page, as the emulator's modes serve them
+    (``modes``: a ``Modes`` or what ``GET /_emulator/modes`` answers)."""
+    return min(asked, _mode(modes, "max_page_size"))
+
+
+def refusals(modes: Any, asked: int = 250) -> int:
+    """Calls refused before the client asks the maximum (once per endpoint: it remembers)."""
+    return int(_mode(modes, "max_page_size") < asked and _mode(modes, "over_limit") == "refused")
+
+
+def listing_calls(modes: Any, records: int, asked: int = 250) -> int:
+    """Calls to list ``records`` records, every page once (an empty listing: one call)."""
+    return max(1, -(-records // served_page(modes, asked))) + refusals(modes, asked)
+
+
+def _mode(modes: Any, name: str) -> Any:
+    if isinstance(modes, dict):
+        value = modes[name]
+        return value["value"] if isinstance(value, dict) else value
+    return getattr(modes, name)
+
