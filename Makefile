@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint browser install clean
+.PHONY: run test test-modes lint browser install clean
 
 $(INSTALLED): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ run: install
 ## Run the whole test suite (SQLite; set DATABASE_URL for PostgreSQL).
 test: install browser
 	$(BIN)/python -m pytest
+
+## The source, destination and sync suites again, with the emulators playing each UNCONFIRMED
+## reading of the vendors' APIs other than their default (tools/test_modes.py; several minutes).
+test-modes: install
+	$(BIN)/python tools/test_modes.py
 
 lint: install
 	$(BIN)/ruff check .
