@@ -11,6 +11,10 @@ its connection is closed unanswered (``applied_drop_rate``, one-shot ``pending_a
 So an enrolment (``POST /v2/programs/enrolments``) exists and finishes, a contact or Insight
 import job exists and finishes, and an upserted contact (``PATCH /contacts/v3/...``) exists,
 though the client saw a failure. ``only_paths`` and ``seed`` apply as for the other knobs.
+
+``GET|PATCH /_emulator/modes``: the UNCONFIRMED readings played (``consent_records``,
+``data_field_types``; what is known and assumed for each is in ``modes.py``); a reset restores
+the ones the emulator was created with.
 """
 
 from __future__ import annotations
