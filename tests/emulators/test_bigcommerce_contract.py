@@ -11,6 +11,8 @@ must satisfy. The same defect repeats inside it (``shippingConsignment_Get.line_
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl
+
 import pytest
 
 from emulators.bigcommerce import StoreSpec, create_app
@@ -163,3 +165,51 @@ def test_scopes_are_enforced():
     assert forbidden.get_json()["title"] == "Unauthorized Access. You do not have permission to make this request."
     assert client.get(f"/stores/{STORE}/v3/hooks", headers=headers).status_code == 200  # default scope
     assert client.get(f"/stores/{STORE}/v3/customers", headers={"X-Auth-Token": "bc-emulator-token"}).status_code == 200
+
+
+# Each UNCONFIRMED reading the emulator can play (``emulators/bigcommerce/modes.py``), grouped as
+# ``make test-modes`` runs them: what each answers must still be what the vendor's spec documents.
+READINGS = {
+    "lenient": {"order_max_date_modified": "exclusive", "order_is_deleted": "ignored", "max_page_size": 100,
+                "over_limit": "capped", "guest_order_filter": "ignored"},
+    "refusing": {"order_is_deleted": "refused", "max_page_size": 100, "over_limit": "refused"},
+}
+
+
+@pytest.fixture(scope="module", params=list(READINGS))
+def reading_client(request):
+    app = create_app([StoreSpec(customers=120, subscribers=60, orders=300, products=40, seed=5)],
+                     modes=READINGS[request.param])
+    return request.param, app.test_client()
+
+
+@pytest.mark.parametrize(("spec", "path", "query"), [*CASES, ("customers.v3.yml", "/v3/customers", "limit=250"),
+                                                      ("subscribers.v3.yml", "/v3/customers/subscribers", "limit=250")])
+def test_every_reading_answers_as_the_spec_documents(reading_client, spec, path, query):
+    reading, client = reading_client
+    response = get(client, path, query)
+    over = int(dict(parse_qsl(query)).get("limit", 0)) > READINGS[reading]["max_page_size"]
+    if over and reading == "refusing":
+        assert response.status_code == 413 and set(response.get_json()) >= {"status", "title", "type"}
+        return
+    assert response.status_code in (200, 404, 422)
+    validate(spec, response, path, query)
+    if over and response.status_code == 200:
+        assert response.get_json()["meta"]["pagination"]["per_page"] == 100
+
+
+@pytest.mark.parametrize("query", ["limit=4", "is_deleted=true&limit=2", "customer_id=0&limit=3",
+                                   "max_date_modified=2030-01-01T00:00:00&limit=3", "limit=250"])
+def test_every_reading_of_the_orders_filters_answers_as_the_spec_documents(reading_client, query):
+    reading, client = reading_client
+    response = get(client, "/v2/orders", query)
+    if reading == "refusing" and ("is_deleted" in query or "limit=250" in query):
+        expected = 400 if "is_deleted" in query else 413
+        assert response.status_code == expected
+        (error,) = response.get_json()
+        assert error["status"] == expected and error["message"]
+        return
+    assert response.status_code == 200
+    validate("orders.v2.oas2.yml", response, "/v2/orders", query, drop=("consignments",))
+    if "limit=250" in query:
+        assert len(response.get_json()) == 100  # capped: fewer rows, no error

@@ -21,6 +21,12 @@ handled one operation at a time, each documented where it is handled:
 * ``deleteRecords`` answers: the schema requires a ``failures`` property it never defines, while
   the reference (§7.2) shows ``{"summary", "notFound"}``; the emulator answers the reference's
   shape, validated with ``failures: []`` added (``_with_failures``).
+* v3 contact answers with consent records: each item of the answer's ``consentRecords`` is
+  ``allOf`` the request's ``consentRecord`` (``additionalProperties: false``) and a branch
+  requiring ``dateTimeCreated``, so no stored record can validate; the reference (§4.4, the
+  contact example) shows the five sent fields plus ``dateTimeCreated``. Those bodies are
+  validated without ``consentRecords`` (``_without_consent_records``), whose items are
+  asserted to be exactly that.
 """
 
 from __future__ import annotations
@@ -548,3 +554,44 @@ def test_insight_deletes_need_the_features(api):
     refused = api.client.open(builder.get_environ())  # 403 is not in the spec (§7.2: by analogy)
     assert refused.status_code == 403
     assert refused.get_json()["errorCode"] == "insightData:featureNotActive"
+
+
+# ------------------------------------------------------------------ every reading (emulator modes)
+CONSENT = {"text": "Yes please", "dateTimeConsented": "2023-01-26T21:29:00Z", "url": "http://www.example.com/signup",
+           "ipAddress": "129.168.0.2", "userAgent": "Mozilla/5.0"}
+
+
+def _without_consent_records(body):
+    """Spec defect (module docstring): check the stored consent records here, validate the rest."""
+    for record in body.pop("consentRecords", None) or []:
+        assert set(record) == {*CONSENT, "dateTimeCreated"}
+    return body
+
+
+@pytest.mark.parametrize("consents", ["appended", "deduplicated"])
+@pytest.mark.parametrize("types", ["enforced", "lenient"])
+def test_contact_writes_match_the_spec_in_every_reading(api, consents, types):
+    """What each reading answers — a refused value, a stored one, consent records kept or
+    dropped — is still what the spec documents."""
+    assert api.client.patch("/_emulator/modes", json={"consent_records": consents,
+                                                      "data_field_types": types}).status_code == 200
+    _new_contact(api, "kim@example.com")
+    body = {"dataFields": {"FIRSTNAME": "x" * 300}, "consentRecords": [CONSENT]}
+    written = api.call("contacts-v3", "PATCH", "/contacts/v3/email/kim@example.com", body,
+                       expect=400 if types == "enforced" else 200, adjust=_without_consent_records)
+    if types == "enforced":
+        assert written.get_json()["errorCode"] == "contacts:apiSchemaViolation"
+    for _ in range(2):
+        api.call("contacts-v3", "PATCH", "/contacts/v3/email/kim@example.com",
+                 {"dataFields": {"FIRSTNAME": "Kim"}, "consentRecords": [CONSENT]}, expect=200,
+                 adjust=_without_consent_records)
+    stored = api.call("contacts-v3", "GET", "/contacts/v3/email/kim@example.com", expect=200,
+                      adjust=_without_consent_records).get_json()
+    sent = 3 if types == "lenient" else 2  # an enforced refusal stores nothing of its write
+    assert len(stored["consentRecords"]) == (sent if consents == "appended" else 1)
+    imported = {"contacts": [{"matchIdentifier": "email", "identifiers": {"email": "lu@example.com"},
+                              "dataFields": {"FIRSTNAME": "y" * 300}}]}
+    import_id = api.call("contacts-v3", "PUT", "/contacts/v3/import", imported, expect=202).get_json()["importId"]
+    status = api.call("contacts-v3", "GET", f"/contacts/v3/import/{import_id}", expect=200).get_json()
+    refused = [f["failureCode"] for entry in status.get("failures", []) for f in entry["failures"]]
+    assert refused == (["apiSchemaViolation"] if types == "enforced" else [])
