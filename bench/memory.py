@@ -10,12 +10,14 @@ at 10%, 50% and 100% of the run's time and the peak. Target: under 250 MB, and f
 100,000-customer store up. Results go to the "memory" section of docs/benchmarks.md.
 
     .venv/bin/python bench/memory.py [--sizes 100000/20000/200000,1000000/200000/2000000] [--products 1000]
-        [--check] [--no-write]
+        [--check] [--no-write] [--trace FILE]
 
 (``--sizes 10000/2000/20000`` is a one-minute run; the 1,000,000-customer store takes hours on 2
 CPUs: run it with nohup. Each finished size is printed at once, so a run stopped midway still
 tells the sizes it finished. ``--check`` also compares Engagement Cloud with the store, exactly
-— it loads both emulators' whole state, so keep it for the smaller sizes.)
+— it loads both emulators' whole state, so keep it for the smaller sizes. ``--trace FILE`` runs
+the backfill under tracemalloc, ``bench/trace_peak.py``, and writes the allocation sites of its
+peak to FILE: slower, for finding what to shrink; the table is then not written.)
 """
 
 from __future__ import annotations
@@ -108,12 +110,19 @@ def _bigcommerce_calls(url: str) -> int:
     return sum(answer.get("requests", {}).values())
 
 
-def run_backfill(environment: dict[str, str], bigcommerce_url: str, result: Result, every: float = 1.0) -> None:
-    """Run the sync subprocess, sampling its memory every ``every`` seconds until it ends."""
+def run_backfill(environment: dict[str, str], bigcommerce_url: str, result: Result, every: float = 1.0,
+                 trace: str | None = None) -> None:
+    """Run the sync subprocess, sampling its memory every ``every`` seconds until it ends;
+    ``trace``: run it under tracemalloc (``bench/trace_peak.py``), the peak's allocation sites
+    written to that file."""
     started = time.perf_counter()
     stderr = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (read once the process has ended)
+    command = [sys.executable, *SYNC]
+    if trace:
+        command = [sys.executable, "-X", "tracemalloc=8", str(ROOT / "bench" / "trace_peak.py"), *SYNC[2:]]
+        environment = {**environment, "TRACE_PEAK_OUT": trace}
     process = subprocess.Popen(
-        [sys.executable, *SYNC], cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=stderr, text=True
+        command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=stderr, text=True
     )
     before = _bigcommerce_calls(bigcommerce_url)
     last_hwm = 0.0
@@ -137,7 +146,7 @@ def run_backfill(environment: dict[str, str], bigcommerce_url: str, result: Resu
     result.stderr_tail = stderr.read()[-3000:]
 
 
-def measure(size: StoreSize, check: bool) -> Result:
+def measure(size: StoreSize, check: bool, trace: str | None = None) -> Result:
     result = Result(size)
     print(f"store {size.customers:,} / {size.subscribers:,} / {size.orders:,} / {size.products:,}: "
           "building the emulators ...", flush=True)
@@ -157,7 +166,7 @@ def measure(size: StoreSize, check: bool) -> Result:
                 **host_environment(config, folder, database_url),
             }
             print("  backfill ...", flush=True)
-            run_backfill(environment, emulators.bigcommerce.url, result)
+            run_backfill(environment, emulators.bigcommerce.url, result, trace=trace)
             if check:
                 expected, actual = expected_state(emulators.store()), actual_state(emulators.account())
                 result.exact = all(expected[part] == actual[part] for part in expected) and not (
@@ -207,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="compare Engagement Cloud with the store")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--notes", default="", help="a paragraph added under the table")
+    parser.add_argument("--trace", metavar="FILE", help="run under tracemalloc; the peak's allocation sites go to "
+                        "FILE (slower: for finding what to shrink, the table is not written)")
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log of every call
     sizes = []
@@ -216,9 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     command = "bench/memory.py " + " ".join(a for a in (argv if argv is not None else sys.argv[1:]) if a != "--no-write")
     results: list[Result] = []
     for size in sizes:
-        results.append(measure(size, args.check))
+        results.append(measure(size, args.check, args.trace))
         print(report(results, command, args.check), flush=True)
-        if not args.no_write:  # each finished size is written at once
+        if not (args.no_write or args.trace):  # each finished size is written at once
             text = report(results, command, args.check)
             write_section("memory", text + (f"\n\n{args.notes}" if args.notes else ""))
     ok = all(r.exit_code == 0 and r.peak_mb < TARGET_MB and r.exact is not False for r in results)
