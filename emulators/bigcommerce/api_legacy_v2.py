@@ -31,37 +31,17 @@ from __future__ import annotations
 from flask import Blueprint, g, request
 
 from .context import requires_scope
-from .formats import money, parse_date, rfc2822
-from .listing import BadRequest, bool_arg, page_of, paging, select
+from .formats import money, rfc2822
+from .listing import bool_arg, date_arg, int_arg, page_of, paging, select
 from .responses import json_response, v2_error
 
 blueprint = Blueprint("bc_legacy_v2", __name__)
 
 
-def _int(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except ValueError as error:
-        raise BadRequest(name, "must be an integer") from error
-
-
-def _date(name: str) -> int | None:
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        return parse_date(raw)
-    except ValueError as error:
-        raise BadRequest(name, "must be an RFC-2822 or ISO-8601 date") from error
-
-
 def _ranges() -> dict[str, tuple[int | None, int | None]]:
-    return {"id": (_int("min_id"), _int("max_id")),
-            "created": (_date("min_date_created"), _date("max_date_created")),
-            "modified": (_date("min_date_modified"), _date("max_date_modified"))}
+    return {"id": (int_arg("min_id"), int_arg("max_id")),
+            "created": (date_arg("min_date_created"), date_arg("max_date_created")),
+            "modified": (date_arg("min_date_modified"), date_arg("max_date_modified"))}
 
 
 def _link(store_hash: str, resource: str) -> dict:
@@ -107,7 +87,7 @@ def _customer_selection() -> list[int] | object:
     for name in ("first_name", "last_name", "company", "phone"):
         if request.args.get(name):
             checks.append(lambda r, n=name, v=request.args[name]: r[n] == v)
-    group = _int("customer_group_id")
+    group = int_arg("customer_group_id")
     if group is not None:
         checks.append(lambda r: r["customer_group_id"] == group)
     keep = (lambda r: all(check(r) for check in checks)) if checks else None
@@ -207,7 +187,7 @@ def _product_selection():
     for name in ("name", "sku"):
         if request.args.get(name):
             checks.append(lambda r, n=name, v=request.args[name]: r[n] == v)
-    brand = _int("brand_id")
+    brand = int_arg("brand_id")
     if brand is not None:
         checks.append(lambda r: r["brand_id"] == brand)
     visible = bool_arg("is_visible")

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from flask import Blueprint, g, request
 
 from .context import emulator, requires_scope
-from .listing import BadRequest, page_of, paging, select
+from .listing import BadRequest, date_arg, int_arg, page_of, paging, select
 from .responses import json_response, v2_error
 from .store import ORDER_GUEST
 
@@ -91,28 +91,6 @@ def _consignments(record: dict, store_hash: str, full: bool) -> dict:
     return {"pickups": [], "shipping": shipping, "downloads": downloads, "email": {"gift_certificates": []}}
 
 
-def _int(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return int(raw)
-    except ValueError as error:
-        raise BadRequest(name, "must be an integer") from error
-
-
-def _date(name: str) -> int | None:
-    from .formats import parse_date
-
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        return parse_date(raw)
-    except ValueError as error:
-        raise BadRequest(name, "must be an RFC-2822 or ISO-8601 date") from error
-
-
 def _view(store, deleted: str, status_id: int | None, guests: bool) -> tuple[str, object]:
     """The named subset of orders a listing shows, and who is in it (by per-order flags)."""
     statuses, flags = store.order_status, store.order_flags
@@ -144,17 +122,17 @@ def _selection() -> Sequence[int]:
         if modes.order_is_deleted == "refused":
             raise BadRequest("is_deleted", "is not a supported filter")
         deleted = ""  # "ignored": the default view is answered
-    status_id = _int("status_id")
-    customer_id = _int("customer_id")
+    status_id = int_arg("status_id")
+    customer_id = int_arg("customer_id")
     if customer_id == 0 and modes.guest_order_filter == "ignored":
         customer_id = None  # dropped: every order of the view, guests or not
     view, keep = _view(store, deleted, status_id, customer_id == 0)
-    modified_until = _date("max_date_modified")
+    modified_until = date_arg("max_date_modified")
     if modified_until is not None and modes.order_max_date_modified == "exclusive":
         modified_until -= 1  # whole seconds: "before that second"
-    ranges = {"id": (_int("min_id"), _int("max_id")),
-              "created": (_date("min_date_created"), _date("max_date_created")),
-              "modified": (_date("min_date_modified"), modified_until)}
+    ranges = {"id": (int_arg("min_id"), int_arg("max_id")),
+              "created": (date_arg("min_date_created"), date_arg("max_date_created")),
+              "modified": (date_arg("min_date_modified"), modified_until)}
     ids = None  # a customer's or an e-mail's orders: found by lookup, not by a walk
     if customer_id is not None and customer_id != 0:
         ids = store.order_ids_by_customer(customer_id) if customer_id > 0 else set()

@@ -71,6 +71,28 @@ def int_list(name: str) -> set[int] | None:
         raise BadRequest(name, "must be a comma-separated list of integers") from error
 
 
+def int_arg(name: str) -> int | None:
+    """A whole-number query parameter; None when absent or blank."""
+    raw = request.args.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return int(raw)
+    except ValueError as error:
+        raise BadRequest(name, "must be an integer") from error
+
+
+def date_arg(name: str) -> int | None:
+    """A v2 date query parameter (RFC 2822 or ISO 8601) as epoch seconds; None when absent."""
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        return parse_date(raw)
+    except ValueError as error:
+        raise BadRequest(name, "must be an RFC-2822 or ISO-8601 date") from error
+
+
 def bool_arg(name: str) -> bool | None:
     """A ``true``/``false`` (or ``1``/``0``) query parameter; None when absent."""
     raw = request.args.get(name)
