@@ -7,6 +7,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from host import migrations
+from host.plugin_cli import plugins_command
 from host.plugins import PluginHost
 
 db_cli = AppGroup("db", help="Create or upgrade the database schema.")
@@ -62,4 +63,5 @@ def init_app(app: Flask, plugins: PluginHost) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(sync_command)
     app.cli.add_command(scheduler_command)
+    app.cli.add_command(plugins_command)
     plugins.add_commands(app.cli)
