@@ -28,14 +28,18 @@ def current_command() -> None:
 
 
 @click.command("sync")
-@click.argument("store_hash")
+@click.argument("store_hash", metavar="ACCOUNT")
+@click.option("--source", default=None, metavar="NAME",
+              help="The source plugin of the store (needed when two sources have a store with this id).")
 @click.option("--full", is_flag=True, help="Read every stream from the start (unchanged records are still not re-sent).")
 @with_appcontext
-def sync_command(store_hash: str, full: bool) -> None:
-    """Run one sync cycle of the store's connection now, in the foreground."""
+def sync_command(store_hash: str, source: str | None, full: bool) -> None:
+    """Run one sync cycle of the store's connection now, in the foreground.
+
+    ACCOUNT is the store's id in its source (a BigCommerce store hash)."""
     from host.sync.console import run_cycle_with_progress
 
-    raise SystemExit(run_cycle_with_progress(store_hash, full=full))
+    raise SystemExit(run_cycle_with_progress(store_hash, source=source, full=full))
 
 
 @click.command("scheduler")

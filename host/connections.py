@@ -27,6 +27,34 @@ def find(session: Session, source: str, account: str) -> Connection | None:
     )
 
 
+def find_by_account(session: Session, account: str, source: str | None = None) -> Connection:
+    """The connection of ``account`` (from ``source`` when given), for commands an admin types.
+
+    Two sources may each have a store with the same account id: without ``source`` that is refused
+    (``LookupError`` naming the sources) rather than one picked silently. ``LookupError``'s message
+    says what is wrong in an admin's words."""
+    query = select(Connection).where(Connection.source_account == account).order_by(Connection.source)
+    found = list(session.scalars(query))
+    if source is not None:
+        chosen = [connection for connection in found if connection.source == source]
+        if chosen:
+            return chosen[0]
+        others = ", ".join(connection.source for connection in found)
+        raise LookupError(
+            f"no connection for store {account} from source {source}"
+            + (f" (it has one from: {others})" if others else "")
+        )
+    if not found:
+        raise LookupError(f"no connection for store {account}")
+    if len(found) > 1:
+        names = ", ".join(connection.source for connection in found)
+        raise LookupError(
+            f"store {account} has connections from more than one source ({names}): "
+            "choose one with --source NAME"
+        )
+    return found[0]
+
+
 def install(
     session: Session,
     *,

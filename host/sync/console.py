@@ -1,15 +1,15 @@
-"""``flask --app host sync STORE_HASH``: one cycle in the foreground, with a progress bar per
-stream and a summary table at the end."""
+"""``flask --app host sync [--source NAME] STORE_HASH``: one cycle in the foreground, with a
+progress bar per stream and a summary table at the end."""
 
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import select
 
+from host.connections import find_by_account
 from host.db import get_db
-from host.models import Connection
 from host.sync.cycle import run_cycle
 from host.sync.runs import COUNTERS
 
@@ -17,17 +17,22 @@ QUIET_UNLESS_USED = ("contacts", "enrolments")  # shown only when they did somet
 
 
 def run_cycle_with_progress(
-    store_hash: str, *, full: bool = False, console: Console | None = None
+    store_hash: str,
+    *,
+    source: str | None = None,
+    full: bool = False,
+    console: Console | None = None,
 ) -> int:
-    """Run the cycle; answer the process exit code (0 finished, 1 not run or failed, 2 partial)."""
+    """Run the cycle of the store's connection (from ``source``; may be left out when only one
+    source has a store with this id); answer the process exit code (0 finished, 1 not run, not
+    found, ambiguous or failed, 2 partial)."""
     console = console or Console()
     with get_db().transaction() as session:
-        connection_id = session.scalar(
-            select(Connection.id).where(Connection.source_account == store_hash)
-        )
-    if connection_id is None:
-        console.print(f"[red]no connection for store {store_hash}[/red]")
-        return 1
+        try:
+            connection_id = find_by_account(session, store_hash, source).id
+        except LookupError as error:
+            console.print(f"[red]{escape(str(error))}[/red]", soft_wrap=True)
+            return 1
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description:<12}"),
