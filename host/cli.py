@@ -42,6 +42,36 @@ def sync_command(store_hash: str, source: str | None, full: bool) -> None:
     raise SystemExit(run_cycle_with_progress(store_hash, source=source, full=full))
 
 
+@click.command("login-link")
+@click.argument("account")
+@click.option("--source", default=None, metavar="NAME",
+              help="The source plugin of the store (needed when two sources have a store with this id).")
+@click.option("--minutes", default=15, show_default=True, type=click.IntRange(1, 24 * 60),
+              help="How long the link can be used (it signs in once).")
+@with_appcontext
+def login_link_command(account: str, source: str | None, minutes: int) -> None:
+    """Print a sign-in link to the settings pages of the store's connection, for its merchant.
+
+    The link is on [host] public_url, signed with the app's secret key, works once and expires
+    after --minutes. Whoever opens it manages the connection: give it to the merchant only."""
+    from flask import current_app
+
+    from host.connections import find_by_account
+    from host.db import get_db
+    from host.web.login_link import make_link
+
+    with get_db().transaction() as session:
+        try:
+            connection = find_by_account(session, account, source)
+        except LookupError as error:
+            raise click.ClickException(str(error)) from None
+        try:
+            link = make_link(current_app._get_current_object(), connection, minutes=minutes)
+        except ValueError as error:
+            raise click.ClickException(str(error)) from None
+    click.echo(link)
+
+
 @click.command("scheduler")
 @with_appcontext
 def scheduler_command() -> None:
@@ -66,6 +96,7 @@ def scheduler_command() -> None:
 def init_app(app: Flask, plugins: PluginHost) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(sync_command)
+    app.cli.add_command(login_link_command)
     app.cli.add_command(scheduler_command)
     app.cli.add_command(plugins_command)
     plugins.add_commands(app.cli)

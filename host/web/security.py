@@ -11,7 +11,7 @@ Every request is bounded before it is parsed: the body (``[host] max_request_byt
 the webhook receiver reads at most 16 KiB), the query string (8 KiB), the number of form fields
 (200) and each field's length (4,096 characters; each form's own rules are tighter). JSON is
 decoded with a bounded nesting depth (``parse_json``). Signed query strings (the control
-panel's ``signed_payload_jwt``, the install's one-time ``code``) are replaced by ``[scrubbed]``
+panel's ``signed_payload_jwt``, the install's one-time ``code``, a sign-in link's ``login_token``) are replaced by ``[scrubbed]``
 in every log record, the web server's access log included.
 """
 
@@ -44,7 +44,9 @@ MAX_QUERY_BYTES = 8 * 1024
 MAX_FORM_FIELDS = 200
 MAX_FIELD_CHARS = 4096
 # Query parameters whose values are credentials: never written to a log.
-SIGNED_PARAMETERS = ("signed_payload_jwt", "signed_payload", "code", "access_token", "client_secret")
+SIGNED_PARAMETERS = (
+    "signed_payload_jwt", "signed_payload", "code", "access_token", "client_secret", "login_token",
+)
 _SIGNED_VALUE = re.compile(r"(?P<name>\b(?:" + "|".join(SIGNED_PARAMETERS) + r")=)[^&\s\"']+")
 ERROR_TITLES = {
     400: ("Request not understood", "This request could not be understood. Go back and try again."),

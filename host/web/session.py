@@ -1,4 +1,5 @@
-"""The merchant's session: opened only by a verified load (or install) callback, bound to one store.
+"""The merchant's session: opened only by a verified load (or install) callback, or by an admin's
+signed sign-in link (``host.web.login_link``), bound to one store.
 
 The session names the connection, the store it belongs to and the moment that store was
 installed (so a connection id reused after an uninstall opens nothing), and the user the
@@ -36,20 +37,21 @@ def store_key(connection: Connection) -> str:
     return f"{connection.source}:{connection.source_account}:{installed}"
 
 
-def session_values(connection: Connection, user: dict[str, Any]) -> dict[str, Any]:
-    """What a verified callback puts in the session for ``connection`` and ``user``."""
+def session_values(connection: Connection, user: dict[str, Any], *, via: str | None = None) -> dict[str, Any]:
+    """What a verified callback puts in the session for ``connection`` and ``user``; ``via`` names
+    a sign-in that is not a store user's (``"login_link"``: an admin's sign-in link)."""
     return {
         "connection_id": connection.id,
         "store": store_key(connection),
-        "user": {"id": user.get("id"), "email": user.get("email")},
+        "user": {"id": user.get("id"), "email": user.get("email"), **({"via": via} if via else {})},
         "seen": int(time.time()),
     }
 
 
-def login_merchant(connection: Connection, user: dict[str, Any]) -> None:
+def login_merchant(connection: Connection, user: dict[str, Any], *, via: str | None = None) -> None:
     """Bind this browser session to one connection and user (call only after verifying the caller)."""
     session.clear()
-    session.update(session_values(connection, user))
+    session.update(session_values(connection, user, via=via))
     session.permanent = True
 
 
@@ -92,7 +94,10 @@ def current_connection() -> Connection:
 
 
 def _user_still_allowed(connection: Connection) -> bool:
-    """A user removed from the app in the store loses the session they already had."""
+    """A user removed from the app in the store loses the session they already had. A session
+    opened by an admin's sign-in link (host.web.login_link) names no store user: not asked."""
+    if (session.get("user") or {}).get("via") == "login_link":
+        return True
     source = get_plugins().sources.get(connection.source)
     user_id = (session.get("user") or {}).get("id")
     return source is None or source.user_allowed(connection, user_id)
