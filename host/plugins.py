@@ -93,6 +93,15 @@ def _call(impl: pluggy.HookImpl, kwargs: dict[str, Any]) -> Any:
     return impl.function(*(kwargs[name] for name in impl.argnames))
 
 
+def _connection_id(connection: Any) -> Any:
+    """The connection's id for a log line, or None: after_sync_cycle may get a row deleted
+    under the cycle, which cannot load its id (and must not make the notification raise)."""
+    try:
+        return getattr(connection, "id", None)
+    except Exception:
+        return None
+
+
 class PluginHost:
     """The plugin manager and a typed facade over its hooks.
 
@@ -265,19 +274,18 @@ class PluginHost:
         The log names the plugin and the hook, with the traceback and a reference; the
         arguments themselves (a connection and its secrets) are never logged, only the
         connection's id."""
-        connection_id = getattr(kwargs.get("connection"), "id", None)
-        about = f" for connection {connection_id}" if connection_id is not None else ""
         for impl in self._impls(hook_name):
             try:
                 _call(impl, kwargs)
             except Exception as error:
+                connection_id = _connection_id(kwargs.get("connection"))
                 log_unexpected(
                     log,
                     error,
                     "plugin %r failed in %s%s; the host carries on and still calls the other plugins",
                     self.label(impl.plugin_name),
                     hook_name,
-                    about,
+                    f" for connection {connection_id}" if connection_id is not None else "",
                 )
 
     def connection_ready(self, connection) -> None:

@@ -231,6 +231,32 @@ def test_a_failing_before_sync_cycle_does_not_stop_the_others(make_app, caplog):
     assert "plugin 'BeforeFails' failed in before_sync_cycle" in caplog.text
 
 
+def test_a_connection_deleted_under_the_hook_is_still_notified_and_failures_logged(make_app, caplog):
+    """after_sync_cycle may get a connection row removed during the cycle: its id cannot load."""
+
+    class DeletedConnection:
+        @property
+        def id(self):
+            raise RuntimeError("Instance has been deleted")  # as SQLAlchemy's ObjectDeletedError
+
+    class Seeing:
+        def __init__(self):
+            self.seen = []
+
+        @hookimpl
+        def after_sync_cycle(self, connection, run):
+            self.seen.append(run)
+
+    seeing = Seeing()
+    plugins = make_app(PLUGINS={"enabled": ["smtp"]}, PLUGIN_MODULES=[seeing, Failing()]).extensions[
+        "host.plugins"
+    ]
+    with caplog.at_level(logging.ERROR, logger="host.plugins"):
+        plugins.after_sync_cycle(DeletedConnection(), "the run")
+    assert seeing.seen == ["the run"]
+    assert "plugin 'Failing' failed in after_sync_cycle; the host carries on" in caplog.text
+
+
 # ---------------------------------------------------------------- flask --app host plugins
 def plugin_blocks(output: str) -> dict[str, list[str]]:
     blocks: dict[str, list[str]] = {}
