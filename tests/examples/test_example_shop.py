@@ -141,24 +141,57 @@ def connected(example) -> Connection:
     return example.connection()
 
 
+STORE_URL = "https://acme.example"  # what the fake shop answers as the shop's URL
+
+
+def instant(value: str) -> str:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC).isoformat()
+
+
+def address_truth(raw: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The canonical address fields the suite compares, from the shop's own address."""
+    if not raw:
+        return None
+    return {
+        "first_name": raw["first_name"],
+        "last_name": raw["last_name"],
+        "address1": raw["line1"],
+        "city": raw["city"],
+        "state": raw["state"],
+        "region": f"{raw['country_code']}-{raw['state_code']}",  # ISO 3166-2, from the shop's codes
+        "postcode": raw["postcode"],
+        "country": raw["country"],
+        "country_code": raw["country_code"],
+    }
+
+
 def truth(shop: FakeShop, stream: str) -> dict[str, dict[str, Any]]:
     """What each stream must say, read from the shop's own records."""
     rows = shop.resources[stream].values()
     if stream == "customers":
         return {
             str(row["id"]): {
-                "email": row["email"],
+                "email": row.get("email"),
                 "first_name": row["first_name"],
                 "last_name": row["last_name"],
                 "company": row.get("company"),
                 "notes": row.get("note") or None,
                 "is_guest": False,
+                "addresses": [address_truth(item) for item in row.get("addresses") or []],
             }
             for row in rows
         }
     if stream == "subscribers":
         return {
-            str(row["id"]): {"email": row["email"], "opted_in": row["status"] == "subscribed"}
+            str(row["id"]): {
+                "email": row["email"],
+                "opted_in": row["status"] == "subscribed",
+                "consent": {
+                    "date": instant(row["created_at"]),
+                    "url": (row.get("consent") or {}).get("page_url") or STORE_URL,
+                    "ip": (row.get("consent") or {}).get("ip"),
+                },
+            }
             for row in rows
         }
     if stream == "orders":
@@ -169,6 +202,8 @@ def truth(shop: FakeShop, stream: str) -> dict[str, dict[str, Any]]:
                 "total": row["total"],
                 "is_incomplete": row["status"] == "abandoned",
                 "is_deleted": bool(row.get("archived")),
+                "billing_address": address_truth(row.get("billing_address")),
+                "shipping_address": address_truth(row.get("shipping_address")),
             }
             for row in rows
         }
@@ -238,6 +273,22 @@ class TestExampleShopConformance(SourceConformance):
                 example.shop.failing_status = 503
 
         return break_
+
+    @pytest.fixture
+    def conformance_page_limit(self, example):
+        def shorten() -> int:
+            example.shop.max_limit = 5
+            return 5
+
+        return shorten
+
+    @pytest.fixture
+    def conformance_malformed(self, example):
+        def inject() -> tuple[str, str]:
+            broken = example.shop.add("customers", first_name="No", last_name="Email")  # no email
+            return "customers", str(broken["id"])
+
+        return inject
 
 
 def test_the_installed_package_is_found_by_name_and_can_be_disabled(make_app, installed_example):
