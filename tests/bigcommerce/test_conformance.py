@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from host.testing.source_conformance import SourceConformance
+from host.sources import Page, Source
+from host.testing.source_conformance import SourceConformance, check_reads_by_id
 from tests.bigcommerce.truth import listed_orders, truth
 
 
@@ -93,3 +94,53 @@ class TestBigCommerceConformance(SourceConformance):
             return "customers", str(created["data"]["id"])
 
         return inject
+
+
+class _Wrong(Source):
+    """The BigCommerce source with one thing wrong in every record it reads."""
+
+    name, title = "wrong_bigcommerce", "Wrong BigCommerce"
+
+    def __init__(self, inner: Source, wrong) -> None:
+        self.inner, self.wrong = inner, wrong
+
+    def streams(self):
+        return self.inner.streams()
+
+    def read(self, connection, stream, **kwargs):
+        for page in self.inner.read(connection, stream, **kwargs):
+            yield Page(records=[self.wrong(stream.kind, dict(r)) for r in page.records])
+
+
+def _opted_in(kind, record):
+    return {**record, "opted_in": True} if kind == "subscriber" else record
+
+
+def _never_abandoned(kind, record):
+    return {**record, "is_incomplete": False} if kind == "order" else record
+
+
+def _no_addresses(kind, record):
+    return {**record, "addresses": []} if kind == "customer" else record
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (_opted_in, r"subscribers \d+: opted_in: read True, the platform holds False"),
+        (_never_abandoned, r"orders \d+: is_incomplete: read False, the platform holds True"),
+        (_no_addresses, r"customers \d+: addresses: read \[\], the platform holds \[\{"),
+    ],
+)
+def test_the_suite_fails_a_wrong_bigcommerce_read(bigcommerce, wrong, message):
+    """Incomplete orders are not listed: reads by id are where an unflagged one shows."""
+    connection = bigcommerce.connection()
+
+    def by_id(stream: str) -> dict:
+        return truth(bigcommerce.state(), stream, connection.store_url, by_id=True)
+
+    with bigcommerce.app.app_context():
+        source = bigcommerce.source()
+        check_reads_by_id(source, connection, by_id)
+        with pytest.raises(AssertionError, match=message):
+            check_reads_by_id(_Wrong(source, wrong), connection, by_id)
