@@ -17,8 +17,8 @@ from emulators.bigcommerce.generator import StoreSpec
 from emulators.common import start_server
 from host.db import get_db
 from host.models import Base, Connection
+from host.testing import serve
 from plugins.bigcommerce.pacing import RetryPolicy
-from tests.support import serve
 
 CLIENT_ID = "connector-host-test-app"
 CLIENT_SECRET = "test-client-secret-3f9a-long-enough-for-hs256"

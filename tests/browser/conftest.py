@@ -29,7 +29,7 @@ from emulators.engagement_cloud import create_app as create_engagement_cloud_emu
 from host.db import get_db
 from host.models import Base
 from host.scheduler import HostScheduler
-from tests.support import serve
+from host.testing import serve
 from tests.web.smtp_server import local_smtp_server
 
 REPOSITORY = Path(__file__).resolve().parents[2]

@@ -26,16 +26,20 @@ from sqlalchemy import text
 from host import connections
 from host.db import get_db
 from host.errors import ConfigurationError, TransientError
-from host.hookspecs import hookimpl
-from host.models import Base, Connection
+from host.models import Connection
 from host.plugins import ENTRY_POINT_GROUP
 from host.records import validation_errors
-from host.settings import save_settings
-from host.sync import run_cycle
+from host.testing import (
+    FakeDestination,
+    FakeDestinationPlugin,
+    connect,
+    create_schema,
+    load_connection,
+    serve,
+    sync,
+)
 from host.testing.source_conformance import SourceConformance, read_all
 from tests.examples.fake_shop import API_KEY, SHOP, FakeShop
-from tests.support import serve
-from tests.sync.fakes import FakeDestination, FakeMapper
 
 EXAMPLE_PACKAGE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "example_shop"
 
@@ -65,21 +69,6 @@ def installed_example(tmp_path_factory):
     for name in [name for name in sys.modules if name.split(".")[0] == "example_shop"]:
         del sys.modules[name]
     importlib.invalidate_caches()
-
-
-class DestinationPlugin:
-    """A throwaway in-memory destination and its mapper, for the end-to-end cycle."""
-
-    def __init__(self) -> None:
-        self.destination, self.mapper = FakeDestination(), FakeMapper()
-
-    @hookimpl
-    def register_destinations(self, register):
-        register(self.destination)
-
-    @hookimpl
-    def register_mappers(self, register):
-        register(self.mapper)
 
 
 @dataclass
@@ -125,10 +114,9 @@ def example(make_app, installed_example, shop_server):
     from example_shop.client import RetryPolicy
 
     server, url = shop_server
-    server.shop, plugin = FakeShop(), DestinationPlugin()
+    server.shop, plugin = FakeShop(), FakeDestinationPlugin()  # the kit's in-memory destination
     app = make_app(PLUGINS={"example_shop": {"base_url": url}}, PLUGIN_MODULES=[plugin])
-    with app.app_context():
-        Base.metadata.create_all(get_db().engine)
+    create_schema(app)
     sleeps: list[float] = []
     app.extensions["host.plugins"].source("example_shop").retry = RetryPolicy(sleep=sleeps.append)
     return ShopWorld(app, server.shop, sleeps, plugin.destination)
@@ -367,15 +355,12 @@ def test_a_sync_cycle_brings_the_shop_to_the_destination_and_then_only_its_chang
     example, connected
 ):
     shop, destination = example.shop, example.destination
-    with example.app.app_context(), get_db().transaction() as session:
-        connection = session.get(Connection, connected.id)
-        connection.destination, connection.destination_account = "fake_dest", "fake"
-        connection.destination_secrets = {"password": "secret"}
-        connection.connected_at = datetime.now(UTC)
-        books = {"customers_book_id": "B-customers", "subscribers_book_id": "B-subscribers"}
-        save_settings(session, connection, "contacts", books)
-    with example.app.app_context():
-        assert run_cycle(connected.id).status == "finished"
+    books = {"customers_book_id": "B-customers", "subscribers_book_id": "B-subscribers"}
+    assert connect(example.app, "example_shop", SHOP, contacts=books) == connected.id
+    attached = load_connection(example.app, connected.id)
+    assert (attached.destination, attached.destination_account) == ("fake_dest", "fake")
+    assert attached.source_secrets == {"api_key": API_KEY}  # the shop's own install is kept
+    assert sync(example.app, connected.id).status == "finished"
 
     orders = shop.resources["orders"].values()
     counting = [o for o in orders if o["status"] != "abandoned" and not o.get("archived")]
@@ -393,7 +378,6 @@ def test_a_sync_cycle_brings_the_shop_to_the_destination_and_then_only_its_chang
     renamed = shop.resources["customers"][3]
     shop.change("customers", 3, first_name="Renamed")
     written_before = sum(destination.writes.values())
-    with example.app.app_context():
-        assert run_cycle(connected.id).status == "finished"
+    assert sync(example.app, connected.id).status == "finished"
     assert destination.contacts[renamed["email"]]["payload"]["fields"]["FIRSTNAME"] == "Renamed"
     assert sum(destination.writes.values()) == written_before + 1  # nothing else is re-sent

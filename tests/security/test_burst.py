@@ -15,9 +15,9 @@ from sqlalchemy import event, text
 from host.db import get_db
 from host.inbox import InboxUnavailable, InboxWriter, _Pending, upsert_events
 from host.models import Base, Connection
+from host.testing import serve
 from plugins.bigcommerce.webhooks import SECRET_HEADER
 from tests.security.conftest import CLIENT_ID, CLIENT_SECRET, install
-from tests.support import serve
 from tests.web.conftest import Merchant, install_store
 
 

@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 
 from host.db import get_db
 from host.models import Connection, UsedCallbackToken
+from host.testing import serve
 from tests.security.conftest import CLIENT_ID, CLIENT_SECRET, USER, install
-from tests.support import serve
 
 CALLBACKS = ("load", "uninstall", "remove_user")
 SCRIPT = '<script>alert("owned")</script>'

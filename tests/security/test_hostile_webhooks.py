@@ -10,8 +10,8 @@ import socket
 import pytest
 from werkzeug.test import EnvironBuilder
 
+from host.testing import serve
 from plugins.bigcommerce.webhooks import SECRET_HEADER
-from tests.support import serve
 
 SCRIPT = '<script>alert("owned")</script>'
 SQL = "1; DROP TABLE webhook_inbox; --"
