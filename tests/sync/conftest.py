@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from host.db import get_db
-from host.models import Base, Connection, Enrolment, EnrolmentCall, LedgerEntry
+from host.models import Connection, Enrolment, EnrolmentCall, LedgerEntry
 from host.settings import save_settings
 from host.sync import run_cycle
 from host.sync.cursors import parse_time
+from host.testing import connect, create_schema
 from tests.sync.fakes import CONNECTED_AT, FakePlugin
 
 PROGRAMS = {
@@ -91,23 +92,15 @@ def make_world(make_app) -> World:
     app = make_app(
         PLUGIN_MODULES=[plugin], PLUGINS={"enabled": ["enrolments"]}, SYNC={"max_attempts": 3, "enrolment_interval_seconds": 0}
     )
-    with app.app_context(), get_db().transaction() as session:
-        Base.metadata.create_all(get_db().engine)
-        connection = Connection(
-            source="fake_store",
-            source_account="store-1",
-            destination="fake_dest",
-            destination_secrets={"password": "secret"},
-            connected_at=parse_time(CONNECTED_AT),
-        )
-        session.add(connection)
-        session.flush()
-        save_settings(
-            session,
-            connection,
-            "contacts",
-            {"customers_book_id": "B-customers", "subscribers_book_id": "B-subscribers"},
-        )
-        save_settings(session, connection, "automation", PROGRAMS)
-        connection_id = connection.id
+    create_schema(app)
+    connection_id = connect(  # installed and connected as the pages do (host.testing)
+        app,
+        "fake_store",
+        "store-1",
+        destination="fake_dest",
+        credentials={"password": "secret"},
+        contacts={"customers_book_id": "B-customers", "subscribers_book_id": "B-subscribers"},
+        automation=PROGRAMS,
+        connected_at=parse_time(CONNECTED_AT),
+    )
     return World(app, plugin, connection_id)
