@@ -3,12 +3,15 @@ through the ``pytest11`` entry point, for a plugin author's tests in a project o
 
 from __future__ import annotations
 
+import configparser
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import textwrap
 import xml.etree.ElementTree as ET
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -69,6 +72,33 @@ def test_the_fixtures_are_the_installed_pytest_plugin(request):
     for name in ("make_app", "app", "client", "runner", "no_real_network", "isolated_environment"):
         (definition,) = request._fixturemanager.getfixturedefs(name, request.node)
         assert definition.func.__module__ == "host.testing.pytest_plugin", name
+
+
+def test_the_wheel_ships_the_kit_and_its_entry_point(tmp_path):
+    """What ``pip install connector-host`` installs: the kit, and nothing of ``tests/``."""
+    repository = Path(__file__).resolve().parents[1]
+    source = tmp_path / "source"  # pip builds in place: build a copy, keep the repository clean
+    shutil.copytree(repository, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "instance", "build", "dist", "*.egg-info", "__pycache__", "node_modules",
+        "demo-state", ".pytest_cache", ".ruff_cache",
+    ))
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+         "--no-index", "-w", str(tmp_path / "wheels"), str(source)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = (tmp_path / "wheels").glob("connector_host-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        (metadata,) = [name for name in names if name.endswith(".dist-info/entry_points.txt")]
+        declared = configparser.ConfigParser()
+        declared.read_string(archive.read(metadata).decode())
+    kit = {f"host/testing/{module}.py" for module in
+           ("__init__", "pytest_plugin", "server", "destination", "connections", "source_conformance")}
+    assert kit <= names
+    assert not [name for name in names if name.startswith("tests/")]
+    assert dict(declared["pytest11"]) == {"connector_host": "host.testing.pytest_plugin"}
 
 
 def test_a_plugin_project_gets_the_fixtures_without_any_conftest(tmp_path):
