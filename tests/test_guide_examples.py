@@ -23,10 +23,7 @@ EXCERPT = re.compile(
 )
 # Excerpts known to be out of date, outside the sections this check came with: fix the guide,
 # then drop the entry (the strict xfail fails as soon as the excerpt is right again).
-STALE = {
-    "plugins/bigcommerce/webhooks.py": "section 2.6 shows the inbox upsert as BigCommerce's; it "
-    "is host/inbox.py's upsert_event now (the receiver calls inbox_writer(app).store)",
-}
+STALE: dict[str, str] = {}
 RUNNABLE = re.compile(r"^<!-- run: (?P<file>[\w./-]+\.py) -->\n```python\n(?P<code>.*?)^```", re.M | re.S)
 
 
