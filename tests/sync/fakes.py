@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from host.hookspecs import hookimpl
 from host.sources import Page, Source, Stream
-from host.testing import FakeDestination, FakeMapper
+from host.testing import FakeDestinationPlugin
 
 
 def at(day: int, hour: int = 0) -> str:
@@ -123,20 +123,13 @@ class FakeSource(Source):
             yield Page([dict(r) for r in records[start : start + stream.page_size]])
 
 
-class FakePlugin:
-    """Registers one fake source, destination and mapper."""
+class FakePlugin(FakeDestinationPlugin):
+    """Registers one fake source, and the kit's fake destination and mapper."""
 
     def __init__(self):
-        self.source, self.destination, self.mapper = FakeSource(), FakeDestination(), FakeMapper()
+        super().__init__()
+        self.source = FakeSource()
 
     @hookimpl
     def register_sources(self, register):
         register(self.source)
-
-    @hookimpl
-    def register_destinations(self, register):
-        register(self.destination)
-
-    @hookimpl
-    def register_mappers(self, register):
-        register(self.mapper)
