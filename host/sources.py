@@ -89,3 +89,30 @@ class Source(ABC):
             if stream.name == name:
                 return stream
         raise KeyError(f"{self.name} has no stream named {name!r}")
+
+
+# ``HttpSource`` and its parts live in ``host.http_source`` (which builds on this module); they
+# are importable from here too: ``from host.sources import HttpSource, HttpStream``.
+_HTTP_NAMES = frozenset(
+    {
+        "CursorPaginator",
+        "HttpClient",
+        "HttpPage",
+        "HttpPaginator",
+        "HttpSource",
+        "HttpStream",
+        "NextLinkPaginator",
+        "OffsetPaginator",
+        "PageNumberPaginator",
+        "RateLimit",
+        "RetryPolicy",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HTTP_NAMES:
+        from host import http_source
+
+        return getattr(http_source, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

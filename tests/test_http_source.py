@@ -1,0 +1,347 @@
+"""``host.http_source.HttpSource`` against a small loopback fake API: every pagination style,
+the overlap, retries and back-off (a recording sleep), pacing from headers, the sorting of
+failures, reads by id and a malformed row passed on."""
+
+from __future__ import annotations
+
+import math
+import socket
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from flask import Flask, jsonify, request
+
+from host.errors import ConfigurationError, RecordError, TransientError
+from host.models import Connection
+from host.records import validation_errors
+from host.sources import (
+    CursorPaginator,
+    HttpSource,
+    HttpStream,
+    NextLinkPaginator,
+    OffsetPaginator,
+    PageNumberPaginator,
+    RateLimit,
+    RetryPolicy,
+)
+from host.testing import serve
+from host.testing.source_conformance import read_all, read_pages
+
+TOKEN = "tok-9f2e"
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class FakeApi:
+    """23 items an hour apart; ``max_limit`` caps pages; faults are answered first, in turn."""
+
+    def __init__(self) -> None:
+        self.items = [
+            {"id": n, "email": f"person{n}@example.com", "updated_at": stamp(START + timedelta(hours=n))}
+            for n in range(1, 24)
+        ]
+        self.max_limit = 5
+        self.faults: list[tuple[int, dict[str, str]]] = []
+        self.headers: list[dict[str, str]] = []  # extra headers of the answers, in turn
+        self.calls: list[dict[str, str]] = []  # each call's query
+        self.app = self._app()
+
+    def rows(self) -> list[dict[str, Any]]:
+        rows = self.items
+        if request.args.get("updated_since"):
+            since = datetime.fromisoformat(request.args["updated_since"].replace("Z", "+00:00"))
+            rows = [r for r in rows if datetime.fromisoformat(r["updated_at"].replace("Z", "+00:00")) >= since]
+        if request.args.get("ids"):
+            wanted = set(request.args["ids"].split(","))
+            rows = [r for r in rows if str(r["id"]) in wanted]
+        return rows
+
+    def _app(self) -> Flask:
+        app = Flask("fake_http_api")
+
+        @app.before_request
+        def gate():
+            self.calls.append(request.args.to_dict())
+            if self.faults:
+                status, headers = self.faults.pop(0)
+                return jsonify(error="fault"), status, headers
+            if request.headers.get("X-Token") != TOKEN:
+                return jsonify(error="bad token"), 401
+            return None
+
+        @app.after_request
+        def extra(response):
+            if self.headers:
+                response.headers.update(self.headers.pop(0))
+            return response
+
+        @app.get("/api/pages")
+        def pages():
+            rows, limit = self.rows(), min(int(request.args.get("limit", 100)), self.max_limit)
+            page = int(request.args.get("page", 1))
+            return jsonify(data=rows[(page - 1) * limit : page * limit],
+                           meta={"pages": max(1, math.ceil(len(rows) / limit))})
+
+        @app.get("/api/offsets")
+        def offsets():
+            rows, limit = self.rows(), min(int(request.args.get("limit", 100)), self.max_limit)
+            offset = int(request.args.get("offset", 0))
+            return jsonify(data=rows[offset : offset + limit], meta={"total": len(rows)})
+
+        @app.get("/api/cursors")
+        def cursors():
+            rows, limit = self.rows(), min(int(request.args.get("limit", 100)), self.max_limit)
+            after = int(request.args.get("cursor", 0))
+            chunk = [r for r in rows if r["id"] > after][:limit]
+            more = chunk and chunk[-1]["id"] < rows[-1]["id"]
+            return jsonify(data=chunk, meta={"next_cursor": str(chunk[-1]["id"]) if more else None})
+
+        @app.get("/api/links")
+        @app.get("/api/link-headers")
+        def links():
+            rows, limit = self.rows(), min(int(request.args.get("limit", 100)), self.max_limit)
+            page = int(request.args.get("page", 1))
+            following = None
+            if page * limit < len(rows):
+                following = f"{request.base_url}?{urlencode({**request.args.to_dict(), 'page': page + 1})}"
+            if request.path.endswith("link-headers"):
+                response = jsonify(rows[(page - 1) * limit : page * limit])  # a bare list
+                if following:
+                    response.headers["Link"] = f'<{following}>; rel="next"'
+                return response
+            return jsonify(data=rows[(page - 1) * limit : page * limit], links={"next": following})
+
+        @app.get("/api/escape")
+        def escape():
+            return jsonify(data=self.items[:2], links={"next": "http://elsewhere.test/api/escape?page=2"})
+
+        @app.get("/api/pages/<int:item_id>")
+        def one(item_id: int):
+            found = [r for r in self.items if r["id"] == item_id]
+            return (jsonify(data=found[0]), 200) if found else (jsonify(error="gone"), 404)
+
+        return app
+
+
+class FakeSource(HttpSource):
+    name = "fake_http"
+    title = "Fake API"
+    rate_limit = RateLimit(remaining_header="X-Left", reset_header="X-Reset", reserve=1)
+
+    def __init__(self, url: str, stream: HttpStream, retry: RetryPolicy) -> None:
+        super().__init__(retry)
+        self.url, self.declared = url, stream
+
+    def streams(self):
+        return (self.declared,)
+
+    def base_url(self, connection):
+        return f"{self.url}/api"
+
+    def auth(self, connection):
+        return {"X-Token": connection.source_secrets["token"]}
+
+    def timeout(self, connection):
+        return 5.0
+
+    def transform(self, stream, raw, connection):
+        return {
+            "id": str(raw["id"]),
+            "email": raw.get("email"),
+            "date_created": raw["updated_at"],
+            "date_modified": raw["updated_at"],
+        }
+
+
+STREAM = HttpStream(
+    name="people",
+    kind="customer",
+    path="/pages",
+    primary_key="id",
+    cursor_field="date_modified",
+    page_size=10,
+    paginator=PageNumberPaginator(pages_field="meta.pages"),
+    since_param="updated_since",
+    ids_param="ids",
+)
+
+
+@pytest.fixture(scope="module")
+def server():
+    holder: dict[str, FakeApi] = {}
+    with serve(lambda environ, start: holder["api"].app(environ, start)) as url:
+        yield holder, url
+
+
+@pytest.fixture
+def world(server):
+    holder, url = server
+    holder["api"] = api = FakeApi()
+    sleeps: list[float] = []
+
+    def source(**changes: Any) -> FakeSource:
+        return FakeSource(url, replace(STREAM, **changes), RetryPolicy(sleep=sleeps.append))
+
+    return api, source, sleeps
+
+
+CONNECTION = Connection(source="fake_http", source_account="acct", source_secrets={"token": TOKEN})
+ALL_IDS = [str(n) for n in range(1, 24)]
+
+
+@pytest.mark.parametrize(
+    ("path", "paginator", "calls"),
+    [
+        ("/pages", PageNumberPaginator(pages_field="meta.pages"), 5),
+        ("/pages", PageNumberPaginator(), 6),  # no page count: up to the empty page
+        ("/offsets", OffsetPaginator(total_field="meta.total"), 5),
+        ("/offsets", OffsetPaginator(), 6),
+        ("/cursors", CursorPaginator(), 5),
+        ("/links", NextLinkPaginator(), 5),
+        ("/link-headers", NextLinkPaginator(link_field=None), 5),
+    ],
+    ids=["page-count", "page-until-empty", "offset-total", "offset-until-empty", "cursor", "link", "link-header"],
+)
+def test_every_pagination_style_reads_every_record_once_in_order(world, path, paginator, calls):
+    api, source, _ = world
+    read = source(path=path, paginator=paginator)
+    pages = read_pages(read, CONNECTION, read.declared)
+    assert [r["id"] for page in pages for r in page] == ALL_IDS
+    assert [len(page) for page in pages] == [5, 5, 5, 5, 3]  # the API capped the page size of 10
+    assert len(api.calls) == calls
+    assert api.calls[0]["limit"] == "10"  # the stream's page size is asked
+
+
+def test_a_short_page_ends_the_listing_only_when_declared(world):
+    api, source, _ = world
+    api.max_limit = 100  # the API serves what is asked
+    read = source(paginator=PageNumberPaginator(short_page_ends=True))
+    assert [r["id"] for r in read_all(read, CONNECTION, read.declared)] == ALL_IDS
+    assert [call["page"] for call in api.calls] == ["1", "2", "3"]  # 10, 10, 3: no empty call
+
+
+def test_incremental_reads_send_the_cursor_minus_the_overlap(world):
+    api, source, _ = world
+    read = source(params={"sort": "updated_at"}, cursor_overlap=timedelta(hours=2))
+    since = (START + timedelta(hours=10, minutes=30)).isoformat()
+    records = read_all(read, CONNECTION, read.declared, since=since)
+    assert api.calls[0]["updated_since"] == "2026-01-01T08:30:00Z"
+    assert api.calls[0]["sort"] == "updated_at"  # the stream's fixed params travel too
+    assert [r["id"] for r in records] == [str(n) for n in range(9, 24)]
+
+
+def test_without_a_since_filter_the_cursor_field_filters_with_the_overlap(world):
+    api, source, _ = world
+    read = source(since_param=None, cursor_overlap=timedelta(hours=1))
+    records = read_all(read, CONNECTION, read.declared, since=stamp(START + timedelta(hours=20)))
+    assert "updated_since" not in api.calls[0]
+    assert [r["id"] for r in records] == ["19", "20", "21", "22", "23"]
+
+
+def test_server_errors_and_rate_limits_are_retried_with_back_off(world):
+    api, source, sleeps = world
+    api.faults = [(503, {}), (502, {}), (429, {"Retry-After": "7"}), (429, {"X-Reset": "3"}), (429, {})]
+    read = source()
+    assert [r["id"] for r in read_all(read, CONNECTION, read.declared)] == ALL_IDS
+    # 5xx: 1 s then 2 s; 429: as told by Retry-After, else the reset header, else back-off
+    assert sleeps == [1.0, 2.0, 7.0, 3.0, 4.0]
+
+
+def test_server_errors_that_outlast_the_retries_are_transient(world):
+    api, source, sleeps = world
+    api.faults = [(500, {})] * 10
+    read = source()
+    with pytest.raises(TransientError, match="kept answering 500") as raised:
+        read_all(read, CONNECTION, read.declared)
+    assert raised.value.area == "people"
+    assert len(api.calls) == read.retry.max_attempts == 5
+    assert sleeps == [1.0, 2.0, 4.0, 8.0]
+
+
+def test_an_unreachable_api_is_transient_after_the_retries(world):
+    _, source, sleeps = world
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    read = source()
+    read.url = f"http://127.0.0.1:{port}"
+    with pytest.raises(TransientError, match="could not be reached"):
+        read_all(read, CONNECTION, read.declared)
+    assert sleeps == [1.0, 2.0, 4.0, 8.0]
+
+
+def test_calls_wait_for_the_reset_when_the_quota_runs_down(world):
+    api, source, sleeps = world
+    api.headers = [{"X-Left": "5", "X-Reset": "9"}, {"X-Left": "1", "X-Reset": "4"}, {"X-Left": "40"}]
+    read = source()
+    assert len(read_all(read, CONNECTION, read.declared)) == 23
+    assert len(sleeps) == 1 and 3.0 < sleeps[0] <= 4.0  # only after the page that left 1 (reserve)
+
+
+@pytest.mark.parametrize(("status", "code"), [(401, "fake_http_unauthorized"), (403, "fake_http_forbidden")])
+def test_refused_credentials_are_a_configuration_error_at_once(world, status, code):
+    api, source, sleeps = world
+    api.faults = [(status, {})]
+    read = source()
+    with pytest.raises(ConfigurationError) as raised:
+        read_all(read, CONNECTION, read.declared)
+    assert raised.value.code == code and raised.value.area == "people" and raised.value.message
+    assert len(api.calls) == 1 and sleeps == []
+
+
+def test_the_credentials_travel_in_the_declared_header_only(world):
+    api, source, _ = world
+    wrong = Connection(source="fake_http", source_account="acct", source_secrets={"token": "nope"})
+    read = source()
+    with pytest.raises(ConfigurationError, match="no longer accepts"):
+        read_all(read, wrong, read.declared)
+    with read.open(CONNECTION) as client:
+        assert TOKEN not in repr(client)
+
+
+def test_other_refusals_are_record_errors(world):
+    _, source, _ = world
+    read = source(path="/nothing-here")
+    with pytest.raises(RecordError, match="HTTP 404"):
+        read_all(read, CONNECTION, read.declared)
+
+
+def test_a_malformed_row_is_passed_on_invalid_never_dropped(world):
+    api, source, _ = world
+    api.items[3]["email"] = None  # transformed, but not a valid customer
+    del api.items[7]["updated_at"]  # the transform itself fails on it
+    read = source()
+    records = read_all(read, CONNECTION, read.declared)
+    assert [r["id"] for r in records] == ALL_IDS
+    invalid = [r["id"] for r in records if validation_errors("customer", r)]
+    assert invalid == ["4", "8"]
+    assert records[7] == {"id": "8"}
+
+
+def test_reads_by_id_send_the_ids_in_chunks(world):
+    api, source, _ = world
+    read = source(ids_per_call=2)
+    records = read_all(read, CONNECTION, read.declared, ids=["3", "17", "5", "999"])
+    assert sorted(r["id"] for r in records) == ["17", "3", "5"]
+    assert [call["ids"] for call in api.calls] == ["3,17", "5,999"]
+
+
+def test_reads_by_id_without_an_ids_filter_get_each_record(world):
+    api, source, _ = world
+    read = source(ids_param=None)
+    records = read_all(read, CONNECTION, read.declared, ids=["2", "404", "6"])
+    assert [r["id"] for r in records] == ["2", "6"]  # a record gone since is simply absent
+    assert len(api.calls) == 3
+
+
+def test_a_next_link_outside_the_api_is_not_followed(world):
+    _, source, _ = world
+    read = source(path="/escape", paginator=NextLinkPaginator())
+    with pytest.raises(RecordError, match="outside"):
+        read_all(read, CONNECTION, read.declared)
