@@ -61,6 +61,9 @@ class Source(ABC):
     name: ClassVar[str]  # the plugin-facing name, e.g. "bigcommerce"
     title: ClassVar[str]  # shown to merchants, e.g. "BigCommerce"
     field_labels: ClassVar[Mapping[str, str]] = {}  # overrides of host.records.CONTACT_FIELDS labels
+    # Origins (CSP ``frame-ancestors`` sources, wildcards allowed) of the control panels that may
+    # frame the settings pages for every store of this source; empty when none frames them.
+    frame_origins: ClassVar[Sequence[str]] = ()
 
     @abstractmethod
     def streams(self) -> Sequence[Stream]:
@@ -83,6 +86,12 @@ class Source(ABC):
         user from the app (BigCommerce's remove_user) answers False from then on, which ends that
         user's open sessions too."""
         return True
+
+    def control_panel_url(self, connection: Connection) -> str | None:
+        """The URL of this store's own control panel (the page that frames the settings pages
+        for it), from what the source saved at install; None when it has none. Its origin is
+        allowed to frame the pages of this store's session, besides ``frame_origins``."""
+        return None
 
     def stream(self, name: str) -> Stream:
         for stream in self.streams():

@@ -32,12 +32,10 @@ from host.plugins import PluginHost
 
 csrf = CSRFProtect()
 
-# Control panels allowed to frame the pages, besides each store's own (``control_panel_base_url``
-# in the connection's source data). Extend with ``[host] frame_ancestors`` (e.g. an emulator).
-DEFAULT_FRAME_ANCESTORS = ("https://*.bigcommerce.com",)
-# Blueprints authenticated by signatures rather than the merchant session (JWT callbacks,
-# webhook receivers). A plugin may also mark its blueprint with ``csrf_exempt = True``.
-SIGNED_REQUEST_BLUEPRINTS = ("bigcommerce",)
+# Control panels allowed to frame the pages: each enabled source's ``frame_origins`` and the
+# session's store's own (``Source.control_panel_url``). Extend with ``[host] frame_ancestors``
+# (e.g. an emulator). Blueprints authenticated by signatures rather than the merchant session
+# (JWT callbacks, webhook receivers) are marked by their plugin with ``csrf_exempt = True``.
 
 MAX_REQUEST_BYTES = 1024 * 1024  # ``[host] max_request_bytes``
 MAX_QUERY_BYTES = 8 * 1024
@@ -139,9 +137,7 @@ def install_log_scrubber() -> None:
 def exempt_signed_blueprints(plugins: PluginHost) -> None:
     """Exempt blueprints whose requests are verified by signature, not by the merchant's session."""
     for blueprint in plugins.blueprints:
-        if isinstance(blueprint, Blueprint) and (
-            blueprint.name in SIGNED_REQUEST_BLUEPRINTS or getattr(blueprint, "csrf_exempt", False)
-        ):
+        if isinstance(blueprint, Blueprint) and getattr(blueprint, "csrf_exempt", False):
             csrf.exempt(blueprint)
 
 
@@ -184,17 +180,31 @@ def _origin(url: str | None) -> str | None:
     return None
 
 
+def control_panel_origin(plugins: PluginHost, connection) -> str | None:
+    """The origin of the connection's own control panel, as its source says
+    (``Source.control_panel_url``); None for a source that is not enabled or names none."""
+    source = plugins.sources.get(connection.source)
+    return _origin(source.control_panel_url(connection)) if source is not None else None
+
+
+def source_frame_origins(plugins: PluginHost) -> list[str]:
+    """The ``frame_origins`` every enabled source declares, in the sources' order."""
+    return [origin for source in plugins.sources.values() for origin in source.frame_origins]
+
+
 def frame_ancestors(app: Flask) -> list[str]:
-    """``'self'``, the control panels allowed for every store, and this session's store's own."""
+    """``'self'``, the control panels the enabled sources allow for every store, the configured
+    ones, and this session's store's own."""
     from host.db import db_session
     from host.models import Connection
 
-    allowed = ["'self'", *DEFAULT_FRAME_ANCESTORS, *app.config["HOST"].get("frame_ancestors", [])]
+    plugins = app.extensions["host.plugins"]
+    allowed = ["'self'", *source_frame_origins(plugins), *app.config["HOST"].get("frame_ancestors", [])]
     origin = g.get("frame_origin")  # the store of a session just ended (its 401 page)
     connection_id = session.get("connection_id")
     if origin is None and connection_id:
         connection = db_session().get(Connection, connection_id)
-        origin = _origin((connection.source_data or {}).get("control_panel_base_url")) if connection else None
+        origin = control_panel_origin(plugins, connection) if connection else None
     if origin:
         allowed.append(origin)
     return list(dict.fromkeys(allowed))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import time
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import abort, current_app, g, session
 
@@ -56,10 +55,9 @@ def login_merchant(connection: Connection, user: dict[str, Any], *, via: str | N
 
 
 def _control_panel_origin(connection: Connection) -> str | None:
-    parts = urlsplit(str((connection.source_data or {}).get("control_panel_base_url") or ""))
-    if parts.scheme in ("http", "https") and parts.netloc:
-        return f"{parts.scheme}://{parts.netloc}"
-    return None
+    from host.web.security import control_panel_origin
+
+    return control_panel_origin(get_plugins(), connection)
 
 
 def _refusal(connection: Connection | None) -> str | None:

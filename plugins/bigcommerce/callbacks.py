@@ -42,6 +42,7 @@ from plugins.bigcommerce.signed_payload import LEEWAY_SECONDS, InvalidCallback, 
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("bigcommerce", __name__, url_prefix=ROUTE_PREFIX)
+blueprint.csrf_exempt = True  # every callback is verified by its signed JWT or code, not a session
 
 # Read access each stream needs (the full-access variant of a scope covers its read-only one).
 REQUIRED_SCOPES = {

@@ -81,6 +81,8 @@ def archived_sweep_due(connection: Connection, now: datetime) -> bool:
 class BigCommerceSource(Source):
     name = "bigcommerce"
     title = "BigCommerce"
+    # Every store's control panel lives under bigcommerce.com (its own origin is added per store).
+    frame_origins = ("https://*.bigcommerce.com",)
 
     def __init__(self, retry: RetryPolicy | None = None) -> None:
         self.retry = retry or RetryPolicy()  # tests swap in one whose sleep does not wait
@@ -93,6 +95,10 @@ class BigCommerceSource(Source):
         """Users are recorded by the auth and load callbacks and forgotten by remove_user."""
         users = (connection.source_data or {}).get("users")
         return users is None or str(user_id) in users
+
+    def control_panel_url(self, connection: Connection) -> str | None:
+        """The store's control panel, saved by the auth callback (``control_panel_base_url``)."""
+        return (connection.source_data or {}).get("control_panel_base_url") or None
 
     def client(self, connection: Connection) -> BigCommerceClient:
         token = (connection.source_secrets or {}).get("access_token")

@@ -6,6 +6,7 @@ from host.destinations import AccountInfo, Destination, Option
 from host.errors import ConfigurationError
 from host.hookspecs import hookimpl
 from host.mapping import Mapper
+from host.sources import Source
 
 ACCOUNTS = {"api-staging@example.com": "staging-pass", "api-live@example.com": "live-pass"}
 
@@ -101,3 +102,30 @@ class FakeCloudPlugin:
     @hookimpl
     def connection_removed(self, connection):
         self.removed.append(connection.id)
+
+
+class FakeShopSource(Source):
+    """The source ``install_store`` installs stores of (``fakeshop``). It stands in for BigCommerce
+    in the page tests, so it declares the same control panels (``frame_origins``, and each store's
+    own ``control_panel_base_url``, as ``install_store`` saves it)."""
+
+    name = "fakeshop"
+    title = "Fake Shop"
+    frame_origins = ("https://*.bigcommerce.com",)
+
+    def streams(self):
+        return []
+
+    def read(self, connection, stream, *, since=None, ids=None):
+        return iter(())
+
+    def control_panel_url(self, connection):
+        return (connection.source_data or {}).get("control_panel_base_url")
+
+
+class FakeShopPlugin:
+    """Registers ``FakeShopSource`` for one test (``make_app(PLUGIN_MODULES=[...])``)."""
+
+    @hookimpl
+    def register_sources(self, register):
+        register(FakeShopSource())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from host.db import get_db
 from host.models import Base
 from tests.web.conftest import Merchant, install_store, load_connection, page_text
+from tests.web.fakes import FakeShopPlugin
 
 
 def test_pages_refuse_a_browser_without_a_merchant_session(web_app):
@@ -27,11 +28,28 @@ def test_a_form_posted_without_its_csrf_token_changes_nothing(web_app, merchant)
     assert load_connection(web_app, merchant.connection_id) is not None
 
 
-def test_only_the_control_panel_may_frame_the_pages(web_app, merchant):
-    policy = merchant.get("/settings/store").headers["Content-Security-Policy"]
-    ancestors = next(part for part in policy.split("; ") if part.startswith("frame-ancestors")).split()[1:]
-    assert ancestors == ["'self'", "https://*.bigcommerce.com", "https://store-abc123.mybigcommerce.com"]
+def _frame_ancestors(response) -> list[str]:
+    policy = response.headers["Content-Security-Policy"]
+    return next(part for part in policy.split("; ") if part.startswith("frame-ancestors")).split()[1:]
+
+
+def test_only_the_control_panel_may_frame_the_pages(make_app, fake_cloud):
+    """The enabled sources' declared control panels, and the store's own, as its source says."""
+    app = make_app(PLUGINS={"enabled": ["smtp"]}, PLUGIN_MODULES=[fake_cloud, FakeShopPlugin()])
+    with app.app_context():
+        Base.metadata.create_all(get_db().engine)
+    merchant = Merchant(app.test_client(), install_store(app, connect_as="api-staging@example.com"))
+    response = merchant.get("/settings/store")
+    policy = response.headers["Content-Security-Policy"]
+    assert _frame_ancestors(response) == [
+        "'self'", "https://*.bigcommerce.com", "https://store-abc123.mybigcommerce.com"
+    ]
     assert "script-src 'self'" in policy and "style-src 'self'" in policy  # no CDN can load
+
+
+def test_no_control_panel_frames_the_pages_unless_an_enabled_source_names_it(web_app, merchant):
+    """The host allows no platform of its own: without the store's source enabled, only 'self'."""
+    assert _frame_ancestors(merchant.get("/settings/store")) == ["'self'"]
 
 
 def test_session_cookie_works_inside_the_https_control_panel_iframe(make_app, fake_cloud):
