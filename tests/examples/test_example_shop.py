@@ -111,7 +111,7 @@ def shop_server():
 @pytest.fixture
 def example(make_app, installed_example, shop_server):
     """A fresh fake shop behind the loopback server and the host configured to read it."""
-    from example_shop.client import RetryPolicy
+    from host.sources import RetryPolicy
 
     server, url = shop_server
     server.shop, plugin = FakeShop(), FakeDestinationPlugin()  # the kit's in-memory destination

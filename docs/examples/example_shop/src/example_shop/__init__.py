@@ -12,6 +12,6 @@
   a key without the resource's permission 403; overload answers 429 with ``Retry-After``.
 
 Modules: ``plugin`` (hook implementations and the ``example-shop-connect`` command), ``source``
-(the ``Source``), ``streams`` (declarations and the paginator), ``client`` (HTTP, retries and
-error classification) and ``records`` (API records → canonical records).
+(the ``Source``: an ``HttpSource``, which does the HTTP, paging, retries and error sorting),
+``streams`` (the declarations) and ``records`` (API records → canonical records).
 """
