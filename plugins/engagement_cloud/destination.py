@@ -61,6 +61,14 @@ class EngagementCloud(Destination):
         return self.settings().request_timeout + 30.0
 
     # ------------------------------------------------------------------ account and look-ups
+    def region(self, connection: Connection) -> str | None:
+        """The connected account's region id (``r1`` Europe, ``r2`` North America, ``r3`` Asia
+        Pacific), as its credentials check learned it; None when the connection does not say.
+        Public, for the plugins that serve the account's region (the SMTP tab's relay)."""
+        data = connection.destination_data or {}
+        region = str(data.get("region") or "").lower()
+        return region or account.region_of(str(data.get("api_endpoint") or ""))
+
     def check_credentials(self, credentials: dict[str, str]) -> AccountInfo:
         return account.check_credentials(self.settings(), credentials)
 

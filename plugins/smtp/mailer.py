@@ -7,7 +7,6 @@ show the server's own answer to the message (``250 …``) or say plainly which s
 
 from __future__ import annotations
 
-import re
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -22,17 +21,11 @@ REGION_HOSTS = {
     "r3": "r3-smtp.dotdigital.com",  # Asia Pacific
 }
 REGION_NAMES = {"r1": "Europe", "r2": "North America", "r3": "Asia Pacific"}
-_REGION = re.compile(r"\b(r[123])\b|//(r[123])-")
 
 
-def region_of(destination_data: dict | None) -> str:
-    """The account's region id (``r1``…``r3``); ``r1`` when the connection does not say."""
-    data = destination_data or {}
-    region = str(data.get("region") or "").lower()
-    if region in REGION_HOSTS:
-        return region
-    match = _REGION.search(str(data.get("api_endpoint") or ""))
-    return (match.group(1) or match.group(2)) if match else "r1"
+def known_region(region: str | None) -> str:
+    """A region id the relay serves (``r1``…``r3``); ``r1`` when the account does not say."""
+    return region if region in REGION_HOSTS else "r1"
 
 
 def smtp_host_for(region: str) -> str:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from host.hookspecs import hookimpl
 from host.web.tabs import SettingsTab
 
+# The relay is Engagement Cloud's: the tab applies to connections to an Engagement Cloud account.
+TAB = SettingsTab(name="smtp", title="SMTP", endpoint="smtp.tab", order=30, destinations=("engagement_cloud",))
+
 
 @hookimpl
 def register_settings_tabs(register):
-    register(SettingsTab(name="smtp", title="SMTP", endpoint="smtp.tab", order=30))
+    register(TAB)
 
 
 @hookimpl

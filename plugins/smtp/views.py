@@ -12,11 +12,12 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, pre_load, validate
 
 from host.config import plugin_config
 from host.db import db_session
+from host.plugins import get_plugins
 from host.settings import get_secrets, get_settings, save_settings
 from host.web.session import current_connection, merchant_required
 
@@ -25,10 +26,11 @@ from .mailer import (
     PORTS,
     REGION_NAMES,
     build_test_message,
-    region_of,
+    known_region,
     send_test_email,
     smtp_host_for,
 )
+from .plugin import TAB
 
 NAMESPACE = "smtp"
 blueprint = Blueprint("smtp", __name__, url_prefix="/settings/smtp", template_folder="templates")
@@ -67,11 +69,29 @@ class SmtpForm(Schema):
         return tidy
 
 
+# The source whose control panel the "Enter these settings" steps below walk through.
+STEPS_SOURCE = "bigcommerce"
+
+
+def account_region() -> str:
+    """The connected account's region, as its destination says (``EngagementCloud.region``)."""
+    connection = current_connection()
+    destination = get_plugins().destinations.get(connection.destination)
+    region = getattr(destination, "region", None)
+    return known_region(region(connection) if callable(region) else None)
+
+
+def source_title() -> str | None:
+    """The store's platform as merchants know it (its source's title), None when not enabled."""
+    source = get_plugins().sources.get(current_connection().source)
+    return source.title if source is not None else None
+
+
 def relay() -> tuple[str, int | None, ssl.SSLContext]:
     """Where the test connects: the account's regional relay, or the configured override."""
     config = plugin_config(NAMESPACE)
     override = str(config.get("smtp_host_override") or "")
-    host = override or smtp_host_for(region_of(current_connection().destination_data))
+    host = override or smtp_host_for(account_region())
     port = config.get("smtp_port_override") if override else None
     context = ssl.create_default_context()
     if override and config.get("smtp_tls_insecure"):
@@ -89,7 +109,7 @@ def _saved() -> tuple[dict[str, Any], bool]:
 
 def _render(values: dict[str, Any], errors: dict, result=None, status: int = 200):
     saved, has_password = _saved()
-    region = region_of(current_connection().destination_data)
+    region = account_region()
     test_server = None  # where "Test settings" really sends, when the admin pointed it elsewhere
     if plugin_config(NAMESPACE).get("smtp_host_override"):
         test_host, test_port, _ = relay()
@@ -107,6 +127,8 @@ def _render(values: dict[str, Any], errors: dict, result=None, status: int = 200
             region_name=REGION_NAMES.get(region, region),
             ports=PORTS,
             test_server=test_server,
+            source_title=source_title(),
+            steps_for_bigcommerce=current_connection().source == STEPS_SOURCE,
         ),
         status,
     )
@@ -117,6 +139,8 @@ def _render(values: dict[str, Any], errors: dict, result=None, status: int = 200
 def tab():
     if not current_connection().is_connected:
         return redirect(url_for("settings.connect"))
+    if not TAB.applies_to(current_connection()):
+        abort(404)  # not an Engagement Cloud account: there is no relay to set up
     return _render({}, {})
 
 
@@ -125,6 +149,8 @@ def tab():
 def submit():
     if not current_connection().is_connected:
         return redirect(url_for("settings.connect"))
+    if not TAB.applies_to(current_connection()):
+        abort(404)
     typed = {key: request.form.get(key, "") for key in ("username", "port", "test_recipient")}
     testing = request.form.get("action") == "test"
     try:

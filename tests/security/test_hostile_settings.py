@@ -28,7 +28,7 @@ from host.models import (
 )
 from host.settings import save_settings
 from tests.web.conftest import Merchant, install_store
-from tests.web.fakes import FakeCloudPlugin, FakeShopPlugin
+from tests.web.fakes import FakeCloudPlugin, FakeEngagementCloud, FakeShopPlugin
 
 SCRIPT = '<script>alert("owned")</script>'
 IMG = '"><img src=x onerror=alert(1)>'
@@ -122,7 +122,7 @@ def web_world(tmp_path_factory, database_server):
         app = create_app({
             "TESTING": True, "INSTANCE_PATH": str(folder / "instance"), "DATABASE": {"url": url},
             "SCHEDULER": {"enabled": False}, "HOST": {"public_url": "http://127.0.0.1:5000"},
-            "WTF_CSRF_ENABLED": True, "PLUGINS": {"enabled": ["smtp"]}, "PLUGIN_MODULES": [FakeCloudPlugin(), FakeShopPlugin()],
+            "WTF_CSRF_ENABLED": True, "PLUGINS": {"enabled": ["smtp"]}, "PLUGIN_MODULES": [FakeCloudPlugin(FakeEngagementCloud()), FakeShopPlugin()],
         })
     yield Stores(app)
     database = app.extensions["host.db"]

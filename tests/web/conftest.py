@@ -29,12 +29,14 @@ def web_app(make_app, fake_cloud):
     return app
 
 
-def install_store(app, account: str = "abc123", name: str = "Acme Outfitters", connect_as: str | None = None) -> int:
-    """A store installed by a source (and, with ``connect_as``, connected); answers its connection id."""
+def install_store(app, account: str = "abc123", name: str = "Acme Outfitters", connect_as: str | None = None,
+                  source: str = "fakeshop") -> int:
+    """A store installed by a source (and, with ``connect_as``, connected to the app's one enabled
+    destination, a fake); answers its connection id."""
     with app.app_context(), get_db().transaction() as session:
         connection = connections.install(
             session,
-            source="fakeshop",
+            source=source,
             account=account,
             store_name=name,
             store_url=f"https://{account}.example.test",
@@ -46,7 +48,9 @@ def install_store(app, account: str = "abc123", name: str = "Acme Outfitters", c
             from tests.web.fakes import ACCOUNTS
 
             credentials = {"username": connect_as, "password": ACCOUNTS[connect_as]}
-            connections.connect(session, get_plugins(), connection, "fake_cloud", credentials)
+            plugins = get_plugins()
+            (destination,) = plugins.destinations
+            connections.connect(session, plugins, connection, destination, credentials)
         return connection.id
 
 

@@ -84,11 +84,21 @@ class FakeMapper(Mapper):
         raise NotImplementedError
 
 
+class FakeEngagementCloud(FakeDestination):
+    """The fake account registered under Engagement Cloud's name, for the pages that apply to
+    Engagement Cloud accounts only (the SMTP tab), with its public ``region``."""
+
+    name = "engagement_cloud"
+
+    def region(self, connection):
+        return (connection.destination_data or {}).get("region")
+
+
 class FakeCloudPlugin:
     """Registered for one test with ``make_app(PLUGIN_MODULES=[plugin])``."""
 
-    def __init__(self):
-        self.destination = FakeDestination()
+    def __init__(self, destination: FakeDestination | None = None):
+        self.destination = destination or FakeDestination()
         self.removed: list[int] = []
 
     @hookimpl
@@ -97,7 +107,9 @@ class FakeCloudPlugin:
 
     @hookimpl
     def register_mappers(self, register):
-        register(FakeMapper())
+        mapper = FakeMapper()
+        mapper.destination = self.destination.name  # writes for whichever fake account this is
+        register(mapper)
 
     @hookimpl
     def connection_removed(self, connection):

@@ -38,7 +38,7 @@ def shell_context() -> dict:
         return source.title if source else (connection.source if connection else "")
 
     return {
-        "settings_tabs": lambda: all_tabs(get_plugins()),
+        "settings_tabs": lambda connection=None: all_tabs(get_plugins(), connection),
         "merchant_connection": lambda: g.get("connection"),
         "source_title_of": source_title,
     }
