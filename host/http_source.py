@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 
 URL_KEY = "@url"  # page parameters holding only this key: GET that absolute URL as it is
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+# A 5xx or a lost answer may come after the call took effect: only these are sent again then
+# (a 429 is a refusal, retried whatever the method).
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
 # ---------------------------------------------------------------------------- declarations
@@ -347,7 +350,8 @@ class HttpClient:
         """One call, paced and retried; a final failure is raised as ``source.classify`` sorts it.
         ``path`` is relative to the base URL, or page parameters ``{URL_KEY: url}`` name the
         URL itself (a next link: only one under the base URL is followed, credentials and all).
-        With ``missing_ok`` a 404 is answered rather than raised."""
+        With ``missing_ok`` a 404 is answered rather than raised. A call that is not idempotent
+        (POST, PATCH) is not sent again after a 5xx or a lost answer, only after a 429."""
         url = self.url(path)
         if params and URL_KEY in params:
             url, params = str(params[URL_KEY]), None
@@ -357,6 +361,7 @@ class HttpClient:
                     area=area,
                 )
         retry, limit = self.source.retry, self.source.rate_limit
+        attempts = retry.max_attempts if method.upper() in IDEMPOTENT_METHODS else 1
         failures = rate_limited = 0
         while True:
             wait = self.pacer.wait_needed()
@@ -368,7 +373,7 @@ class HttpClient:
                 response = self.session.request(method, url, params=params, timeout=self.timeout, **kwargs)
             except (requests.ConnectionError, requests.Timeout) as error:
                 failures += 1
-                if failures >= retry.max_attempts:
+                if failures >= attempts:
                     raise self.source.unreachable(error, area) from error
                 log.info("%s %s %s failed (%s); retrying", self.source.title, method, path, type(error).__name__)
                 retry.sleep(retry.backoff(failures))
@@ -388,7 +393,7 @@ class HttpClient:
                 wait = retry.backoff(rate_limited) if told is None else min(retry.max_delay, told)
             else:
                 failures += 1
-                if failures >= retry.max_attempts:
+                if failures >= attempts:
                     raise self.source.classify(response, area)
                 told = limit.retry_after(response.headers)
                 wait = retry.backoff(failures) if told is None else min(retry.max_delay, told)

@@ -264,6 +264,14 @@ def test_server_errors_that_outlast_the_retries_are_transient(world):
     assert sleeps == [1.0, 2.0, 4.0, 8.0]
 
 
+def test_a_call_that_is_not_idempotent_is_not_sent_again_after_a_server_error(world):
+    api, source, sleeps = world
+    api.faults = [(429, {"Retry-After": "2"}), (502, {}), (502, {})]
+    with source().open(CONNECTION) as client, pytest.raises(TransientError, match="kept answering 502"):
+        client.request("POST", "/pages", area="people")
+    assert len(api.calls) == 2 and sleeps == [2.0]  # the 429 was a refusal: asked again once
+
+
 def test_an_unreachable_api_is_transient_after_the_retries(world):
     _, source, sleeps = world
     with socket.socket() as probe:  # a loopback port nobody listens on
@@ -301,6 +309,8 @@ def test_the_credentials_travel_in_the_declared_header_only(world):
     read = source()
     with pytest.raises(ConfigurationError, match="no longer accepts"):
         read_all(read, wrong, read.declared)
+    assert len(read_all(read, CONNECTION, read.declared)) == 23
+    assert not any(TOKEN in value for call in api.calls for value in call.values())  # not in URLs
     with read.open(CONNECTION) as client:
         assert TOKEN not in repr(client)
 
