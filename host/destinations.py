@@ -15,7 +15,7 @@ destination that only implements those keeps working unchanged.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -38,6 +38,42 @@ class Option:
     # Data fields: False for a field the destination fills in itself (a system field such as the
     # date of the last subscription), which the connector must never write: it is not offered.
     writable: bool = True
+
+
+@dataclass(frozen=True)
+class CredentialField:
+    """One field of the connect form, which the host builds from the destination's
+    ``credential_fields``: what the merchant types to connect an account.
+
+    ``type`` is ``"text"`` (kept in the form when a check fails) or ``"password"`` (never
+    rendered back, never kept); ``help`` is a hint shown under the label. Every field is
+    required; ``max_length`` defaults to 255 characters for text and 1024 for a password.
+    ``check_credentials`` receives ``{name: what was typed}``.
+    """
+
+    name: str
+    label: str
+    type: str = "text"
+    help: str | None = None
+    autocomplete: str = "off"  # the input's autocomplete token, e.g. "username"
+    max_length: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.type not in ("text", "password"):
+            raise ValueError(f"credential field {self.name!r}: type must be 'text' or 'password'")
+
+    @property
+    def longest(self) -> int:
+        return self.max_length or (1024 if self.type == "password" else 255)
+
+
+# What the settings pages call the destination's things, unless it says otherwise (``nouns``).
+DEFAULT_NOUNS: Mapping[str, str] = {
+    "account": "account",
+    "address_book": "address book",
+    "program": "program",
+    "data_field": "data field",
+}
 
 
 @dataclass
@@ -139,7 +175,22 @@ class BufferedWriter(BatchWriter):
 
 class Destination(ABC):
     name: ClassVar[str]  # e.g. "engagement_cloud"
-    title: ClassVar[str]
+    title: ClassVar[str]  # shown to merchants in the settings pages, e.g. "Connect your <title> account"
+    # The connect form's fields, in order (``CredentialField``); ``check_credentials`` gets them.
+    credential_fields: ClassVar[Sequence[CredentialField]] = (
+        CredentialField("username", "Username", autocomplete="username"),
+        CredentialField("password", "Password", type="password", autocomplete="current-password"),
+    )
+    # One sentence on the connect page: which credentials to enter and where to find them. Plain
+    # text is escaped; a ``markupsafe.Markup`` is your own trusted HTML (``<strong>``, say).
+    connect_help: ClassVar[str] = ""
+    # What the pages call this destination's things (keys of ``DEFAULT_NOUNS``, lower case,
+    # singular); the ones left out keep their default.
+    nouns: ClassVar[Mapping[str, str]] = {}
+
+    def noun(self, key: str) -> str:
+        """What the settings pages call ``key`` (``address_book``, ``program``, ...) here."""
+        return self.nouns.get(key) or DEFAULT_NOUNS[key]
     # The default writers' batch: records per ``write_contacts`` / ``write_records`` call.
     write_batch_size: int = 500
     # Enrolments (``host.enrolments``): most contacts per ``enrol`` call; the allowance of

@@ -14,9 +14,12 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import ClassVar
 
+from markupsafe import Markup
+
 from host.destinations import (
     AccountInfo,
     BatchWriter,
+    CredentialField,
     Destination,
     DestinationRecord,
     Option,
@@ -37,6 +40,18 @@ MISSING_FIELDS_CODE = "data_fields_missing"
 class EngagementCloud(Destination):
     name: ClassVar[str] = "engagement_cloud"
     title: ClassVar[str] = "Engagement Cloud"
+    credential_fields: ClassVar[Sequence[CredentialField]] = (
+        CredentialField("username", "API username", help="Looks like apiuser-123456789@apiconnector.com",
+                        autocomplete="username"),
+        CredentialField("password", "API password", type="password", autocomplete="current-password"),
+    )
+    connect_help: ClassVar[str] = Markup(
+        "Enter the username and password of an <strong>API user</strong> of your account\n"
+        "    (Settings › Access › API users in Engagement Cloud). They are checked with your account\n"
+        "    before anything is saved, and the password is stored encrypted."
+    )
+    nouns: ClassVar[Mapping[str, str]] = {"address_book": "address book", "program": "program",
+                                          "data_field": "data field", "account": "account"}
 
     def settings(self) -> Settings:
         return current_settings()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from host.destinations import AccountInfo, Destination, Option
+from host.destinations import AccountInfo, CredentialField, Destination, Option
 from host.errors import ConfigurationError
 from host.hookspecs import hookimpl
 from host.mapping import Mapper
@@ -14,6 +14,12 @@ ACCOUNTS = {"api-staging@example.com": "staging-pass", "api-live@example.com": "
 class FakeDestination(Destination):
     name = "fake_cloud"
     title = "Fake Cloud"
+    # An API user, as Engagement Cloud asks for one (the connect form is built from these).
+    credential_fields = (
+        CredentialField("username", "API username", help="Looks like apiuser-123456789@apiconnector.com",
+                        autocomplete="username"),
+        CredentialField("password", "API password", type="password", autocomplete="current-password"),
+    )
 
     def __init__(self):
         self.book_options = [Option("11", "Customers"), Option("12", "Newsletter"), Option("13", "VIP")]

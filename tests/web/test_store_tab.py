@@ -49,7 +49,7 @@ def test_books_programs_and_double_opt_in_are_saved_and_shown(web_app, merchant)
     }
     page = page_text(merchant.get("/settings/store"))
     assert '<option value="12" selected>' in page
-    assert "Old promo is not active in Engagement Cloud" in page
+    assert "Old promo is not active in Fake Cloud" in page
 
 
 def test_the_same_book_for_customers_and_subscribers_is_refused_inline(web_app, merchant):
@@ -67,8 +67,8 @@ def test_books_and_programs_missing_from_the_account_are_refused(web_app, mercha
 
     body = page_text(response)
     assert response.status_code == 400
-    assert "This address book does not exist in your Engagement Cloud account." in body
-    assert "This program does not exist in your Engagement Cloud account." in body
+    assert "This address book does not exist in your Fake Cloud account." in body
+    assert "This program does not exist in your Fake Cloud account." in body
     assert saved(web_app, merchant.connection_id, "automation")["first_order_program_id"] is None
 
 

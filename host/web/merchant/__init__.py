@@ -41,7 +41,23 @@ def shell_context() -> dict:
         "settings_tabs": lambda connection=None: all_tabs(get_plugins(), connection),
         "merchant_connection": lambda: g.get("connection"),
         "source_title_of": source_title,
+        "destination_title_of": destination_title,
     }
+
+
+def destination_title(connection=None) -> str | None:
+    """What the pages call the marketing platform: the title of ``connection``'s destination (by
+    default the session's), else of the only destination enabled; None when it cannot be told."""
+    from host.plugins import get_plugins
+
+    destinations = get_plugins().destinations
+    connection = connection if connection is not None else g.get("connection")
+    named = destinations.get(getattr(connection, "destination", None) or "")
+    if named is not None:
+        return named.title
+    if len(destinations) == 1:
+        return next(iter(destinations.values())).title
+    return None
 
 
 @blueprint.app_errorhandler(401)

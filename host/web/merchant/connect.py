@@ -1,6 +1,7 @@
 """Connecting the store to a marketing account, and disconnecting it (staging → production).
 
-The typed username is kept on an error; the password is never echoed back. A failed check
+The form's fields are the destination's ``credential_fields``: typed text is kept on an error,
+a password field is never echoed back. A failed check
 changes nothing: ``host.connections.connect`` only links the account once the check passed.
 Connecting after a disconnect, or to another account, starts that account's full sync at once
 (not five minutes after the old account's last cycle). Disconnecting asks for a confirmation first, as removing the connection does; a sync
@@ -17,7 +18,7 @@ from host.db import db_session
 from host.errors import SyncError
 from host.plugins import get_plugins
 from host.web.merchant import blueprint
-from host.web.merchant.forms import ConnectForm
+from host.web.merchant.forms import connect_form
 from host.web.session import current_connection, merchant_required
 
 
@@ -25,13 +26,22 @@ def _destinations() -> dict:
     return get_plugins().destinations
 
 
+def _chosen(name: str | None):
+    """The destination whose form is shown: the one named, else the first enabled (or None)."""
+    destinations = _destinations()
+    return destinations.get(name or "") or next(iter(destinations.values()), None)
+
+
 def _render(form: dict, errors: dict, status: int = 200):
     destinations = _destinations()
+    chosen = _chosen(form.get("destination"))
     return (
         render_template(
             "settings/connect.html",
             connection=current_connection(),
             destinations=destinations,
+            chosen=chosen,
+            credential_fields=chosen.credential_fields if chosen else (),
             form=form,
             errors=errors,
         ),
@@ -42,18 +52,25 @@ def _render(form: dict, errors: dict, status: int = 200):
 @blueprint.get("/connect")
 @merchant_required
 def connect():
-    destinations = _destinations()
-    return _render({"destination": next(iter(destinations), "")}, {})
+    chosen = _chosen(request.args.get("destination"))
+    return _render({"destination": chosen.name if chosen else ""}, {})
 
 
 @blueprint.post("/connect")
 @merchant_required
 def connect_submit():
-    form = {key: request.form.get(key, "") for key in ("destination", "username")}
-    if len(_destinations()) == 1:
-        form["destination"] = next(iter(_destinations()))
+    destinations = _destinations()
+    if len(destinations) == 1:
+        name = next(iter(destinations))
+    else:
+        name = request.form.get("destination", "")
+    chosen = _chosen(name)
+    credential_fields = chosen.credential_fields if chosen else ()
+    # What the form shows again on an error: the typed text, never a password.
+    form = {"destination": name}
+    form.update({field.name: request.form.get(field.name, "") for field in credential_fields if field.type != "password"})
     try:
-        data = ConnectForm(_destinations().keys()).load({**request.form, **form})
+        data = connect_form(destinations.keys(), credential_fields).load({**request.form, "destination": name})
     except ValidationError as error:
         return _render(form, error.messages, 400)
     connection = current_connection()
@@ -64,7 +81,7 @@ def connect_submit():
             get_plugins(),
             connection,
             data["destination"],
-            {"username": data["username"], "password": data["password"]},
+            {field.name: data[field.name] for field in credential_fields},
         )
     except SyncError as error:
         session.rollback()

@@ -6,7 +6,7 @@ Errors come back as ``{field: [message]}`` and are shown next to the field they 
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from marshmallow import (
@@ -19,7 +19,7 @@ from marshmallow import (
     validates_schema,
 )
 
-from host.destinations import Option
+from host.destinations import DEFAULT_NOUNS, CredentialField, Option
 
 BOOK_FIELDS = ("customers_book_id", "subscribers_book_id")
 PROGRAM_FIELDS = ("new_customer_program_id", "new_subscriber_program_id", "first_order_program_id")
@@ -43,27 +43,31 @@ def _optional_id() -> fields.String:
     )
 
 
-class ConnectForm(_Form):
-    destination = fields.String(required=True, error_messages={"required": "Choose the account type."})
-    username = fields.String(
-        required=True,
-        validate=validate.Length(min=1, max=255, error="Enter the API username."),
-        error_messages={"required": "Enter the API username."},
-    )
-    password = fields.String(
-        required=True,
-        validate=validate.Length(min=1, max=1024, error="Enter the API password."),
-        error_messages={"required": "Enter the API password."},
-    )
+def _lowered(label: str) -> str:
+    """"API username" stays, "Username" becomes "username" (for "Enter the ...")."""
+    return label if label[:2].isupper() else label[:1].lower() + label[1:]
 
-    def __init__(self, destinations: Collection[str], **kwargs):
-        super().__init__(**kwargs)
-        self.destinations = destinations
 
-    @validates_schema
+def connect_form(destinations: Collection[str], credential_fields: Sequence[CredentialField]) -> Schema:
+    """A schema reading the connect form: ``destination`` (one of ``destinations``) and one
+    required field per ``CredentialField`` of that destination, each within its length."""
+    declared: dict[str, Any] = {
+        "destination": fields.String(required=True, error_messages={"required": "Choose the account type."}),
+    }
+    for field in credential_fields:
+        message = f"Enter the {_lowered(field.label)}."
+        declared[field.name] = fields.String(
+            required=True,
+            validate=validate.Length(min=1, max=field.longest, error=message),
+            error_messages={"required": message},
+        )
+
     def known_destination(self, data: dict[str, Any], **_kwargs) -> None:
-        if data.get("destination") not in self.destinations:
+        if data.get("destination") not in destinations:
             raise ValidationError("Choose one of the offered accounts.", "destination")
+
+    declared["known_destination"] = validates_schema(known_destination)
+    return type("ConnectForm", (_Form,), declared)()
 
 
 class StoreSettingsForm(_Form):
@@ -85,11 +89,25 @@ class StoreSettingsForm(_Form):
     new_subscriber_program_id = _optional_id()
     first_order_program_id = _optional_id()
 
-    def __init__(self, book_ids: Collection[str] | None, program_ids: Collection[str] | None, **kwargs):
-        """``None`` for a list that could not be read from the account: nothing can be checked then."""
+    def __init__(
+        self,
+        book_ids: Collection[str] | None,
+        program_ids: Collection[str] | None,
+        *,
+        account: str,
+        nouns: Mapping[str, str] = DEFAULT_NOUNS,
+        **kwargs,
+    ):
+        """``None`` for a list that could not be read from the account: nothing can be checked then.
+        ``account`` is the destination's title, ``nouns`` what it calls its things (``Destination.noun``)."""
         super().__init__(**kwargs)
         self.book_ids = book_ids
         self.program_ids = program_ids
+        self.account = account
+        self.nouns = {**DEFAULT_NOUNS, **nouns}
+
+    def _missing(self, noun: str) -> str:
+        return f"This {self.nouns[noun]} does not exist in your {self.account} {self.nouns['account']}."
 
     @pre_load
     def empty_means_none(self, data: Mapping[str, Any], **_kwargs) -> dict[str, Any]:
@@ -106,7 +124,7 @@ class StoreSettingsForm(_Form):
             if self.book_ids is None:
                 errors[name] = ["The address books could not be read from your account, so this cannot be saved now."]
             elif chosen not in self.book_ids:
-                errors[name] = ["This address book does not exist in your Engagement Cloud account."]
+                errors[name] = [self._missing("address_book")]
         customers, subscribers = data.get("customers_book_id"), data.get("subscribers_book_id")
         if customers is not None and customers == subscribers and not errors:
             errors["subscribers_book_id"] = [
@@ -119,7 +137,7 @@ class StoreSettingsForm(_Form):
             if self.program_ids is None:
                 errors[name] = ["The programs could not be read from your account, so this cannot be saved now."]
             elif chosen not in self.program_ids:
-                errors[name] = ["This program does not exist in your Engagement Cloud account."]
+                errors[name] = [self._missing("program")]
         if errors:
             raise ValidationError(errors)
 
@@ -165,7 +183,7 @@ def field_mapping_form(
     *,
     kinds: Mapping[str, str],
     accepted_types: Mapping[str, Collection[str] | None],
-    account: str = "Engagement Cloud",
+    account: str,
 ) -> Schema:
     """A schema reading ``map.<field key>`` dropdowns: a data field name, or empty for unmapped.
 

@@ -12,11 +12,13 @@ from sqlalchemy import update
 
 from host import connections
 from host.db import db_session
+from host.destinations import DEFAULT_NOUNS
 from host.models import Enrolment
 from host.plugins import get_plugins
 from host.settings import get_settings, save_settings
 from host.sync.ledger import retry_now
 from host.web.merchant import blueprint
+from host.web.merchant import destination_title as destination_title_of
 from host.web.merchant.forms import BOOK_FIELDS, PROGRAM_FIELDS, StoreSettingsForm
 from host.web.merchant.health import health_status
 from host.web.merchant.lookups import lookup
@@ -88,7 +90,13 @@ def store():
 def store_submit():
     if (redirected := _require_connected()) is not None:
         return redirected
-    form = StoreSettingsForm(lookup("address_books").ids, lookup("programs").ids)
+    destination = get_plugins().destinations.get(current_connection().destination or "")
+    form = StoreSettingsForm(
+        lookup("address_books").ids,
+        lookup("programs").ids,
+        account=_destination_title(),
+        nouns={key: destination.noun(key) for key in DEFAULT_NOUNS} if destination is not None else DEFAULT_NOUNS,
+    )
     typed = request.form.to_dict()
     try:
         data = form.load(typed)
@@ -197,7 +205,8 @@ def remove():
     """Stop syncing, delete the webhooks (through the plugins), purge secrets, end the session."""
     connection = current_connection()
     store_name = connection.store_name
+    destination_title = destination_title_of(connection)  # before the connection is gone
     connections.remove(db_session(), get_plugins(), connection)
     db_session().commit()
     session.clear()
-    return render_template("settings/removed.html", store_name=store_name)
+    return render_template("settings/removed.html", store_name=store_name, destination_title=destination_title)
