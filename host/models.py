@@ -218,7 +218,7 @@ class SyncRun(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
     trigger: Mapped[str] = mapped_column(String(32))  # scheduled, manual, fast_lane, cli
-    status: Mapped[str] = mapped_column(String(16), default="running")  # running/finished/failed
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running/finished/partial/stopped/failed/interrupted
     phase: Mapped[str | None] = mapped_column(String(64), default=None)
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {stream: {read, sent, ...}}
     errors: Mapped[dict[str, Any]] = mapped_column(default=dict)
