@@ -84,10 +84,14 @@ RETRY_UNSENT = timedelta(minutes=1)  # an outage: the call certainly did not lan
 RETRY_QUOTA = timedelta(minutes=10)  # the destination said the allowance is spent
 # A destination's clock and ours may differ a little: look this far back for a lost call.
 CLOCK_SKEW = timedelta(minutes=2)
-UNSETTLED = (
-    "The answer to this enrolment was lost and Engagement Cloud's records could not be checked: "
-    "it was not sent again, so the contact is never enrolled twice. Retry if they are not in the program."
-)
+
+
+def _unsettled(destination: Destination) -> str:
+    """Why an enrolment whose answer was lost failed: the destination's records could not say."""
+    return (
+        f"The answer to this enrolment was lost and {destination.title}'s records could not be checked: "
+        "it was not sent again, so the contact is never enrolled twice. Retry if they are not in the program."
+    )
 
 
 @dataclass(frozen=True)
@@ -255,7 +259,7 @@ class ProgramEnroller(Enroller):
             call.outcome = "allowance"
             retry = timedelta(seconds=error.retry_after) if error.retry_after else RETRY_QUOTA
             for row in rows:
-                _wait(row, context.now + retry, _allowance_reason(context.now + retry))
+                _wait(row, context.now + retry, _allowance_reason(context.destination, context.now + retry))
         except ConfigurationError as error:  # not about these contacts: not counted
             call.outcome = "configuration"
             if error.code in ("program_not_active", "program_not_found"):
@@ -315,7 +319,7 @@ class ProgramEnroller(Enroller):
                 )
             except NotImplementedError:  # cannot tell: never risk a second enrolment
                 for row in group:
-                    _set(row, "failed", UNSETTLED)
+                    _set(row, "failed", _unsettled(context.destination))
                     row.due_at = None
                 continue
             except TransientError as error:
@@ -365,7 +369,7 @@ class Pacer:
             next_slot = self._next_slot()
             if next_slot is not None:
                 for rows in queues.values():
-                    self._hold(rows, next_slot, _allowance_reason(next_slot))
+                    self._hold(rows, next_slot, _allowance_reason(self.context.destination, next_slot))
                 return
             batch, queues[program] = queue[:size], queue[size:]
             outcome = send(self.context, program, batch)
@@ -452,9 +456,9 @@ def _settle_delay(destination: Destination) -> timedelta:
     return timedelta(seconds=float(destination.enrolment_settle_seconds))
 
 
-def _allowance_reason(when: datetime) -> str:
+def _allowance_reason(destination: Destination, when: datetime) -> str:
     return (
-        "waiting for Engagement Cloud's hourly enrolment allowance; the next call goes at "
+        f"waiting for {destination.title}'s hourly enrolment allowance; the next call goes at "
         f"{when:%H:%M} UTC"
     )
 
