@@ -36,7 +36,7 @@ def current_command() -> None:
 def sync_command(store_hash: str, source: str | None, full: bool) -> None:
     """Run one sync cycle of the store's connection now, in the foreground.
 
-    ACCOUNT is the store's id in its source (a BigCommerce store hash)."""
+    ACCOUNT is the store's id in its source (the account id its install saved, e.g. a store hash)."""
     from host.sync.console import run_cycle_with_progress
 
     raise SystemExit(run_cycle_with_progress(store_hash, source=source, full=full))
