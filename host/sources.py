@@ -102,26 +102,10 @@ class Source(ABC):
 
 # ``HttpSource`` and its parts live in ``host.http_source`` (which builds on this module); they
 # are importable from here too: ``from host.sources import HttpSource, HttpStream``.
-_HTTP_NAMES = frozenset(
-    {
-        "CursorPaginator",
-        "HttpClient",
-        "HttpPage",
-        "HttpPaginator",
-        "HttpSource",
-        "HttpStream",
-        "NextLinkPaginator",
-        "OffsetPaginator",
-        "PageNumberPaginator",
-        "RateLimit",
-        "RetryPolicy",
-    }
-)
-
-
 def __getattr__(name: str) -> Any:
-    if name in _HTTP_NAMES:
-        from host import http_source
+    """The names ``host.http_source`` exports (its ``__all__``), imported on first use."""
+    from host import http_source
 
+    if name in getattr(http_source, "__all__", ()):
         return getattr(http_source, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
