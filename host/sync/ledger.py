@@ -259,11 +259,7 @@ class Ledger:
                     ),
                     changes,
                 )
-        identity_map = self.session.identity_map
-        for row_id, _, _ in answers:
-            loaded = identity_map.get(identity_key(LedgerEntry, row_id))
-            if loaded is not None:
-                self.session.expire(loaded)
+        self._expire_loaded(row_id for row_id, _, _ in answers)
 
     def record_excluded(self, row: LedgerEntry, reason: str) -> None:
         """Out of the destination (a subscriber out of the book: a later subscription is a new
@@ -281,8 +277,12 @@ class Ledger:
             update(table).where(table.c.id == bindparam("b_id")).values(consent=bindparam("b_consent")),
             [{"b_id": row_id, "b_consent": key} for row_id, key in accepted],
         )
+        self._expire_loaded(row_id for row_id, _ in accepted)
+
+    def _expire_loaded(self, row_ids: Iterable[int]) -> None:
+        """Rows updated in bulk by id: those the session holds are read again when next used."""
         identity_map = self.session.identity_map
-        for row_id, _ in accepted:
+        for row_id in row_ids:
             loaded = identity_map.get(identity_key(LedgerEntry, row_id))
             if loaded is not None:
                 self.session.expire(loaded)
