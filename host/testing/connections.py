@@ -39,16 +39,29 @@ def install(
     """Install ``account`` of ``source`` as the source's install callback would (or refresh it);
     answer the connection id."""
     with app.app_context(), get_db().transaction() as session:
-        connection = connections.install(
-            session,
-            source=source,
-            account=account,
-            store_name=store_name if store_name is not None else account,
-            store_url=store_url if store_url is not None else f"https://{account}.example.test",
-            secrets_=dict(secrets or {}),
-            data=dict(data or {}),
-        )
-        return connection.id
+        return _install(session, source, account, store_name=store_name, store_url=store_url,
+                        secrets=secrets, data=data).id
+
+
+def _install(
+    session,
+    source: str,
+    account: str,
+    *,
+    store_name: str | None = None,
+    store_url: str | None = None,
+    secrets: Mapping[str, Any] | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> Connection:
+    return connections.install(
+        session,
+        source=source,
+        account=account,
+        store_name=store_name if store_name is not None else account,
+        store_url=store_url if store_url is not None else f"https://{account}.example.test",
+        secrets_=dict(secrets or {}),
+        data=dict(data or {}),
+    )
 
 
 def connect(
@@ -73,17 +86,7 @@ def connect(
     backdates the connection (records created before it start no enrolment programs).
     """
     with app.app_context(), get_db().transaction() as session:
-        connection = connections.find(session, source, account)
-        if connection is None:
-            connection = connections.install(
-                session,
-                source=source,
-                account=account,
-                store_name=account,
-                store_url=f"https://{account}.example.test",
-                secrets_={},
-                data={},
-            )
+        connection = connections.find(session, source, account) or _install(session, source, account)
         plugins = app.extensions["host.plugins"]
         connections.connect(session, plugins, connection, destination, dict(credentials or {}))
         if connected_at is not None:

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from host import connections
 from host.db import get_db
 from host.models import Base, Connection
+from host.testing import connect, install
 from host.web.session import session_values
 from tests.web.fakes import FakeCloudPlugin
 
@@ -33,25 +33,15 @@ def install_store(app, account: str = "abc123", name: str = "Acme Outfitters", c
                   source: str = "fakeshop") -> int:
     """A store installed by a source (and, with ``connect_as``, connected to the app's one enabled
     destination, a fake); answers its connection id."""
-    with app.app_context(), get_db().transaction() as session:
-        connection = connections.install(
-            session,
-            source=source,
-            account=account,
-            store_name=name,
-            store_url=f"https://{account}.example.test",
-            secrets_={"access_token": f"token-{account}"},
-            data={"control_panel_base_url": f"https://store-{account}.mybigcommerce.com"},
-        )
-        if connect_as:
-            from host.plugins import get_plugins
-            from tests.web.fakes import ACCOUNTS
+    connection_id = install(app, source, account, store_name=name, secrets={"access_token": f"token-{account}"},
+                            data={"control_panel_base_url": f"https://store-{account}.mybigcommerce.com"})
+    if connect_as:
+        from tests.web.fakes import ACCOUNTS
 
-            credentials = {"username": connect_as, "password": ACCOUNTS[connect_as]}
-            plugins = get_plugins()
-            (destination,) = plugins.destinations
-            connections.connect(session, plugins, connection, destination, credentials)
-        return connection.id
+        (destination,) = app.extensions["host.plugins"].destinations
+        connect(app, source, account, destination=destination,
+                credentials={"username": connect_as, "password": ACCOUNTS[connect_as]})
+    return connection_id
 
 
 class Merchant:
