@@ -83,8 +83,9 @@ def parse_moment(value: Any) -> datetime | None:
 
 
 def iso_z(value: Any) -> str | None:
+    """``value`` as ISO 8601 UTC with a four-digit year (imports refuse shorter ones, §5)."""
     moment = parse_moment(value)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+    return f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%SZ") if moment else None
 
 
 TRUE_WORDS = frozenset({"true", "yes", "y", "1", "on"})
@@ -107,10 +108,10 @@ def typed_value(kind: str | None, name: str, value: Any) -> Any:
         return value
     kind = kind.lower()
     if kind == "date":
-        moment = parse_moment(value) if not isinstance(value, bool | int | float) else None
-        if moment is None:
+        text = iso_z(value) if not isinstance(value, bool | int | float) else None
+        if text is None:
             raise FieldTypeMismatch(f"{name} is a Date field in Engagement Cloud; the value {_shown(value)} is not a date")
-        return f"{moment.year:04d}" + moment.strftime("-%m-%dT%H:%M:%SZ")
+        return text
     if kind == "numeric":
         if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             return value
