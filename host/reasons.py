@@ -43,6 +43,15 @@ AREAS: dict[str, str] = {
     "catalog": "Catalog",
     "enrolments": "Enrolments",
 }
+
+
+def area_titles(nouns: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``AREAS`` in the destination's words (``host.destinations.noun_forms``): the two books are
+    called by what the destination calls an address book ("Customers list")."""
+    if nouns is None:
+        return dict(AREAS)
+    book = nouns["address_book_short"]
+    return {**AREAS, "customers": f"Customers {book}", "subscribers": f"Subscribers {book}"}
 AREA_OF_CANONICAL_KIND = {"customer": "customers", "subscriber": "subscribers", "order": "orders",
                           "product": "catalog"}
 AREA_OF_LEDGER_KIND = {CUSTOMER_CONTACT: "customers", SUBSCRIBER_CONTACT: "subscribers"}
