@@ -10,7 +10,7 @@ import re
 import pytest
 
 from host.destinations import DEFAULT_NOUNS, noun_forms
-from host.models import Enrolment, LedgerEntry
+from host.models import ConnectionProblem, Enrolment, LedgerEntry
 from plugins.engagement_cloud.destination import EngagementCloud
 from tests.web.conftest import Merchant, install_store
 from tests.web.fakes import FakeCloudPlugin, FakeDestination
@@ -87,7 +87,8 @@ def test_every_settings_page_speaks_the_destinations_words(web_app, merchant):
         Enrolment(connection_id=store, trigger="new_customer", contact_key="new@example.com", program_id="21",
                   state="pending_opt_in"),
         Enrolment(connection_id=store, trigger="new_customer", contact_key="gone@example.com", program_id="21",
-                  state="suppressed"))
+                  state="suppressed"),
+        ConnectionProblem(connection_id=store, code="list_missing", area="contacts", message="A list is gone."))
     pages["store"] = visible_text(merchant.get("/settings/store", follow_redirects=True))
     pages["store, customers area"] = visible_text(merchant.get("/settings/store?area=customers"))
     pages["field mapping"] = visible_text(merchant.get("/settings/field-mapping"))
@@ -111,7 +112,7 @@ def test_every_settings_page_speaks_the_destinations_words(web_app, merchant):
                   "Enrol profiles in an automation when", "Customers list", "Automation: Welcome series",
                   "or an automation that was not active", "Suppressed or unsubscribed profile: 1",
                   "No list chosen: 1", "waiting for the profile to confirm the double opt-in",
-                  "fan@example.com: New customer, Welcome series"):
+                  "fan@example.com: New customer, Welcome series", "Profiles: A list is gone."):
         assert words in store_tab
     assert "Profile in the customers list jo@example.com" in pages["store, customers area"]
     mapping = pages["field mapping"]

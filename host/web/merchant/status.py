@@ -58,9 +58,12 @@ def _iso(moment: datetime | None) -> str | None:
 def run_summary(run: SyncRun | None, nouns: dict[str, str] | None = None) -> dict[str, Any] | None:
     if run is None:
         return None
+    from host.web.merchant import upper_first
     from host.web.merchant.health import contacts_note, run_rows
 
     streams, contacts, enrolments = run_rows(run.counts)  # each stream adds up; contacts apart
+    if contacts is not None:  # the live table's row name, in the destination's words
+        contacts = {**contacts, "label": upper_first((nouns or noun_forms({}))["contacts"])}
     return {
         "id": run.id,
         "trigger": run.trigger,
