@@ -55,6 +55,11 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
+def _phase_shown(phase: str | None, nouns: dict[str, str]) -> str | None:
+    """The run's phase as the live line says it: the contacts phase in the destination's words."""
+    return f"sending {nouns['contacts']}" if phase == "sending contacts" else phase
+
+
 def run_summary(run: SyncRun | None, nouns: dict[str, str] | None = None) -> dict[str, Any] | None:
     if run is None:
         return None
@@ -68,7 +73,7 @@ def run_summary(run: SyncRun | None, nouns: dict[str, str] | None = None) -> dic
         "id": run.id,
         "trigger": run.trigger,
         "status": run.status,
-        "phase": run.phase,
+        "phase": _phase_shown(run.phase, nouns or noun_forms({})),
         "streams": streams,
         "contacts": contacts,
         "contacts_note": contacts_note(nouns or noun_forms({})),
