@@ -43,6 +43,10 @@ AREAS: dict[str, str] = {
     "catalog": "Catalog",
     "enrolments": "Enrolments",
 }
+AREA_OF_CANONICAL_KIND = {"customer": "customers", "subscriber": "subscribers", "order": "orders",
+                          "product": "catalog"}
+AREA_OF_LEDGER_KIND = {CUSTOMER_CONTACT: "customers", SUBSCRIBER_CONTACT: "subscribers"}
+OTHER = "other"
 
 
 def area_titles(nouns: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -52,10 +56,6 @@ def area_titles(nouns: Mapping[str, str] | None = None) -> dict[str, str]:
         return dict(AREAS)
     book = nouns["address_book_short"]
     return {**AREAS, "customers": f"Customers {book}", "subscribers": f"Subscribers {book}"}
-AREA_OF_CANONICAL_KIND = {"customer": "customers", "subscriber": "subscribers", "order": "orders",
-                          "product": "catalog"}
-AREA_OF_LEDGER_KIND = {CUSTOMER_CONTACT: "customers", SUBSCRIBER_CONTACT: "subscribers"}
-OTHER = "other"
 
 
 # A ledger kind no declared stream explains (a source since disabled): its name's first clue.

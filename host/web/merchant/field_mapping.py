@@ -2,8 +2,7 @@
 
 Until the merchant saves, the destination mapper's defaults apply (``Mapper.default_mapping``).
 A row whose suggested data field (``Destination.suggested_data_field_name``) is missing from the
-account offers to create it; each row shows
-an example value from a real customer. A mapping cannot corrupt data: a data field takes at most
+account offers to create it; each row shows an example value from a real customer. A mapping cannot corrupt data: a data field takes at most
 one store field, the types must fit (the mapper's ``accepted_types``) and the destination's
 system fields (``Option.writable``) are neither offered nor accepted. A change that would send
 contacts again is saved only once the merchant confirmed how many (``resend_count``).
@@ -25,7 +24,7 @@ from host.records import CONTACT_FIELDS, DATE_FIELDS
 from host.sync.contacts import profile_fields
 from host.sync.ledger import payload_hash
 from host.sync.mapping_changes import current_mapping, resend_count, save_mapping
-from host.web.merchant import blueprint, destination_nouns, upper_first
+from host.web.merchant import blueprint, destination_nouns, indefinite, upper_first
 from host.web.merchant.forms import field_mapping_form
 from host.web.merchant.lookups import destination, forget, lookup
 from host.web.session import current_connection, merchant_required
@@ -196,7 +195,7 @@ def create_data_field():
     key = request.form.get("create", "")
     typed = _typed_mapping()
     if key not in CONTACT_FIELDS:
-        data_field = destination_nouns()["data_field"]
+        data_field = indefinite(destination_nouns()["data_field"])
         return _render(typed, {"_schema": [f"Choose a field to create {data_field} for."]}, 400)
     name = suggested_name(key)
     problem = destination().data_field_name_problem(name)
