@@ -67,13 +67,36 @@ class CredentialField:
         return self.max_length or (1024 if self.type == "password" else 255)
 
 
-# What the settings pages call the destination's things, unless it says otherwise (``nouns``).
+# What the settings pages call the destination's things, unless it says otherwise (``nouns``):
+# lower case, singular. Each noun has a plural under its key plus "s" (``address_books``), which
+# is the singular plus "s" unless declared too ("properties").
 DEFAULT_NOUNS: Mapping[str, str] = {
     "account": "account",
-    "address_book": "address book",
-    "program": "program",
-    "data_field": "data field",
+    "address_book": "address book",  # a list of contacts: "Sync customers to an address book"
+    "address_book_short": "book",  # the same, said again: "the customers book", "choose another book"
+    "program": "program",  # what contacts are enrolled in: "Enrol contacts in a program"
+    "data_field": "data field",  # a contact's field: "Choose the data field each customer field is copied to"
+    "contact": "contact",  # a person at the destination: "1 contact will be re-sent"
 }
+# A noun that says another one again: when a destination names the other one only, it is that.
+SAYS_AGAIN = {"address_book_short": "address_book"}
+
+
+def noun_forms(declared: Mapping[str, str]) -> dict[str, str]:
+    """Every noun of ``DEFAULT_NOUNS``, singular under its key and plural under its key plus "s",
+    with ``declared`` (a destination's ``nouns``) over the defaults."""
+    unknown = set(declared) - {*DEFAULT_NOUNS, *(key + "s" for key in DEFAULT_NOUNS)}
+    if unknown:
+        raise KeyError(f"unknown nouns {sorted(unknown)}: the keys are those of DEFAULT_NOUNS (plus 's')")
+    forms: dict[str, str] = {}
+    for key, default in DEFAULT_NOUNS.items():
+        said = key
+        if not declared.get(key) and declared.get(SAYS_AGAIN.get(key, "")):
+            said = SAYS_AGAIN[key]
+        singular = declared.get(said) or default
+        forms[key] = singular
+        forms[key + "s"] = declared.get(said + "s") or singular + "s"
+    return forms
 
 
 @dataclass
@@ -185,12 +208,26 @@ class Destination(ABC):
     # text is escaped; a ``markupsafe.Markup`` is your own trusted HTML (``<strong>``, say).
     connect_help: ClassVar[str] = ""
     # What the pages call this destination's things (keys of ``DEFAULT_NOUNS``, lower case,
-    # singular); the ones left out keep their default.
+    # singular; a plural under the key plus "s" where adding "s" is wrong); the ones left out
+    # keep their default.
     nouns: ClassVar[Mapping[str, str]] = {}
+    # A field the destination fills in itself (``Option.writable`` False), named on the Field
+    # mapping tab as the example of fields that are not offered; None: no example is named.
+    system_field_example: ClassVar[str | None] = None
 
-    def noun(self, key: str) -> str:
+    def noun(self, key: str, *, plural: bool = False) -> str:
         """What the settings pages call ``key`` (``address_book``, ``program``, ...) here."""
-        return self.nouns.get(key) or DEFAULT_NOUNS[key]
+        return noun_forms(self.nouns)[key + "s" if plural else key]
+
+    def suggested_data_field_name(self, key: str) -> str:
+        """The name of the data field the Field mapping tab offers to create for the store field
+        ``key`` (a key of ``host.records.CONTACT_FIELDS``, e.g. ``billing_city``)."""
+        return key.upper()
+
+    def data_field_name_problem(self, name: str) -> str | None:
+        """Why ``name`` cannot name a new data field here, in a sentence; None when it can."""
+        return None if name.strip() else f"Enter a name for the {self.noun('data_field')}."
+
     # The default writers' batch: records per ``write_contacts`` / ``write_records`` call.
     write_batch_size: int = 500
     # Enrolments (``host.enrolments``): most contacts per ``enrol`` call; the allowance of

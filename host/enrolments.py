@@ -90,7 +90,8 @@ def _unsettled(destination: Destination) -> str:
     """Why an enrolment whose answer was lost failed: the destination's records could not say."""
     return (
         f"The answer to this enrolment was lost and {destination.title}'s records could not be checked: "
-        "it was not sent again, so the contact is never enrolled twice. Retry if they are not in the program."
+        f"it was not sent again, so the {destination.noun('contact')} is never enrolled twice. Retry if they are "
+        f"not in the {destination.noun('program')}."
     )
 
 

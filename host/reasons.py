@@ -49,6 +49,15 @@ AREA_OF_LEDGER_KIND = {CUSTOMER_CONTACT: "customers", SUBSCRIBER_CONTACT: "subsc
 OTHER = "other"
 
 
+def area_titles(nouns: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``AREAS`` in the destination's words (``host.destinations.noun_forms``): the two books are
+    called by what the destination calls an address book ("Customers list")."""
+    if nouns is None:
+        return dict(AREAS)
+    book = nouns["address_book_short"]
+    return {**AREAS, "customers": f"Customers {book}", "subscribers": f"Subscribers {book}"}
+
+
 # A ledger kind no declared stream explains (a source since disabled): its name's first clue.
 AREA_CLUES = (("subscriber", "subscribers"), ("customer", "customers"), ("guest", "customers"),
               ("order", "orders"), ("product", "catalog"), ("catalog", "catalog"))

@@ -50,8 +50,13 @@ class EngagementCloud(Destination):
         "    (Settings › Access › API users in Engagement Cloud). They are checked with your account\n"
         "    before anything is saved, and the password is stored encrypted."
     )
-    nouns: ClassVar[Mapping[str, str]] = {"address_book": "address book", "program": "program",
-                                          "data_field": "data field", "account": "account"}
+    nouns: ClassVar[Mapping[str, str]] = {
+        "account": "account", "address_book": "address book", "address_book_short": "book",
+        "program": "program", "data_field": "data field", "contact": "contact",
+    }
+    system_field_example: ClassVar[str] = "LASTSUBSCRIBED"  # a system date field on every contact (§6)
+    # Store fields whose plain upper-case name is reserved ("notes") or unclear.
+    SUGGESTED_NAMES: ClassVar[Mapping[str, str]] = {"notes": "CUSTOMER_NOTE", "date_created": "CUSTOMER_CREATED"}
 
     def settings(self) -> Settings:
         return current_settings()
@@ -107,6 +112,15 @@ class EngagementCloud(Destination):
             return lookups.create_data_field(client, name, type)
         finally:
             lookups.cache.forget(lookups.cache_key(connection, client, "data_fields"))
+
+    def suggested_data_field_name(self, key: str) -> str:
+        """Upper case, within the 20 characters a name may have; a reserved name is said otherwise."""
+        return self.SUGGESTED_NAMES.get(key, key.upper()[:20])
+
+    def data_field_name_problem(self, name: str) -> str | None:
+        if not lookups.FIELD_NAME.match(name or ""):
+            return "Use up to 20 letters, digits, '-' or '_' for a data field name."
+        return None
 
     def missing_data_fields(self, connection: Connection, mapping: Mapping[str, str]) -> list[str]:
         """Fields a mapping names that the account lacks (for the mapping page to offer creating)."""

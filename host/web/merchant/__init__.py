@@ -13,6 +13,7 @@ from pathlib import Path
 
 from flask import Blueprint, g, render_template, request
 
+from host.destinations import noun_forms
 from host.incidents import log_unexpected
 
 WEB_ROOT = Path(__file__).resolve().parent.parent
@@ -42,22 +43,49 @@ def shell_context() -> dict:
         "merchant_connection": lambda: g.get("connection"),
         "source_title_of": source_title,
         "destination_title_of": destination_title,
+        "nouns_of": destination_nouns,
+        "nouns": destination_nouns(),  # the session's destination; a page may pass its own
     }
 
 
-def destination_title(connection=None) -> str | None:
-    """What the pages call the marketing platform: the title of ``connection``'s destination (by
-    default the session's), else of the only destination enabled; None when it cannot be told."""
+def _destination(connection=None):
+    """``connection``'s destination (by default the session's), else the only one enabled, else None."""
     from host.plugins import get_plugins
 
     destinations = get_plugins().destinations
     connection = connection if connection is not None else g.get("connection")
     named = destinations.get(getattr(connection, "destination", None) or "")
     if named is not None:
-        return named.title
+        return named
     if len(destinations) == 1:
-        return next(iter(destinations.values())).title
+        return next(iter(destinations.values()))
     return None
+
+
+def destination_title(connection=None) -> str | None:
+    """What the pages call the marketing platform: the title of ``connection``'s destination (by
+    default the session's), else of the only destination enabled; None when it cannot be told."""
+    destination = _destination(connection)
+    return destination.title if destination is not None else None
+
+
+def destination_nouns(connection=None) -> dict[str, str]:
+    """What the pages call the destination's things (``host.destinations.noun_forms``), for the
+    destination ``destination_title`` names; the defaults when it cannot be told."""
+    destination = _destination(connection)
+    return noun_forms(destination.nouns if destination is not None else {})
+
+
+@blueprint.app_template_filter("upper_first")
+def upper_first(text: str) -> str:
+    """``text`` with its first letter in capitals, the rest as it is: "address book" → "Address book"."""
+    return text[:1].upper() + text[1:]
+
+
+@blueprint.app_template_filter("indefinite")
+def indefinite(noun: str) -> str:
+    """``noun`` after "a" or "an", by its first letter: "an address book", "a program"."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
 
 
 @blueprint.app_errorhandler(401)

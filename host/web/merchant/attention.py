@@ -23,11 +23,11 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from host.db import db_session
-from host.destinations import Destination
+from host.destinations import Destination, noun_forms
 from host.models import Connection, Enrolment, LedgerEntry, WebhookEvent, utcnow
 from host.plugins import get_plugins
-from host.reasons import AREAS, OTHER, area_of, explain, ledger_areas
-from host.web.merchant import blueprint, format_when
+from host.reasons import AREAS, OTHER, area_of, area_titles, explain, ledger_areas
+from host.web.merchant import blueprint, destination_nouns, format_when
 from host.web.merchant.lookups import lookup
 from host.web.merchant.status import TRIGGER_LABELS, kind_label, max_attempts_setting
 from host.web.session import current_connection, merchant_required
@@ -72,6 +72,7 @@ class NeedsAttention:
     enrolments_total: int = 0
     events_total: int = 0
     max_attempts: int = 5
+    titles: dict[str, str] = field(default_factory=area_titles)  # area → what the merchant reads
 
     @property
     def total(self) -> int:
@@ -89,7 +90,7 @@ class NeedsAttention:
     def areas(self) -> list[tuple[str, str, int]]:
         """(key, label, count) of each area that has something, in the usual order."""
         order = [*AREAS, OTHER]
-        return [(key, AREAS.get(key, "Other"), self.counts[key])
+        return [(key, self.titles.get(key, "Other"), self.counts[key])
                 for key in order if self.counts.get(key)]
 
 
@@ -169,14 +170,14 @@ def _counts(session: Session, connection: Connection, areas: dict[str, str]) -> 
 
 
 def _record_item(entry: LedgerEntry, areas: dict[str, str], destination, max_attempts: int,
-                 now: datetime) -> Item:
+                 now: datetime, nouns: dict[str, str]) -> Item:
     area = areas.get(entry.kind, OTHER)
     explained = explain(entry.reason, area=area, destination=destination)
     needs = entry.attempts >= max_attempts
     next_try = entry.next_attempt_at
     return Item(
-        id=entry.id, kind="record", area=area, area_label=AREAS.get(area, "Other"),
-        label=f"{kind_label(entry.kind)} {entry.source_id}",
+        id=entry.id, kind="record", area=area, area_label=area_titles(nouns).get(area, "Other"),
+        label=f"{kind_label(entry.kind, nouns)} {entry.source_id}",
         sentence=explained.sentence, fix=explained.fix, code=explained.code,
         reason=entry.reason or "", attempts=entry.attempts, needs_attention=needs,
         next_attempt_at=next_try if next_try and next_try > now and not needs else None,
@@ -184,11 +185,11 @@ def _record_item(entry: LedgerEntry, areas: dict[str, str], destination, max_att
     )
 
 
-def _event_item(row: WebhookEvent, areas: dict[str, str]) -> Item:
+def _event_item(row: WebhookEvent, areas: dict[str, str], nouns: dict[str, str]) -> Item:
     area = areas.get(row.stream, OTHER)
     return Item(
-        id=row.id, kind="event", area=area, area_label=AREAS.get(area, "Other"),
-        label=f"{kind_label(row.stream)} {row.record_id}",
+        id=row.id, kind="event", area=area, area_label=area_titles(nouns).get(area, "Other"),
+        label=f"{kind_label(row.stream, nouns)} {row.record_id}",
         sentence=f"The store said this record changed, then kept refusing to give it ({row.attempts} times).",
         fix="Check the record in your store. A new change to it is read again; the regular sync goes on.",
         code=None, reason=row.failed_reason or "", attempts=row.attempts, needs_attention=True,
@@ -196,17 +197,17 @@ def _event_item(row: WebhookEvent, areas: dict[str, str]) -> Item:
     )
 
 
-def _program_name(program_id: str) -> str:
+def _program_name(program_id: str, nouns: dict[str, str]) -> str:
     program = lookup("programs").by_id(program_id)
-    return program.name if program is not None else f"program {program_id}"
+    return program.name if program is not None else f"{nouns['program']} {program_id}"
 
 
-def _enrolment_item(row: Enrolment, destination) -> Item:
+def _enrolment_item(row: Enrolment, destination, nouns: dict[str, str]) -> Item:
     explained = explain(row.reason, area="enrolments", destination=destination)
     trigger = TRIGGER_LABELS.get(row.trigger, row.trigger.replace("_", " ").capitalize())
     return Item(
-        id=row.id, kind="enrolment", area="enrolments", area_label=AREAS["enrolments"],
-        label=f"{row.contact_key}: {trigger}, {_program_name(row.program_id)}",
+        id=row.id, kind="enrolment", area="enrolments", area_label=area_titles(nouns)["enrolments"],
+        label=f"{row.contact_key}: {trigger}, {_program_name(row.program_id, nouns)}",
         sentence=explained.sentence, fix=explained.fix, code=explained.code,
         reason=row.reason or "", attempts=row.attempts, needs_attention=True, updated_at=row.updated_at,
     )
@@ -217,7 +218,9 @@ def needs_attention(session: Session, connection: Connection, area: str = "", *,
     """The connection's refused records and enrolments, in ``area`` ("" = all), explained."""
     max_attempts = max_attempts_setting() if max_attempts is None else max_attempts
     areas, destination, now = _areas(session, connection), _destination(connection), utcnow()
-    result = NeedsAttention(area=area, counts=_counts(session, connection, areas), max_attempts=max_attempts)
+    nouns = noun_forms(destination.nouns if destination is not None else {})
+    result = NeedsAttention(area=area, counts=_counts(session, connection, areas), max_attempts=max_attempts,
+                            titles=area_titles(nouns))
     if area != "enrolments":
         needing = LedgerEntry.attempts >= max_attempts
         statement = (
@@ -232,7 +235,7 @@ def needs_attention(session: Session, connection: Connection, area: str = "", *,
         ).one()
         result.records_total, result.needing_total = total, int(needing_total)
         for entry in session.scalars(statement.limit(limit) if limit else statement):
-            item = _record_item(entry, areas, destination, max_attempts, now)
+            item = _record_item(entry, areas, destination, max_attempts, now, nouns)
             (result.records if item.needs_attention else result.retrying).append(item)
     if area != "enrolments":
         event_areas = _event_areas(session, connection)
@@ -244,7 +247,7 @@ def needs_attention(session: Session, connection: Connection, area: str = "", *,
         result.events_total = session.scalar(
             select(func.count()).select_from(WebhookEvent).where(*_event_filter(connection, event_areas, area))
         ) or 0
-        result.events = [_event_item(row, event_areas)
+        result.events = [_event_item(row, event_areas, nouns)
                          for row in session.scalars(statement.limit(limit) if limit else statement)]
     if area in ("", "enrolments"):
         statement = (
@@ -253,7 +256,7 @@ def needs_attention(session: Session, connection: Connection, area: str = "", *,
             .order_by(Enrolment.updated_at.desc(), Enrolment.id.desc())
         )
         result.enrolments_total = result.counts.get("enrolments", 0)
-        result.enrolments = [_enrolment_item(row, destination)
+        result.enrolments = [_enrolment_item(row, destination, nouns)
                              for row in session.scalars(statement.limit(limit) if limit else statement)]
     return result
 
@@ -276,7 +279,7 @@ def current_needs_attention() -> NeedsAttention:
 
 @blueprint.app_context_processor
 def attention_context() -> dict:
-    return {"needs_attention": current_needs_attention, "attention_areas": AREAS}
+    return {"needs_attention": current_needs_attention, "attention_areas": area_titles(destination_nouns())}
 
 
 # ---------------------------------------------------------------------- CSV download

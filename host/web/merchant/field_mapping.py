@@ -1,8 +1,8 @@
 """The Field mapping tab: each of the 26 contact fields → one of the account's data fields, or none.
 
-Until the merchant saves, the destination mapper's defaults apply (FIRSTNAME ← first name, …).
-A row whose suggested data field is missing from the account offers to create it; each row shows
-an example value from a real customer. A mapping cannot corrupt data: a data field takes at most
+Until the merchant saves, the destination mapper's defaults apply (``Mapper.default_mapping``).
+A row whose suggested data field (``Destination.suggested_data_field_name``) is missing from the
+account offers to create it; each row shows an example value from a real customer. A mapping cannot corrupt data: a data field takes at most
 one store field, the types must fit (the mapper's ``accepted_types``) and the destination's
 system fields (``Option.writable``) are neither offered nor accepted. A change that would send
 contacts again is saved only once the merchant confirmed how many (``resend_count``).
@@ -24,21 +24,20 @@ from host.records import CONTACT_FIELDS, DATE_FIELDS
 from host.sync.contacts import profile_fields
 from host.sync.ledger import payload_hash
 from host.sync.mapping_changes import current_mapping, resend_count, save_mapping
-from host.web.merchant import blueprint
-from host.web.merchant.forms import DATA_FIELD_NAME, field_mapping_form
+from host.web.merchant import blueprint, destination_nouns, indefinite, upper_first
+from host.web.merchant.forms import field_mapping_form
 from host.web.merchant.lookups import destination, forget, lookup
 from host.web.session import current_connection, merchant_required
 
 EXAMPLE_SCAN = 1000  # the most recently updated customers looked at for example values
 EXAMPLE_LENGTH = 60
-
-# Field keys whose plain upper-case name is reserved by Engagement Cloud ("notes") or unclear.
-SUGGESTED_NAMES = {"notes": "CUSTOMER_NOTE", "date_created": "CUSTOMER_CREATED"}
+TEXT_EXAMPLE = "first_name"  # the store fields the hint names the data field types of
+DATE_EXAMPLE = "date_created"
 
 
 def suggested_name(key: str) -> str:
-    """The data field name offered when creating one for ``key`` (≤ 20 characters)."""
-    return SUGGESTED_NAMES.get(key, key.upper()[:20])
+    """The data field name offered when creating one for ``key``: the destination's choice."""
+    return destination().suggested_data_field_name(key)
 
 
 def mapper():
@@ -109,6 +108,9 @@ def _render(mapping: dict[str, str], errors: dict, status: int = 200, confirm: d
             system_fields={option.name for option in data_fields.options if not option.writable},
             suggested_name=suggested_name,
             data_field_type=data_field_type,
+            text_type=data_field_type(TEXT_EXAMPLE),
+            date_type=data_field_type(DATE_EXAMPLE),
+            system_field_example=destination().system_field_example,
             examples=example_values(),
             errors=errors,
             confirm=confirm,
@@ -146,6 +148,7 @@ def _save(typed: dict[str, str], done: str | None = None):
         kinds={key: field_kind(key) for key in labels},
         accepted_types={key: mapper().accepted_types(key) for key in labels},
         account=destination().title,
+        nouns=destination_nouns(),
     )
     try:
         loaded = schema.load(form)
@@ -164,9 +167,10 @@ def _save(typed: dict[str, str], done: str | None = None):
 
 
 def _saved_message(count: int) -> str:
+    nouns = destination_nouns()
     if not count:
-        return "It applies from the next sync; no contact needs to be sent again."
-    contacts = "1 contact" if count == 1 else f"{count} contacts"
+        return f"It applies from the next sync; no {nouns['contact']} needs to be sent again."
+    contacts = f"1 {nouns['contact']}" if count == 1 else f"{count} {nouns['contacts']}"
     return f"It applies from the next sync, which re-sends {contacts}: those whose mapped values changed."
 
 
@@ -191,17 +195,20 @@ def create_data_field():
     key = request.form.get("create", "")
     typed = _typed_mapping()
     if key not in CONTACT_FIELDS:
-        return _render(typed, {"_schema": ["Choose a field to create a data field for."]}, 400)
+        data_field = indefinite(destination_nouns()["data_field"])
+        return _render(typed, {"_schema": [f"Choose a field to create {data_field} for."]}, 400)
     name = suggested_name(key)
-    try:
-        DATA_FIELD_NAME(name)
-        created = destination().create_data_field(current_connection(), name, data_field_type(key))
-    except (ValidationError, SyncError) as error:
-        message = error.messages[0] if isinstance(error, ValidationError) else error.message
-        return _render(typed, {f"map.{key}": [f"{name} could not be created: {message}"]}, 400)
+    problem = destination().data_field_name_problem(name)
+    if problem is None:
+        try:
+            created = destination().create_data_field(current_connection(), name, data_field_type(key))
+        except SyncError as error:
+            problem = error.message
+    if problem is not None:
+        return _render(typed, {f"map.{key}": [f"{name} could not be created: {problem}"]}, 400)
     forget("data_fields")
     typed[key] = created.name  # the table is saved as typed, with the new field in its row
-    done = f"Data field {created.name} created and mapped to {field_labels()[key]}."
+    done = f"{upper_first(destination_nouns()['data_field'])} {created.name} created and mapped to {field_labels()[key]}."
     saved = _save(typed, done)
     if not isinstance(saved, int):
         return saved

@@ -19,7 +19,8 @@ from marshmallow import (
     validates_schema,
 )
 
-from host.destinations import DEFAULT_NOUNS, CredentialField, Option
+from host.destinations import CredentialField, Option, noun_forms
+from host.web.merchant import indefinite
 
 BOOK_FIELDS = ("customers_book_id", "subscribers_book_id")
 PROGRAM_FIELDS = ("new_customer_program_id", "new_subscriber_program_id", "first_order_program_id")
@@ -95,19 +96,24 @@ class StoreSettingsForm(_Form):
         program_ids: Collection[str] | None,
         *,
         account: str,
-        nouns: Mapping[str, str] = DEFAULT_NOUNS,
+        nouns: Mapping[str, str] | None = None,
         **kwargs,
     ):
         """``None`` for a list that could not be read from the account: nothing can be checked then.
-        ``account`` is the destination's title, ``nouns`` what it calls its things (``Destination.noun``)."""
+        ``account`` is the destination's title, ``nouns`` what it calls its things
+        (``host.destinations.noun_forms``; the defaults when not given)."""
         super().__init__(**kwargs)
         self.book_ids = book_ids
         self.program_ids = program_ids
         self.account = account
-        self.nouns = {**DEFAULT_NOUNS, **nouns}
+        self.nouns = dict(nouns) if nouns is not None else noun_forms({})
 
     def _missing(self, noun: str) -> str:
         return f"This {self.nouns[noun]} does not exist in your {self.account} {self.nouns['account']}."
+
+    def _unreadable(self, nouns: str) -> str:
+        return (f"The {self.nouns[nouns]} could not be read from your {self.nouns['account']}, "
+                "so this cannot be saved now.")
 
     @pre_load
     def empty_means_none(self, data: Mapping[str, Any], **_kwargs) -> dict[str, Any]:
@@ -122,20 +128,21 @@ class StoreSettingsForm(_Form):
             if chosen is None:
                 continue
             if self.book_ids is None:
-                errors[name] = ["The address books could not be read from your account, so this cannot be saved now."]
+                errors[name] = [self._unreadable("address_books")]
             elif chosen not in self.book_ids:
                 errors[name] = [self._missing("address_book")]
         customers, subscribers = data.get("customers_book_id"), data.get("subscribers_book_id")
         if customers is not None and customers == subscribers and not errors:
             errors["subscribers_book_id"] = [
-                "Customers and subscribers must go to different address books: choose another book."
+                f"Customers and subscribers must go to different {self.nouns['address_books']}: "
+                f"choose another {self.nouns['address_book_short']}."
             ]
         for name in PROGRAM_FIELDS:
             chosen = data.get(name)
             if chosen is None:
                 continue
             if self.program_ids is None:
-                errors[name] = ["The programs could not be read from your account, so this cannot be saved now."]
+                errors[name] = [self._unreadable("programs")]
             elif chosen not in self.program_ids:
                 errors[name] = [self._missing("program")]
         if errors:
@@ -148,6 +155,7 @@ def _data_field_validator(
     options: Mapping[str, Option] | None,
     accepted: Collection[str] | None,
     account: str,
+    nouns: Mapping[str, str],
 ):
     """Checks one row's choice: the field exists, may be written, and its type fits."""
 
@@ -155,10 +163,12 @@ def _data_field_validator(
         if not value:
             return
         if options is None:
-            raise ValidationError("Your account's data fields could not be read, so this cannot be saved now.")
+            raise ValidationError(f"Your {nouns['account']}'s {nouns['data_fields']} could not be read, "
+                                  "so this cannot be saved now.")
         option = options.get(value)
         if option is None:
-            raise ValidationError(f"{value} is not a data field of your {account} account.")
+            raise ValidationError(f"{value} is not {indefinite(nouns['data_field'])} of your {account} "
+                                  f"{nouns['account']}.")
         if not option.writable:
             raise ValidationError(
                 f"{value} is a system field that {account} fills in itself, so the connector must not "
@@ -184,6 +194,7 @@ def field_mapping_form(
     kinds: Mapping[str, str],
     accepted_types: Mapping[str, Collection[str] | None],
     account: str,
+    nouns: Mapping[str, str] | None = None,
 ) -> Schema:
     """A schema reading ``map.<field key>`` dropdowns: a data field name, or empty for unmapped.
 
@@ -193,13 +204,16 @@ def field_mapping_form(
     destination mapper's rule; None: any). Refused: a field missing from the account, a system
     field, a type that does not fit, and one data field chosen for two store fields.
     ``load`` answers ``{field key: data field name or ""}``; drop the empty ones for the mapping.
+    ``nouns`` are what the destination calls its things (``host.destinations.noun_forms``).
     """
+    nouns = dict(nouns) if nouns is not None else noun_forms({})
     options = None if data_fields is None else {option.name: option for option in data_fields}
     declared: dict[str, Any] = {
         key: fields.String(
             data_key=f"map.{key}",
             load_default="",
-            validate=_data_field_validator(label, kinds.get(key, "text"), options, accepted_types.get(key), account),
+            validate=_data_field_validator(label, kinds.get(key, "text"), options, accepted_types.get(key), account,
+                                           nouns),
         )
         for key, label in labels.items()
     }
@@ -223,8 +237,3 @@ def field_mapping_form(
     )
     return type("FieldMappingForm", (_Form,), declared)()
 
-
-DATA_FIELD_NAME = validate.Regexp(
-    r"^[A-Za-z0-9_-]{1,20}$",
-    error="Use up to 20 letters, digits, '-' or '_' for a data field name.",
-)

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import case, func, select, true
 from sqlalchemy.orm import Session
 
+from host.destinations import noun_forms
 from host.models import (
     Connection,
     ConnectionProblem,
@@ -29,15 +30,15 @@ from host.models import (
     WebhookEvent,
     utcnow,
 )
-from host.reasons import AREAS, area_of, ledger_areas
+from host.reasons import area_of, area_titles, ledger_areas
 from host.settings import get_settings
 from host.sync.tally import CONTACTS, OUTCOMES
+from host.web.merchant import indefinite, upper_first
 
 COLUMNS = ("read", *OUTCOMES)
 DEFAULT_INTERVAL_SECONDS = 300
 FAST_LANE = "fast_lane"
 COMPLETED = ("finished", "partial", "stopped")  # a full sync that ran its course (or was stopped)
-CONTACTS_NOTE = "Contacts: people built from customers, subscribers and guests; each is sent once per book."
 PROGRAM_TRIGGERS = {
     "new_customer_program_id": "new customers",
     "new_subscriber_program_id": "new subscribers",
@@ -52,17 +53,23 @@ EXCLUSIONS = (
     ("archived", "Archived order"),
     ("hidden", "Hidden product"),
     ("deleted in the store", "Deleted in the store"),
-    ("no book", "No book chosen"),
+    ("no book", "No {book} chosen"),  # {book}: what the destination calls an address book, said again
 )
 OTHER_EXCLUSION = "Other reasons"
 # Enrolment states → the health buckets (the rest wait: pending, pending_opt_in, sending, uncertain).
 ENROLLED = ("active",)
 ENROLMENT_ATTENTION = ("failed", "deactivated")  # refused, or the program was not active: Retry
 ENROLMENT_EXCLUSIONS = {
-    "suppressed": "Suppressed or unsubscribed contact",
+    "suppressed": "Suppressed or unsubscribed {contact}",
     "cancelled": "Not a first order after all",
     "expired": "Double opt-in not confirmed within 24 hours",
 }
+
+
+def contacts_note(nouns: dict[str, str]) -> str:
+    """What the Contacts row of a run's counts is, in the destination's words (``noun_forms``)."""
+    return (f"{upper_first(nouns['contacts'])}: people built from customers, subscribers "
+            f"and guests; each is sent once per {nouns['address_book_short']}.")
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -73,9 +80,10 @@ def _plural(count: int, one: str, many: str | None = None) -> str:
     return f"{count} {one if count == 1 else (many or one + 's')}"
 
 
-def exclusion_category(reason: str | None) -> str:
+def exclusion_category(reason: str | None, nouns: dict[str, str] | None = None) -> str:
     text = (reason or "").lower()
-    return next((label for key, label in EXCLUSIONS if key in text), OTHER_EXCLUSION)
+    label = next((label for key, label in EXCLUSIONS if key in text), OTHER_EXCLUSION)
+    return label.format(book=(nouns or noun_forms({}))["address_book_short"])
 
 
 def _area(key: str, title: str, *, kind: str, note: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -93,7 +101,7 @@ def _add(detail: dict[str, int], label: str, count: int) -> None:
 
 # ---------------------------------------------------------------------- records (the ledger)
 def _record_areas(
-    session: Session, connection: Connection, source, max_attempts: int
+    session: Session, connection: Connection, source, max_attempts: int, nouns: dict[str, str]
 ) -> list[dict[str, Any]]:
     contacts = get_settings(session, connection, "contacts")
     needing = case((LedgerEntry.attempts >= max_attempts, 1), else_=0)
@@ -107,11 +115,14 @@ def _record_areas(
     found = {area_of(row.kind, keys) for row in rows}
     declared = set(keys.values())
     customers_book, subscribers_book = contacts.get("customers_book_id"), contacts.get("subscribers_book_id")
+    book = nouns["address_book_short"]
     notes = {
         "customers": None if customers_book else (
-            "No customers book chosen: only people with orders are sent, without a book, for their order history."),
-        "subscribers": None if subscribers_book else "No subscribers book chosen: subscribers are not synced.",
+            f"No customers {book} chosen: only people with orders are sent, without {indefinite(book)}, "
+            "for their order history."),
+        "subscribers": None if subscribers_book else f"No subscribers {book} chosen: subscribers are not synced.",
     }
+    titles = area_titles(nouns)
     shown = {
         "customers": bool(customers_book) or "customers" in found,
         "subscribers": bool(subscribers_book) or "subscribers" in found,
@@ -119,7 +130,7 @@ def _record_areas(
         "catalog": "catalog" in declared or "catalog" in found,
     }
     areas = {
-        key: _area(key, AREAS[key], kind="book" if key in ("customers", "subscribers") else "collection",
+        key: _area(key, titles[key], kind="book" if key in ("customers", "subscribers") else "collection",
                    note=notes.get(key), streams=sorted(k for k, v in keys.items() if v == key))
         for key, show in shown.items() if show
     }
@@ -132,7 +143,7 @@ def _record_areas(
             area["in_sync"] += count
         elif row.state == "excluded":
             area["excluded"] += count
-            _add(area["excluded_detail"], exclusion_category(row.why), count)
+            _add(area["excluded_detail"], exclusion_category(row.why, nouns), count)
         elif row.state == "failed" and row.needing:
             area["attention"] += count
         elif row.state == "failed":
@@ -156,17 +167,20 @@ def _record_areas(
 
 
 # ---------------------------------------------------------------------- programs (enrolments)
-def _program_areas(session: Session, connection: Connection, now: datetime) -> list[dict[str, Any]]:
+def _program_areas(
+    session: Session, connection: Connection, now: datetime, nouns: dict[str, str]
+) -> list[dict[str, Any]]:
+    program, contact = upper_first(nouns["program"]), nouns["contact"]
     automation = get_settings(session, connection, "automation")
     chosen: dict[str, list[str]] = {}
     for setting, trigger in PROGRAM_TRIGGERS.items():
         if automation.get(setting):
             chosen.setdefault(str(automation[setting]), []).append(trigger)
     waiting_why = case(
-        (Enrolment.state == "pending_opt_in", "Waiting for the contact to confirm the double opt-in"),
+        (Enrolment.state == "pending_opt_in", f"Waiting for the {contact} to confirm the double opt-in"),
         (Enrolment.state.in_(("sending", "uncertain")), "Sent, being confirmed"),
         (Enrolment.reason.like("%allowance%"), "Waiting for the hourly enrolment allowance"),
-        (Enrolment.reason.like("waiting for the contact%"), "Waiting for the contact to be synced"),
+        (Enrolment.reason.like("waiting for the contact%"), f"Waiting for the {contact} to be synced"),
         (Enrolment.attempts > 0, "Retrying after a refusal"),
         else_="Queued for the next batch",
     )
@@ -178,7 +192,7 @@ def _program_areas(session: Session, connection: Connection, now: datetime) -> l
     areas: dict[str, dict[str, Any]] = {}
     for program_id, triggers in chosen.items():
         areas[program_id] = _area(
-            f"program:{program_id}", f"Program {program_id}", kind="program",
+            f"program:{program_id}", f"{program} {program_id}", kind="program",
             program_id=program_id, note=f"Enrols {' and '.join(triggers)}.",
         )
     for program_id, state, why, count in rows:
@@ -188,7 +202,7 @@ def _program_areas(session: Session, connection: Connection, now: datetime) -> l
             if state in ENROLLED or state in ENROLMENT_EXCLUSIONS:
                 continue  # history of a program no longer chosen
             area = areas[program_id] = _area(
-                f"program:{program_id}", f"Program {program_id}", kind="program",
+                f"program:{program_id}", f"{program} {program_id}", kind="program",
                 program_id=program_id, note="No longer chosen: what was waiting still goes out.",
             )
         if state in ENROLLED:
@@ -197,7 +211,7 @@ def _program_areas(session: Session, connection: Connection, now: datetime) -> l
             area["attention"] += count
         elif state in ENROLMENT_EXCLUSIONS:
             area["excluded"] += count
-            _add(area["excluded_detail"], ENROLMENT_EXCLUSIONS[state], count)
+            _add(area["excluded_detail"], ENROLMENT_EXCLUSIONS[state].format(contact=contact), count)
         else:
             area["waiting"] += count
             _add(area["waiting_detail"], why, count)
@@ -241,7 +255,7 @@ def run_rows(counts: dict[str, Any] | None) -> tuple[list[dict], dict | None, di
     return streams, contacts, enrolments
 
 
-def _full_run(run: SyncRun | None) -> dict[str, Any] | None:
+def _full_run(run: SyncRun | None, nouns: dict[str, str]) -> dict[str, Any] | None:
     if run is None:
         return None
     streams, contacts, enrolments = run_rows(run.counts)
@@ -250,7 +264,7 @@ def _full_run(run: SyncRun | None) -> dict[str, Any] | None:
         "id": run.id, "trigger": run.trigger, "status": run.status,
         "started_at": _iso(run.started_at), "finished_at": _iso(run.finished_at),
         "duration_seconds": seconds, "duration": duration_text(seconds),
-        "streams": streams, "contacts": contacts, "contacts_note": CONTACTS_NOTE,
+        "streams": streams, "contacts": contacts, "contacts_note": contacts_note(nouns),
         "enrolments": enrolments, "errors": run.errors or {},
     }
 
@@ -382,10 +396,14 @@ def store_health(
     scheduler=None,
     interval_seconds: float = DEFAULT_INTERVAL_SECONDS,
     now: datetime | None = None,
+    nouns: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The health panel and the two latest kinds of run, as the page and its status endpoint show them."""
+    """The health panel and the two latest kinds of run, as the page and its status endpoint show them;
+    ``nouns`` are the destination's words (``host.destinations.noun_forms``, the defaults when None)."""
     now = now or utcnow()
-    areas = _record_areas(session, connection, source, max_attempts) + _program_areas(session, connection, now)
+    nouns = nouns or noun_forms({})
+    areas = (_record_areas(session, connection, source, max_attempts, nouns)
+             + _program_areas(session, connection, now, nouns))
     problems = session.scalars(
         select(ConnectionProblem).where(ConnectionProblem.connection_id == connection.id)
         .order_by(ConnectionProblem.created_at, ConnectionProblem.id)
@@ -424,8 +442,8 @@ def store_health(
                 connection, running=bool(running), interval_seconds=interval_seconds, scheduler=scheduler, now=now
             ),
         },
-        "last_full_run": _full_run(full),
-        "full_run_failure": _full_run(ended_badly),
+        "last_full_run": _full_run(full, nouns),
+        "full_run_failure": _full_run(ended_badly, nouns),
         "instant_updates": _instant_updates(session, connection, now),
     }
 
@@ -435,6 +453,7 @@ def health_status(session: Session, connection: Connection, *, max_attempts: int
     from flask import current_app
 
     from host.plugins import get_plugins
+    from host.web.merchant import destination_nouns
 
     config = current_app.config.get("SYNC", {})
     return store_health(
@@ -444,4 +463,5 @@ def health_status(session: Session, connection: Connection, *, max_attempts: int
         source=get_plugins().sources.get(connection.source),
         scheduler=current_app.extensions.get("host.scheduler"),
         interval_seconds=float(config.get("interval_seconds", DEFAULT_INTERVAL_SECONDS)),
+        nouns=destination_nouns(connection),
     )

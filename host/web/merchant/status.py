@@ -11,6 +11,7 @@ from flask import current_app, has_app_context
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
+from host.destinations import noun_forms
 from host.enrolments import queue_status
 from host.models import Connection, ConnectionProblem, Enrolment, LedgerEntry, SyncRun, utcnow
 from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT
@@ -18,10 +19,11 @@ from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT
 COUNT_COLUMNS = ("read", "sent", "unchanged", "excluded", "failed")
 FAILED_RECORDS_SHOWN = 50
 DEFAULT_MAX_ATTEMPTS = 5
-# A ledger kind as the merchant reads it; other kinds (a source's stream names) are singularised.
+# A ledger kind as the merchant reads it, in the destination's words (``noun_forms``); other
+# kinds (a source's stream names) are singularised.
 KIND_LABELS = {
-    CUSTOMER_CONTACT: "Contact in the customers book",
-    SUBSCRIBER_CONTACT: "Contact in the subscribers book",
+    CUSTOMER_CONTACT: "{Contact} in the customers {address_book_short}",
+    SUBSCRIBER_CONTACT: "{Contact} in the subscribers {address_book_short}",
 }
 TRIGGER_LABELS = {
     "new_customer": "New customer",
@@ -37,9 +39,10 @@ def max_attempts_setting() -> int:
     return int(current_app.config.get("SYNC", {}).get("max_attempts", DEFAULT_MAX_ATTEMPTS))
 
 
-def kind_label(kind: str) -> str:
+def kind_label(kind: str, nouns: dict[str, str] | None = None) -> str:
     if kind in KIND_LABELS:
-        return KIND_LABELS[kind]
+        nouns = nouns or noun_forms({})
+        return KIND_LABELS[kind].format(Contact=nouns["contact"][:1].upper() + nouns["contact"][1:], **nouns)
     words = kind.replace("_", " ")
     return (words[:-1] if words.endswith("s") else words).capitalize()
 
@@ -52,20 +55,28 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def run_summary(run: SyncRun | None) -> dict[str, Any] | None:
+def _phase_shown(phase: str | None, nouns: dict[str, str]) -> str | None:
+    """The run's phase as the live line says it: the contacts phase in the destination's words."""
+    return f"sending {nouns['contacts']}" if phase == "sending contacts" else phase
+
+
+def run_summary(run: SyncRun | None, nouns: dict[str, str] | None = None) -> dict[str, Any] | None:
     if run is None:
         return None
-    from host.web.merchant.health import CONTACTS_NOTE, run_rows
+    from host.web.merchant import upper_first
+    from host.web.merchant.health import contacts_note, run_rows
 
     streams, contacts, enrolments = run_rows(run.counts)  # each stream adds up; contacts apart
+    if contacts is not None:  # the live table's row name, in the destination's words
+        contacts = {**contacts, "label": upper_first((nouns or noun_forms({}))["contacts"])}
     return {
         "id": run.id,
         "trigger": run.trigger,
         "status": run.status,
-        "phase": run.phase,
+        "phase": _phase_shown(run.phase, nouns or noun_forms({})),
         "streams": streams,
         "contacts": contacts,
-        "contacts_note": CONTACTS_NOTE,
+        "contacts_note": contacts_note(nouns or noun_forms({})),
         "enrolments": enrolments,
         "errors": run.errors or {},
         "started_at": _iso(run.started_at),
@@ -74,13 +85,13 @@ def run_summary(run: SyncRun | None) -> dict[str, Any] | None:
     }
 
 
-def _failed_record(entry: LedgerEntry, max_attempts: int, now: datetime) -> dict[str, Any]:
+def _failed_record(entry: LedgerEntry, max_attempts: int, now: datetime, nouns: dict[str, str]) -> dict[str, Any]:
     needs_attention = entry.attempts >= max_attempts
     next_try = entry.next_attempt_at
     return {
         "id": entry.id,
         "kind": entry.kind,
-        "label": kind_label(entry.kind),
+        "label": kind_label(entry.kind, nouns),
         "source_id": entry.source_id,
         "reason": entry.reason or "No reason was given.",
         "attempts": entry.attempts,
@@ -91,8 +102,12 @@ def _failed_record(entry: LedgerEntry, max_attempts: int, now: datetime) -> dict
     }
 
 
-def enrolment_queue(session: Session, connection: Connection, destination_title: str, now: datetime) -> dict:
+def enrolment_queue(
+    session: Session, connection: Connection, destination_title: str, now: datetime,
+    nouns: dict[str, str] | None = None,
+) -> dict:
     """The enrolment queue in numbers and in plain sentences (``summary``)."""
+    contact = (nouns or noun_forms({}))["contact"]
     from host.web.merchant import format_when
 
     queue = queue_status(session, connection)
@@ -122,7 +137,7 @@ def enrolment_queue(session: Session, connection: Connection, destination_title:
     if queue.get("pending_opt_in"):
         count = queue["pending_opt_in"]
         lines.append(
-            f"{_plural(count, 'enrolment is', 'enrolments are')} waiting for the contact to confirm "
+            f"{_plural(count, 'enrolment is', 'enrolments are')} waiting for the {contact} to confirm "
             "the double opt-in (for up to 24 hours)."
         )
     if queue.get("uncertain"):
@@ -144,8 +159,11 @@ def sync_status(
     *,
     max_attempts: int | None = None,
     destination_title: str = "the destination",
+    nouns: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Everything about syncing the Store tab shows and its status endpoint answers."""
+    """Everything about syncing the Store tab shows and its status endpoint answers; ``nouns`` are
+    the destination's words (``host.destinations.noun_forms``, the defaults when None)."""
+    nouns = nouns or noun_forms({})
     max_attempts = max_attempts_setting() if max_attempts is None else max_attempts
     now = utcnow()
     runs = select(SyncRun).where(SyncRun.connection_id == connection.id)
@@ -181,12 +199,12 @@ def sync_status(
     return {
         "sync_enabled": connection.sync_enabled,
         "last_sync_at": _iso(connection.last_sync_at or (last_run and last_run.finished_at)),
-        "running": run_summary(running),
-        "last_run": run_summary(last_run),
+        "running": run_summary(running, nouns),
+        "last_run": run_summary(last_run, nouns),
         "max_attempts": max_attempts,
         "failed_total": failed_total,
         "needs_attention_total": int(needs_attention_total),
-        "failed_records": [_failed_record(entry, max_attempts, now) for entry in failed_records],
+        "failed_records": [_failed_record(entry, max_attempts, now, nouns) for entry in failed_records],
         "failed_enrolments": [
             {
                 "id": row.id,
@@ -200,7 +218,7 @@ def sync_status(
             }
             for row in failed_enrolments
         ],
-        "enrolments": enrolment_queue(session, connection, destination_title, now),
+        "enrolments": enrolment_queue(session, connection, destination_title, now, nouns),
         "problems": [
             {"code": problem.code, "area": problem.area, "message": problem.message, "since": _iso(problem.created_at)}
             for problem in problems

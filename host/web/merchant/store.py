@@ -12,12 +12,11 @@ from sqlalchemy import update
 
 from host import connections
 from host.db import db_session
-from host.destinations import DEFAULT_NOUNS
 from host.models import Enrolment
 from host.plugins import get_plugins
 from host.settings import get_settings, save_settings
 from host.sync.ledger import retry_now
-from host.web.merchant import blueprint
+from host.web.merchant import blueprint, destination_nouns
 from host.web.merchant import destination_title as destination_title_of
 from host.web.merchant.forms import BOOK_FIELDS, PROGRAM_FIELDS, StoreSettingsForm
 from host.web.merchant.health import health_status
@@ -32,7 +31,8 @@ def _destination_title() -> str:
 
 
 def _sync_status() -> dict[str, Any]:
-    status = sync_status(db_session(), current_connection(), destination_title=_destination_title())
+    status = sync_status(db_session(), current_connection(), destination_title=_destination_title(),
+                         nouns=destination_nouns())
     # health at a glance, the last full sync and the instant updates (``host.web.merchant.health``)
     status.update(health_status(db_session(), current_connection(), max_attempts=status["max_attempts"]))
     return status
@@ -90,12 +90,11 @@ def store():
 def store_submit():
     if (redirected := _require_connected()) is not None:
         return redirected
-    destination = get_plugins().destinations.get(current_connection().destination or "")
     form = StoreSettingsForm(
         lookup("address_books").ids,
         lookup("programs").ids,
         account=_destination_title(),
-        nouns={key: destination.noun(key) for key in DEFAULT_NOUNS} if destination is not None else DEFAULT_NOUNS,
+        nouns=destination_nouns(),
     )
     typed = request.form.to_dict()
     try:
@@ -206,7 +205,9 @@ def remove():
     connection = current_connection()
     store_name = connection.store_name
     destination_title = destination_title_of(connection)  # before the connection is gone
+    nouns = destination_nouns(connection)
     connections.remove(db_session(), get_plugins(), connection)
     db_session().commit()
     session.clear()
-    return render_template("settings/removed.html", store_name=store_name, destination_title=destination_title)
+    return render_template("settings/removed.html", store_name=store_name, destination_title=destination_title,
+                           nouns=nouns)

@@ -18,7 +18,8 @@
       var row = document.createElement("tr");
       var name = document.createElement("th");
       name.scope = "row";
-      name.textContent = stream.name.replace(/_/g, " ").replace(/^./, function (c) { return c.toUpperCase(); });
+      name.textContent = stream.label ||
+        stream.name.replace(/_/g, " ").replace(/^./, function (c) { return c.toUpperCase(); });
       row.appendChild(name);
       ["read", "sent", "unchanged", "excluded", "failed"].forEach(function (column) {
         row.appendChild(cell(stream[column]));
