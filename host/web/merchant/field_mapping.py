@@ -1,4 +1,7 @@
-"""The Field mapping tab: each of the 26 contact fields → one of the account's data fields, or none.
+"""The Field mapping tab: each contact field → one of the account's data fields, or none.
+
+The fields are the 26 customer fields and the lifetime order fields (``host.records``); the
+amounts are in the store's currency, which their labels name (``Source.currency``).
 
 Until the merchant saves, the destination mapper's defaults apply (FIRSTNAME ← first name, …).
 A row whose suggested data field is missing from the account offers to create it; each row shows
@@ -20,7 +23,8 @@ from host.db import db_session
 from host.errors import SyncError
 from host.models import ContactProfile
 from host.plugins import get_plugins
-from host.records import CONTACT_FIELDS, DATE_FIELDS
+from host.records import CONTACT_FIELDS, DATE_FIELDS, LIFETIME_FIELDS, MONEY_FIELDS, NUMBER_FIELDS
+from host.records import field_kind as kind_of
 from host.sync.contacts import profile_fields
 from host.sync.ledger import payload_hash
 from host.sync.mapping_changes import current_mapping, resend_count, save_mapping
@@ -33,7 +37,10 @@ EXAMPLE_SCAN = 1000  # the most recently updated customers looked at for example
 EXAMPLE_LENGTH = 60
 
 # Field keys whose plain upper-case name is reserved by Engagement Cloud ("notes") or unclear.
-SUGGESTED_NAMES = {"notes": "CUSTOMER_NOTE", "date_created": "CUSTOMER_CREATED"}
+SUGGESTED_NAMES = {"notes": "CUSTOMER_NOTE", "date_created": "CUSTOMER_CREATED",
+                   # the names Engagement Cloud's own connectors give these fields
+                   "order_count": "NUMBER_OF_ORDERS", "total_spent": "TOTAL_SPEND"}
+KIND_WORDS = {"date": "a date", "number": "a number", "text or number": "an order number"}
 
 
 def suggested_name(key: str) -> str:
@@ -48,11 +55,13 @@ def mapper():
 def data_field_type(key: str) -> str:
     """The type of a data field created for ``key``: the one the destination's mapper prefers."""
     accepted = mapper().accepted_types(key)
-    return accepted[0] if accepted else ("Date" if key in DATE_FIELDS else "String")
+    if accepted:
+        return accepted[0]
+    return "Date" if key in DATE_FIELDS else "Numeric" if key in NUMBER_FIELDS else "String"
 
 
 def field_kind(key: str) -> str:
-    return "a date" if key in DATE_FIELDS else "text"
+    return KIND_WORDS.get(kind_of(key), "text")
 
 
 def _shown(key: str, value) -> str:
@@ -85,10 +94,28 @@ def example_values() -> dict[str, str]:
     return found
 
 
+def store_currency() -> str | None:
+    """The store's currency, as its source knows it (a source that had to ask the store keeps
+    the answer on the connection: committed here)."""
+    connection = current_connection()
+    source = get_plugins().sources.get(connection.source)
+    if source is None:
+        return None
+    before = dict(connection.source_data or {})
+    currency = source.currency(connection)
+    if dict(connection.source_data or {}) != before:
+        db_session().commit()
+    return currency
+
+
 def field_labels() -> dict[str, str]:
     connection = current_connection()
     overrides = dict(getattr(get_plugins().sources.get(connection.source), "field_labels", {}) or {})
-    return {key: overrides.get(key, label) for key, label in CONTACT_FIELDS.items()}
+    labels = {key: overrides.get(key, label) for key, label in CONTACT_FIELDS.items()}
+    currency = store_currency()
+    if currency:
+        labels.update({key: f"{labels[key]} ({currency})" for key in MONEY_FIELDS})
+    return labels
 
 
 def saved_mapping() -> dict[str, str]:
@@ -103,6 +130,7 @@ def _render(mapping: dict[str, str], errors: dict, status: int = 200, confirm: d
             active_tab="field_mapping",
             connection=current_connection(),
             labels=field_labels(),
+            lifetime_fields=LIFETIME_FIELDS,
             mapping=mapping,
             data_fields=data_fields,
             existing=data_fields.names or set(),
