@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from sqlalchemy import select
 
@@ -95,17 +95,17 @@ def example_values() -> dict[str, str]:
 
 
 def store_currency() -> str | None:
-    """The store's currency, as its source knows it (a source that had to ask the store keeps
-    the answer on the connection: committed here)."""
+    """The store's currency, as its source knows it, asked once per request (a source that had
+    to ask the store keeps the answer on the connection: committed here)."""
+    if "store_currency" in g:
+        return g.store_currency
     connection = current_connection()
     source = get_plugins().sources.get(connection.source)
-    if source is None:
-        return None
     before = dict(connection.source_data or {})
-    currency = source.currency(connection)
+    g.store_currency = source.currency(connection) if source is not None else None
     if dict(connection.source_data or {}) != before:
         db_session().commit()
-    return currency
+    return g.store_currency
 
 
 def field_labels() -> dict[str, str]:
