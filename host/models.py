@@ -194,6 +194,9 @@ class ContactProfile(Base):
     episode: Mapped[int] = mapped_column(Integer, default=0)  # subscription episodes begun so far
     latest_order: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # id, date, addresses
     first_order: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # id, date
+    # The lifetime order fields of this email (count, total spent, ...), derived from its
+    # ``OrderFact`` rows (``host.sync.order_facts``); None while no order of it counts.
+    lifetime: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     # Which stream gave the customer and subscriber facts ({"customer": "guests", ...}): the
     # run counts a contact sent under the stream a merchant would expect.
     sources: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -208,6 +211,32 @@ class ContactProfile(Base):
     # ``host.sync.tally``): kept here, not in memory, so a backfill's memory stays flat.
     run_reads: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OrderFact(Base):
+    """What one order adds to its email's lifetime order fields, as last read: the aggregates
+    are derived from these rows, so re-reading an order, a status change or a new email never
+    counts it twice."""
+
+    __tablename__ = "order_facts"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "order_id"),
+        Index("ix_order_facts_email", "connection_id", "email"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    order_id: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str] = mapped_column(String(320))  # lower-cased
+    counts: Mapped[bool] = mapped_column(Boolean, default=True)  # neither Incomplete nor archived
+    # Decimal text in the store's own currency: what was paid, and what was refunded of it.
+    amount: Mapped[str] = mapped_column(String(40), default="0")
+    refunded: Mapped[str] = mapped_column(String(40), default="0")
+    number: Mapped[str] = mapped_column(String(255))  # the order number the store shows
+    date_created: Mapped[datetime] = mapped_column()
+    # The copy these facts come from: an older copy read later (a cycle's page read before the
+    # fast lane applied a change) changes nothing.
+    date_modified: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class SyncRun(Base):

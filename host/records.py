@@ -87,6 +87,7 @@ class OrderSchema(_Record):
     """An order; ``customer_id`` is empty for guest orders. Incomplete or deleted orders are flagged."""
 
     id = fields.String(required=True)
+    number = fields.String(allow_none=True)  # the order number the store shows; None: its id
     email = fields.Email(required=True)
     customer_id = fields.String(allow_none=True)
     status = fields.String(required=True)
@@ -98,6 +99,9 @@ class OrderSchema(_Record):
     shipping = fields.Decimal(as_string=True, allow_none=True)
     tax = fields.Decimal(as_string=True, allow_none=True)
     total = fields.Decimal(as_string=True, required=True)
+    refunded = fields.Decimal(as_string=True, allow_none=True)  # refunded so far, in the order's currency
+    # Units of the order's currency per unit of the store's own currency (None: the same currency).
+    exchange_rate = fields.Decimal(as_string=True, allow_none=True)
     payment_method = fields.String(allow_none=True)
     billing_address = fields.Nested(AddressSchema, allow_none=True)
     shipping_address = fields.Nested(AddressSchema, allow_none=True)  # the first one
@@ -243,8 +247,8 @@ ADDRESS_PARTS = {
     "company": "company",
 }
 
-# The 26 mappable contact fields: key → label. Keys are what mappings store.
-CONTACT_FIELDS: dict[str, str] = {
+# The 26 customer fields: key → label.
+CUSTOMER_FIELDS: dict[str, str] = {
     "first_name": "First name",
     "last_name": "Last name",
     "date_created": "Created date",
@@ -254,15 +258,48 @@ CONTACT_FIELDS: dict[str, str] = {
     **{f"billing_{part}": f"Billing {label}" for part, label in ADDRESS_PARTS.items()},
     **{f"shipping_{part}": f"Shipping {label}" for part, label in ADDRESS_PARTS.items()},
 }
-DATE_FIELDS = frozenset({"date_created"})
+# The lifetime order fields, per email (guests too): computed by the host from the orders it
+# reads (``host.sync.order_facts``). Amounts are in the store's own currency.
+LIFETIME_FIELDS: dict[str, str] = {
+    "order_count": "Number of orders",
+    "total_spent": "Total spent",
+    "average_order_value": "Average order value",
+    "first_order_date": "First order date",
+    "last_order_date": "Last order date",
+    "last_order_number": "Last order number",
+}
+MONEY_FIELDS = frozenset({"total_spent", "average_order_value"})
+# Every mappable contact field: key → label. Keys are what mappings store.
+CONTACT_FIELDS: dict[str, str] = {**CUSTOMER_FIELDS, **LIFETIME_FIELDS}
+# What each field holds ("text" when not listed): a mapper decides which destination field
+# types take each kind (``Mapper.accepted_types``).
+FIELD_KINDS: dict[str, str] = {
+    "date_created": "date",
+    "order_count": "number",
+    "total_spent": "number",
+    "average_order_value": "number",
+    "first_order_date": "date",
+    "last_order_date": "date",
+    "last_order_number": "text or number",
+}
+DATE_FIELDS = frozenset(key for key, kind in FIELD_KINDS.items() if kind == "date")
+NUMBER_FIELDS = frozenset(key for key, kind in FIELD_KINDS.items() if kind == "number")
 
 
-def contact_fields(customer: dict[str, Any], latest_order: dict[str, Any] | None) -> dict[str, Any]:
-    """The 26 field values of one contact.
+def field_kind(key: str) -> str:
+    """What the contact field ``key`` holds: "text", "date", "number" or "text or number"."""
+    return FIELD_KINDS.get(key, "text")
+
+
+def contact_fields(
+    customer: dict[str, Any], latest_order: dict[str, Any] | None, lifetime: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The values of one contact's fields (``CONTACT_FIELDS``).
 
     Billing comes from the latest order's billing address and shipping from its first shipping
     address; with no order both fall back to the customer's first saved address. Guests have no
-    saved address, so everything but their name comes from their latest order.
+    saved address, so everything but their name comes from their latest order. ``lifetime`` holds
+    the lifetime order fields (``host.sync.order_facts``); without counting orders they are empty.
     """
     values: dict[str, Any] = {
         "first_name": customer.get("first_name"),
@@ -281,4 +318,6 @@ def contact_fields(customer: dict[str, Any], latest_order: dict[str, Any] | None
     for part in ADDRESS_PARTS:
         values[f"billing_{part}"] = billing.get(part)
         values[f"shipping_{part}"] = shipping.get(part)
+    for key in LIFETIME_FIELDS:
+        values[key] = (lifetime or {}).get(key)
     return values

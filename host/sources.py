@@ -93,6 +93,11 @@ class Source(ABC):
         allowed to frame the pages of this store's session, besides ``frame_origins``."""
         return None
 
+    def currency(self, connection: Connection) -> str | None:
+        """The store's own currency (ISO 4217 code), in which the lifetime order fields' amounts
+        are (canonical orders carry an ``exchange_rate`` to it); None when not known."""
+        return None
+
     def stream(self, name: str) -> Stream:
         for stream in self.streams():
             if stream.name == name:

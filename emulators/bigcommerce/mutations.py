@@ -221,7 +221,8 @@ def create_order(app: Flask, store: Store, fields: dict) -> dict:
 
 
 def update_order(app: Flask, store: Store, oid: int, fields: dict) -> dict | None:
-    """Change ``status_id``, ``is_deleted``, ``staff_notes``, ``customer_message`` or billing fields."""
+    """Change ``status_id``, ``is_deleted``, ``staff_notes``, ``customer_message``,
+    ``payment_status``, ``refunded_amount`` (a refund: money text, e.g. ``"5.0000"``) or billing fields."""
     from .generator import STATUS_NAMES
 
     events: list = []
@@ -240,6 +241,8 @@ def update_order(app: Flask, store: Store, oid: int, fields: dict) -> dict | Non
         for key in ("staff_notes", "customer_message", "payment_status"):
             if key in fields:
                 record[key] = fields[key]
+        if "refunded_amount" in fields:
+            record["refunded_amount"] = f"{float(fields['refunded_amount']):.4f}"
         if isinstance(fields.get("billing_address"), dict):
             record["billing_address"].update(fields["billing_address"])
         archived = bool(fields.get("is_deleted", record["is_deleted"]))

@@ -65,12 +65,13 @@ def settings_fingerprint(context: SyncContext) -> str:
 
 
 def profile_fields(profile: ContactProfile) -> dict[str, Any]:
-    """The 26 values: from the customer (or, for a subscriber only, its name) and the latest order."""
+    """The contact's field values: from the customer (or, for a subscriber only, its name), the
+    latest order and the lifetime order fields."""
     person = profile.customer or {
         key: (profile.subscriber or {}).get(key)
         for key in ("first_name", "last_name", "date_created")
     }
-    return contact_fields(person, profile.latest_order)
+    return contact_fields(person, profile.latest_order, profile.lifetime)
 
 
 @dataclass

@@ -31,6 +31,7 @@ from host.sync.collection_writes import (
 from host.sync.context import Progress, SyncContext, cycle_scope
 from host.sync.cursors import cursor_row, full_refresh_due, later
 from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT
+from host.sync.order_facts import facts_missing
 from host.sync.pages import PROFILE_KINDS, process_page
 from host.sync.phases import Staged, send_everything, write_outbox
 from host.sync.removals import settle_gone
@@ -71,7 +72,11 @@ def sync_stream(context: SyncContext, stream: Stream, *, full: bool = False) -> 
     context.run.stream(stream.name)
     cursor = cursor_row(context.session, context.connection.id, stream.name)
     context.commit()
-    whole = full or full_refresh_due(cursor, stream, context.now)
+    whole = (
+        full
+        or full_refresh_due(cursor, stream, context.now)
+        or facts_missing(context.session, context.connection.id, stream)
+    )
     deferred = _waits_for_contacts(stream)
     # Written through one writer for the whole read (products): the cursor moves once the
     # writer accepted everything read (``finish_collection``), like a deferred stream's.

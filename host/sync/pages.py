@@ -16,6 +16,7 @@ from host.records import validation_errors
 from host.sync import statistics
 from host.sync.collection_writes import MAPPERS, QUEUED_KINDS, queue_collection, sync_collection
 from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT
+from host.sync.order_facts import record_orders
 from host.sync.profiles import email_of, load_profiles, release_changed_emails
 
 if TYPE_CHECKING:
@@ -105,4 +106,6 @@ def _apply_to_profiles(context: SyncContext, stream: Stream, records: list[dict]
             contact_kind = SUBSCRIBER_CONTACT if fact == "subscriber" else CUSTOMER_CONTACT
             context.run.tally.described(profile, contact_kind, stream.name)
         profile.dirty = True
+    if stream.kind == "order":  # the lifetime order fields of every email these orders touch
+        record_orders(context.session, context.connection.id, records, profiles)
     context.session.flush()

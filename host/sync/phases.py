@@ -29,6 +29,7 @@ from host.sync.contacts import CONTACT_AREA, ContactSender, settings_fingerprint
 from host.sync.cursors import CONTACT_SETTINGS, cursor_row, later
 from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT
 from host.sync.mapping_changes import forget_unmapped
+from host.sync.order_facts import mark_facts_read
 from host.sync.profiles import load_profiles
 
 if TYPE_CHECKING:
@@ -174,4 +175,5 @@ def promote_cursors(context: SyncContext, contacts_done: bool, queued_done: set[
         row.value = later(row.value, staged.value)
         if staged.whole:
             row.last_full_refresh_at = context.now
+            mark_facts_read(context.session, context.connection.id, stream)
     context.commit()

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from host.destinations import DestinationRecord, WriteResult
 from host.errors import RecordError, SyncError
 from host.sync.ledger import still_at_destination
+from host.sync.order_facts import ORDER_KIND, forget_orders
 
 if TYPE_CHECKING:
     from host.models import LedgerEntry
@@ -107,6 +108,9 @@ def settle_gone(
     the outbox for their removal, keyed by the id the destination answered for them; the
     others are marked excluded. Answers how many removals now wait.
     """
+    missing = sorted(set(missing))
+    if stream.kind == ORDER_KIND:  # an order deleted outright adds nothing to its email's fields
+        forget_orders(context.session, context.connection.id, missing)
     waiting = 0
     for row in context.ledger.entries(stream.name, missing).values():
         outbox = row.outbox or {}

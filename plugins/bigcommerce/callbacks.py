@@ -157,6 +157,7 @@ def auth():
             "owner": token.get("owner") or {},
             "account_uuid": token.get("account_uuid") or args["account_uuid"],
             "store_id": store.get("store_id"),
+            "currency": store.get("currency"),  # the store's default currency (lifetime order fields)
             # The control panel that frames the settings pages (host.web.security allows it).
             "control_panel_base_url": store.get("control_panel_base_url"),
             "users": {str(user.get("id")): user.get("email")} if user.get("id") is not None else {},

@@ -91,6 +91,21 @@ def line_item(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _exchange_rate(raw: dict[str, Any]) -> str | None:
+    """Units of the order's (transactional) currency per unit of the store's default currency:
+    multi-currency stores give it (``store_default_to_transactional_exchange_rate``); None when
+    the order is in the store's own currency."""
+    rate = raw.get("store_default_to_transactional_exchange_rate")
+    store_currency = raw.get("store_default_currency_code")
+    paid_in = raw.get("default_currency_code") or raw.get("currency_code")
+    if rate in (None, "") or (store_currency and paid_in and store_currency == paid_in):
+        return None
+    try:
+        return None if float(rate) in (0.0, 1.0) else str(rate)
+    except ValueError:
+        return None
+
+
 def order_email(raw: dict[str, Any]) -> str:
     return str((raw.get("billing_address") or {}).get("email") or "").strip()
 
@@ -112,6 +127,8 @@ def order(raw: dict[str, Any], items: list[dict], shipping_addresses: list[dict]
         "shipping": _money(raw.get("shipping_cost_inc_tax")),
         "tax": _money(raw.get("total_tax")),
         "total": _money(raw.get("total_inc_tax")) or "0",
+        "refunded": _money(raw.get("refunded_amount")),
+        "exchange_rate": _exchange_rate(raw),
         "payment_method": clean_text(raw.get("payment_method")),
         "billing_address": address(billing) if billing else None,
         "shipping_address": address(shipping_addresses[0]) if shipping_addresses else None,

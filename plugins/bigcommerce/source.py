@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from host.errors import ConfigurationError, RecordError
+from host.errors import ConfigurationError, RecordError, SyncError
 from host.sources import Page, Source, Stream
 from plugins.bigcommerce import consent, transform
 from plugins.bigcommerce import orders as order_records
@@ -41,6 +41,8 @@ IDS_PER_CALL = 50  # keeps ``id:in`` URLs short
 # daily full refresh re-sends them): keep them a while instead of listing them again for every
 # product webhook the fast lane reads.
 CATALOG_NAMES_SECONDS = 900
+# Asking the store for its facts from a settings page: a few quick tries, never a long wait.
+STORE_FACTS_RETRY = RetryPolicy(max_attempts=2, max_rate_limited_attempts=2, max_delay=2.0)
 
 
 def since_value(stream: BigCommerceStream, since: str) -> str:
@@ -99,6 +101,28 @@ class BigCommerceSource(Source):
     def control_panel_url(self, connection: Connection) -> str | None:
         """The store's control panel, saved by the auth callback (``control_panel_base_url``)."""
         return (connection.source_data or {}).get("control_panel_base_url") or None
+
+    def currency(self, connection: Connection) -> str | None:
+        """The store's default currency, saved by the auth callback; a store installed before
+        that is asked once (``/v2/store``) and the answer kept on the connection (the caller
+        commits). None when the store cannot be asked now."""
+        saved = (connection.source_data or {}).get("currency")
+        if saved:
+            return str(saved)
+        token = (connection.source_secrets or {}).get("access_token")
+        if not token:
+            return None
+        client = BigCommerceClient(
+            AppSettings.current().api_base_url, connection.source_account, token, retry=STORE_FACTS_RETRY
+        )
+        try:
+            store = client.get_json("/v2/store", area="store") or {}
+        except SyncError:
+            return None
+        currency = str(store.get("currency") or "") or None
+        if currency:
+            connection.source_data = {**(connection.source_data or {}), "currency": currency}
+        return currency
 
     def client(self, connection: Connection) -> BigCommerceClient:
         token = (connection.source_secrets or {}).get("access_token")

@@ -27,10 +27,12 @@ from host.destinations import (
 )
 from host.errors import SyncError
 from host.models import Connection
+from host.records import field_kind
 
 from . import account, contacts, imports, insight, jobs, lookups, programs, reasons
 from .client import ApiError
 from .config import Settings, current_settings
+from .mapper import ACCEPTED_TYPES
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,11 @@ class EngagementCloud(Destination):
     }
     system_field_example: ClassVar[str] = "LASTSUBSCRIBED"  # a system date field on every contact (§6)
     # Store fields whose plain upper-case name is reserved ("notes") or unclear.
-    SUGGESTED_NAMES: ClassVar[Mapping[str, str]] = {"notes": "CUSTOMER_NOTE", "date_created": "CUSTOMER_CREATED"}
+    SUGGESTED_NAMES: ClassVar[Mapping[str, str]] = {
+        "notes": "CUSTOMER_NOTE", "date_created": "CUSTOMER_CREATED",
+        # the names Engagement Cloud's own connectors give these fields
+        "order_count": "NUMBER_OF_ORDERS", "total_spent": "TOTAL_SPEND",
+    }
 
     def settings(self) -> Settings:
         return current_settings()
@@ -127,11 +133,10 @@ class EngagementCloud(Destination):
         return lookups.missing_fields(mapping, self.data_fields(connection))
 
     def create_missing_data_fields(self, connection: Connection, mapping: Mapping[str, str]) -> list[Option]:
-        """Create, on the merchant's request, every field the mapping needs (dates as ``Date``)."""
-        from host.records import DATE_FIELDS
-
+        """Create, on the merchant's request, every field the mapping needs, each of the type its
+        store field prefers (dates as ``Date``, numbers as ``Numeric``: ``mapper.ACCEPTED_TYPES``)."""
         missing = set(self.missing_data_fields(connection, mapping))
-        return [self.create_data_field(connection, name, "Date" if key in DATE_FIELDS else "String")
+        return [self.create_data_field(connection, name, ACCEPTED_TYPES[field_kind(key)][0])
                 for key, name in mapping.items() if name in missing]
 
     # ------------------------------------------------------------------ contacts

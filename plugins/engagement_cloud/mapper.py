@@ -5,8 +5,10 @@ Contacts are v3 contact requests (reference §4.4) without their list: ``identif
 and a consent record. Choices made here:
 
 - Dates (``host.records.DATE_FIELDS``) are sent as ISO 8601 UTC (``2024-05-01T09:30:00Z``), the
-  format v3 uses for its own dates, into ``Date`` data fields only; text goes into ``String``
-  fields only (``accepted_types``), cut to 255 characters (the data-field limit, §6).
+  format v3 uses for its own dates, into ``Date`` data fields only; numbers (the lifetime order
+  fields' count and amounts) into ``Numeric`` fields only, as JSON numbers; the last order
+  number into a ``String`` or a ``Numeric`` field; text goes into ``String`` fields only
+  (``accepted_types``), cut to 255 characters (the data-field limit, §6).
 - Each value is sent in the format of the account's data field type (``typed_value``, applied
   when the request is made, where the account's fields are known): ``Date`` as ISO 8601 UTC,
   ``Numeric`` as a JSON number, ``Boolean`` as JSON true/false, ``String`` as text cut to 255
@@ -55,7 +57,7 @@ from typing import Any
 
 from host.destinations import DestinationRecord
 from host.mapping import Mapper
-from host.records import DATE_FIELDS
+from host.records import field_kind
 from host.settings import get_settings
 
 from .lookups import is_system_field
@@ -152,11 +154,25 @@ def _compact(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v not in (None, "", [], {})}
 
 
+# The data field types that take each kind of contact field (``host.records.field_kind``),
+# the preferred one first (the type of a field created for it).
+ACCEPTED_TYPES = {
+    "date": ("Date",),
+    "number": ("Numeric",),
+    "text or number": ("String", "Numeric"),
+    "text": ("String",),
+}
+
+
 def _field_value(key: str, value: Any) -> Any:
     if value is None or str(value).strip() == "":
         return None
-    if key in DATE_FIELDS:
+    kind = field_kind(key)
+    if kind == "date":
         return iso_z(value)
+    if kind == "number":
+        number = _number(value)
+        return int(number) if number is not None and number.is_integer() else number
     return str(value)[:TEXT_LIMIT]
 
 
@@ -182,7 +198,7 @@ class EngagementCloudMapper(Mapper):
         return dict(DEFAULT_MAPPING)
 
     def accepted_types(self, key: str) -> tuple[str, ...]:
-        return ("Date",) if key in DATE_FIELDS else ("String",)
+        return ACCEPTED_TYPES.get(field_kind(key), ("String",))
 
     def with_cleared(self, record: DestinationRecord, names: Collection[str]) -> DestinationRecord:
         data_fields = dict(record.payload.get("dataFields") or {})

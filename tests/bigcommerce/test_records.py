@@ -171,3 +171,18 @@ def test_orders_past_the_embed_limit_ask_for_their_line_items():
     assert not validation_errors("order", record)
     incomplete = orders.order({**raw, "status_id": 0}, items, addresses)
     assert incomplete["is_incomplete"] is True
+
+
+def test_an_order_carries_its_refund_and_its_rate_to_the_stores_currency_when_paid_in_another():
+    raw = {"id": 7, "status_id": 14, "total_inc_tax": "200.0000", "refunded_amount": "20.0000",
+           "billing_address": {"email": "a@example.com"}, "date_created": "Tue, 20 Nov 2012 00:00:00 +0000",
+           "date_modified": "Tue, 20 Nov 2012 00:00:00 +0000", "default_currency_code": "EUR",
+           "store_default_currency_code": "USD", "store_default_to_transactional_exchange_rate": "0.9000000000"}
+
+    record = orders.order(raw, [], [])
+
+    assert (record["refunded"], record["exchange_rate"]) == ("20.0000", "0.9000000000")
+    assert not validation_errors("order", record)
+    same = orders.order({**raw, "default_currency_code": "USD", "store_default_to_transactional_exchange_rate": "1"}, [], [])
+    assert same["exchange_rate"] is None
+    assert orders.order({k: v for k, v in raw.items() if not k.startswith("store_default")}, [], [])["exchange_rate"] is None

@@ -142,6 +142,7 @@ def truth(
                 "email": o["billing_address"]["email"],
                 "customer_id": str(o["customer_id"]) if o["customer_id"] else None,
                 "total": o["total_inc_tax"],
+                "refunded": o["refunded_amount"],
                 "is_deleted": bool(o["is_deleted"]),
                 "is_incomplete": o["status_id"] == 0,
                 "billing_address": address(o.get("billing_address")),

@@ -26,6 +26,24 @@ def test_only_mapped_fields_with_a_value_are_in_the_payload_dates_in_iso_utc(map
                                              "COMPANY": "x" * 255}}
 
 
+def test_lifetime_order_fields_are_numbers_dates_and_an_order_number_each_into_its_types(mapper, connection):
+    lifetime = {"order_count": 3, "total_spent": "60.50", "average_order_value": "20.00",
+                "first_order_date": "2024-03-01T10:00:00+00:00", "last_order_date": "2024-04-02T09:30:00+01:00",
+                "last_order_number": "103"}
+    fields = contact_fields(records.customer(3), None, lifetime)
+    mapping = {"order_count": "ORDERS", "total_spent": "SPENT", "average_order_value": "AOV",
+               "first_order_date": "FIRST", "last_order_date": "LAST", "last_order_number": "LAST_NO"}
+
+    record = mapper.map_contact(connection, email="shopper3@example.com", fields=fields, mapping=mapping)
+
+    assert record.payload["dataFields"] == {"ORDERS": 3, "SPENT": 60.5, "AOV": 20, "FIRST": "2024-03-01T10:00:00Z",
+                                            "LAST": "2024-04-02T08:30:00Z", "LAST_NO": "103"}
+    assert [mapper.accepted_types(key) for key in mapping] == [
+        ("Numeric",), ("Numeric",), ("Numeric",), ("Date",), ("Date",), ("String", "Numeric")]
+    assert mapper.map_contact(connection, email="shopper3@example.com", fields=contact_fields(
+        records.customer(3), None), mapping=mapping).payload["dataFields"] == {}  # no counting order: no value
+
+
 def test_the_record_sent_clears_the_fields_it_has_no_value_for_but_never_a_system_field(mapper, connection):
     fields = contact_fields(records.customer(3) | {"company": "  "}, None)
     mapping = {"first_name": "FIRSTNAME", "company": "COMPANY", "phone": "LASTSUBSCRIBED"}

@@ -62,6 +62,8 @@ def test_engagement_clouds_pages_read_as_before():
     assert noun_forms(EngagementCloud.nouns) == noun_forms({})
     destination = EngagementCloud()
     assert destination.suggested_data_field_name("notes") == "CUSTOMER_NOTE"
+    assert destination.suggested_data_field_name("order_count") == "NUMBER_OF_ORDERS"
+    assert destination.suggested_data_field_name("total_spent") == "TOTAL_SPEND"
     assert destination.suggested_data_field_name("billing_address_line_1") == "BILLING_ADDRESS_LINE"
     assert destination.data_field_name_problem("A" * 21) == "Use up to 20 letters, digits, '-' or '_' for a data field name."
     assert destination.data_field_name_problem("COMPANY") is None

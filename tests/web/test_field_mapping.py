@@ -56,7 +56,7 @@ def saved_mapping(app, connection_id: int):
 
 
 def current_form(page: str) -> dict[str, str]:
-    """What the page's 26 dropdowns submit as they are shown."""
+    """What the page's dropdowns (26 customer fields, 6 lifetime order fields) submit as shown."""
 
     form = {}
     for key in CONTACT_FIELDS:
@@ -66,10 +66,11 @@ def current_form(page: str) -> dict[str, str]:
     return form
 
 
-def test_the_26_fields_are_listed_with_the_defaults_pre_mapped(web_app, merchant):
+def test_the_26_customer_and_6_lifetime_fields_are_listed_with_the_defaults_pre_mapped(web_app, merchant):
     page = merchant.get("/settings/field-mapping").get_data(as_text=True)
     form = current_form(page)
-    assert len(form) == 26
+    assert len(form) == 26 + 6
+    assert form["map.order_count"] == form["map.total_spent"] == ""  # unmapped until the merchant maps them
     assert form["map.first_name"] == "FIRSTNAME"
     assert form["map.billing_postcode"] == "POSTCODE"
     assert form["map.shipping_fax"] == ""

@@ -1,4 +1,7 @@
-"""The Field mapping tab: each of the 26 contact fields → one of the account's data fields, or none.
+"""The Field mapping tab: each contact field → one of the account's data fields, or none.
+
+The fields are the 26 customer fields and the lifetime order fields (``host.records``); the
+amounts are in the store's currency, which their labels name (``Source.currency``).
 
 Until the merchant saves, the destination mapper's defaults apply (``Mapper.default_mapping``).
 A row whose suggested data field (``Destination.suggested_data_field_name``) is missing from the
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 from sqlalchemy import select
 
@@ -20,7 +23,8 @@ from host.db import db_session
 from host.errors import SyncError
 from host.models import ContactProfile
 from host.plugins import get_plugins
-from host.records import CONTACT_FIELDS, DATE_FIELDS
+from host.records import CONTACT_FIELDS, DATE_FIELDS, LIFETIME_FIELDS, MONEY_FIELDS, NUMBER_FIELDS
+from host.records import field_kind as kind_of
 from host.sync.contacts import profile_fields
 from host.sync.ledger import payload_hash
 from host.sync.mapping_changes import current_mapping, resend_count, save_mapping
@@ -33,6 +37,9 @@ EXAMPLE_SCAN = 1000  # the most recently updated customers looked at for example
 EXAMPLE_LENGTH = 60
 TEXT_EXAMPLE = "first_name"  # the store fields the hint names the data field types of
 DATE_EXAMPLE = "date_created"
+NUMBER_EXAMPLE = "order_count"
+ORDER_NUMBER_EXAMPLE = "last_order_number"
+KIND_WORDS = {"date": "a date", "number": "a number", "text or number": "an order number"}
 
 
 def suggested_name(key: str) -> str:
@@ -47,11 +54,13 @@ def mapper():
 def data_field_type(key: str) -> str:
     """The type of a data field created for ``key``: the one the destination's mapper prefers."""
     accepted = mapper().accepted_types(key)
-    return accepted[0] if accepted else ("Date" if key in DATE_FIELDS else "String")
+    if accepted:
+        return accepted[0]
+    return "Date" if key in DATE_FIELDS else "Numeric" if key in NUMBER_FIELDS else "String"
 
 
 def field_kind(key: str) -> str:
-    return "a date" if key in DATE_FIELDS else "text"
+    return KIND_WORDS.get(kind_of(key), "text")
 
 
 def _shown(key: str, value) -> str:
@@ -84,10 +93,28 @@ def example_values() -> dict[str, str]:
     return found
 
 
+def store_currency() -> str | None:
+    """The store's currency, as its source knows it, asked once per request (a source that had
+    to ask the store keeps the answer on the connection: committed here)."""
+    if "store_currency" in g:
+        return g.store_currency
+    connection = current_connection()
+    source = get_plugins().sources.get(connection.source)
+    before = dict(connection.source_data or {})
+    g.store_currency = source.currency(connection) if source is not None else None
+    if dict(connection.source_data or {}) != before:
+        db_session().commit()
+    return g.store_currency
+
+
 def field_labels() -> dict[str, str]:
     connection = current_connection()
     overrides = dict(getattr(get_plugins().sources.get(connection.source), "field_labels", {}) or {})
-    return {key: overrides.get(key, label) for key, label in CONTACT_FIELDS.items()}
+    labels = {key: overrides.get(key, label) for key, label in CONTACT_FIELDS.items()}
+    currency = store_currency()
+    if currency:
+        labels.update({key: f"{labels[key]} ({currency})" for key in MONEY_FIELDS})
+    return labels
 
 
 def saved_mapping() -> dict[str, str]:
@@ -102,6 +129,7 @@ def _render(mapping: dict[str, str], errors: dict, status: int = 200, confirm: d
             active_tab="field_mapping",
             connection=current_connection(),
             labels=field_labels(),
+            lifetime_fields=LIFETIME_FIELDS,
             mapping=mapping,
             data_fields=data_fields,
             existing=data_fields.names or set(),
@@ -110,6 +138,9 @@ def _render(mapping: dict[str, str], errors: dict, status: int = 200, confirm: d
             data_field_type=data_field_type,
             text_type=data_field_type(TEXT_EXAMPLE),
             date_type=data_field_type(DATE_EXAMPLE),
+            number_type=data_field_type(NUMBER_EXAMPLE),
+            order_number_types=" or ".join(mapper().accepted_types(ORDER_NUMBER_EXAMPLE)
+                                            or [data_field_type(ORDER_NUMBER_EXAMPLE)]),
             system_field_example=destination().system_field_example,
             examples=example_values(),
             errors=errors,
