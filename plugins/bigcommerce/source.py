@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from host.errors import ConfigurationError, RecordError
 from host.sources import Page, Source, Stream
-from plugins.bigcommerce import consent, transform
+from plugins.bigcommerce import consent, transform, writeback
 from plugins.bigcommerce import orders as order_records
 from plugins.bigcommerce.client import BigCommerceClient
 from plugins.bigcommerce.keyset import format_moment, moment_of
@@ -99,6 +99,15 @@ class BigCommerceSource(Source):
     def control_panel_url(self, connection: Connection) -> str | None:
         """The store's control panel, saved by the auth callback (``control_panel_base_url``)."""
         return (connection.source_data or {}).get("control_panel_base_url") or None
+
+    write_access_help = writeback.WRITE_ACCESS_HELP
+
+    def can_write_unsubscribes(self, connection: Connection) -> bool:
+        return writeback.can_write(connection)
+
+    def write_unsubscribe(self, connection: Connection, email: str, unsubscribed_at: datetime) -> str:
+        """``writeback``: the subscriber loses ``marketing_newsletter`` unless it subscribed later."""
+        return writeback.write_unsubscribe(self.client(connection), email, unsubscribed_at)
 
     def client(self, connection: Connection) -> BigCommerceClient:
         token = (connection.source_secrets or {}).get("access_token")
