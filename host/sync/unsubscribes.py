@@ -85,11 +85,11 @@ def _record_new(context: SyncContext) -> bool:
         context.session.rollback()
         context.pause(AREA, error)
         context.run.error(AREA, error.message)
-        return True  # those already recorded may still be written back
+        return True  # paused: the write-back waits for the next cycle too
     except SyncError as error:  # transient: read again next cycle, from the same cursor
         context.session.rollback()
         context.run.error(AREA, error.message)
-        return True
+        return True  # those recorded earlier are still written back
     recorded = record(context, found)
     latest = max((unsubscribe.at for unsubscribe in found), default=None)
     if latest is not None and (cursor.value is None or latest > parse_time(cursor.value)):
