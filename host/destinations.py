@@ -118,6 +118,16 @@ class DestinationRecord:
     payload: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Unsubscribe:
+    """A contact who unsubscribed at the destination (``Destination.unsubscribes_since``): from
+    the subscribers book or from everything (an unsubscribe, a suppression), and when."""
+
+    email: str
+    at: datetime  # aware, UTC
+    reason: str = "unsubscribed"  # the destination's word for it, shown to merchants
+
+
 @dataclass
 class WriteResult:
     source_id: str
@@ -278,6 +288,16 @@ class Destination(ABC):
     @abstractmethod
     def remove_from_book(self, connection: Connection, book_id: str, emails: Sequence[str]) -> None:
         """Take contacts out of one book (an unsubscribe), without suppressing them globally."""
+
+    def unsubscribes_since(
+        self, connection: Connection, since: datetime, *, book_id: str | None
+    ) -> list[Unsubscribe]:
+        """Contacts who unsubscribed at the destination at or after ``since``: from ``book_id``
+        (the subscribers book, when one is chosen) or from the whole account (including
+        suppressions such as hard bounces), in any order; the host keeps the latest per email.
+        Raise ``host.errors`` classes on failure. Not abstract: the default cannot tell, and the
+        host then syncs unsubscribes one way only (store to destination)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot read unsubscribes")
 
     @abstractmethod
     def write_records(

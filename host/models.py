@@ -191,6 +191,9 @@ class ContactProfile(Base):
     is_guest: Mapped[bool] = mapped_column(Boolean, default=False)
     subscriber: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # canonical subscriber
     subscribed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The latest unsubscribe the destination reported for this email (``host.sync.unsubscribes``):
+    # a store subscribe dated at or before it is stale and never puts the contact back.
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(default=None)
     episode: Mapped[int] = mapped_column(Integer, default=0)  # subscription episodes begun so far
     latest_order: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # id, date, addresses
     first_order: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)  # id, date

@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -46,6 +46,12 @@ class Stream:
     # Pages come in ascending cursor order. False: a listing in another order (e.g. by id); the
     # cursor of such a stream (a profile or queued kind) moves only once it was read whole.
     ordered_by_cursor: bool = True
+
+
+# What ``Source.write_unsubscribe`` answers.
+WRITTEN = "written"
+SUBSCRIBED_LATER = "subscribed_later"
+NO_SUBSCRIBER = "no_subscriber"
 
 
 @dataclass
@@ -97,6 +103,26 @@ class Source(ABC):
         """The store's own currency (ISO 4217 code), in which the lifetime order fields' amounts
         are (canonical orders carry an ``exchange_rate`` to it); None when not known."""
         return None
+
+    # What the merchant does to give the app write access (one sentence), shown with the Store
+    # tab's notice when ``can_write_unsubscribes`` answers False.
+    write_access_help: ClassVar[str] = ""
+
+    def can_write_unsubscribes(self, connection: Connection) -> bool:
+        """Whether ``write_unsubscribe`` may be called for this store (e.g. the install granted
+        write access to subscribers). The default: no, the sync runs one way."""
+        return False
+
+    def write_unsubscribe(self, connection: Connection, email: str, unsubscribed_at: datetime) -> str:
+        """Write back an unsubscribe made at the destination at ``unsubscribed_at``: the store's
+        subscriber with this email loses its marketing consent, unless the store's own subscribe
+        is dated after ``unsubscribed_at`` (the later one wins: stale data never re-subscribes
+        anyone, and a genuine re-subscribe is kept). Answer ``WRITTEN`` (no consent left, also
+        when there was none already), ``SUBSCRIBED_LATER`` or ``NO_SUBSCRIBER``. Must be safe to
+        repeat (the host may call again after a crash). Raise ``RecordError`` when the store
+        refuses this one, ``ConfigurationError`` when it refuses all (a missing permission),
+        ``TransientError`` for an outage."""
+        raise NotImplementedError(f"{type(self).__name__} cannot write unsubscribes")
 
     def stream(self, name: str) -> Stream:
         for stream in self.streams():

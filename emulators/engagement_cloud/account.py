@@ -16,6 +16,7 @@ from .model import (
     ImportJob,
     InsightCollection,
     Program,
+    Suppression,
 )
 from .modes import Modes
 
@@ -53,6 +54,7 @@ class Account:
         self.enrolments: dict[str, Enrolment] = {}
         self.imports: dict[str, ImportJob] = {}
         self.confirmation_emails: list[dict] = []
+        self.suppressions: list[Suppression] = []  # in the order they happened (``unsubscribes``)
         self.rate_window_start = 0.0
         self.rate_window_count = 0
         self.enrolment_times: deque[float] = deque()

@@ -23,6 +23,7 @@ from . import (
     api_contacts_v3,
     api_insight,
     api_programs,
+    api_unsubscribes,
     control,
     errors,
     gate,
@@ -118,6 +119,7 @@ def create_app(
         api_contacts_v3,
         api_insight,
         api_programs,
+        api_unsubscribes,
         control,
     ):
         app.register_blueprint(module.blueprint)

@@ -25,7 +25,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from ..common import paused_gc
 from ..modes import control_view
+from .api_unsubscribes import STATUS_OF_REASON, as_json, parse_since, unsubscribe
 from .contacts import confirm_opt_in
+from .errors import ApiError
 from .model import FEATURES, REGIONS, AccountSeed
 from .state import Options
 from .web import EXTENSION_KEY, state, truthy
@@ -223,6 +225,31 @@ def set_contact_status(api_user: str, email: str):
         contact.status = status
         contact.updated = state().clock.iso()
         return jsonify({"id": contact.id, "email": contact.email, "status": contact.status})
+
+
+@blueprint.post("/accounts/<api_user>/contacts/<email>/unsubscribe")
+def unsubscribe_contact(api_user: str, email: str):
+    """The contact unsubscribes outside the API (a link in an email, the preference centre):
+    ``{"address_book_id": id}`` from that book only, else from the whole account; ``reason``
+    (account-level only: ``Unsubscribed``, ``HardBounced``, ...); ``date_removed`` (ISO 8601,
+    default now) backdates or postdates the record. Answers the ``ApiContactSuppression``."""
+    body = _body()
+    book_id, reason = body.get("address_book_id"), body.get("reason", "Unsubscribed")
+    if reason not in STATUS_OF_REASON or (book_id is not None and reason != "Unsubscribed"):
+        return _error(400, f"reason must be one of {sorted(STATUS_OF_REASON)} (a book takes only Unsubscribed)")
+    with state().lock:
+        account, contact, missing = _contact_or_404(api_user, email)
+        if missing:
+            return missing
+        if book_id is not None and book_id not in account.books:
+            return _error(404, f"no address book {book_id}")
+        when = body.get("date_removed") or state().clock.iso()
+        try:
+            parse_since(str(when))
+        except ApiError:
+            return _error(400, "date_removed must be an ISO 8601 date-time")
+        record = unsubscribe(account, contact, str(when), book_id=book_id, reason=reason)
+        return jsonify(as_json(account, record))
 
 
 @blueprint.get("/accounts/<api_user>/confirmation-emails")

@@ -141,6 +141,17 @@ class Contact:
 
 
 @dataclass
+class Suppression:
+    """One unsubscribe or suppression (``ApiContactSuppression``, reference §4.2): from one book
+    (``book_id``) or from the whole account (None), with when and why."""
+
+    contact_id: int
+    date_removed: str
+    reason: str = "Unsubscribed"  # an ``ApiContactStatuses`` value
+    book_id: int | None = None
+
+
+@dataclass
 class AddressBook:
     id: int
     name: str

@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 
 CONTACT_AREA = "contacts"  # where contact configuration problems (a deleted book) are shown
 UNSUBSCRIBED = "unsubscribed in the store: removed from the subscribers book"
+# Opted in by the store's record, unsubscribed at the destination since (``host.sync.unsubscribes``).
+UNSUBSCRIBED_THERE = "unsubscribed in the marketing platform: kept out of the subscribers book"
 NO_LONGER_CUSTOMER = "no store account has this email any more: removed from the customers book"
 
 
@@ -268,7 +270,8 @@ class ContactSender:
                     plan_key = (SUBSCRIBER_CONTACT, subscribers_book)
                     _plan(context, to_send, plan_key, row, profile, profile.subscriber)
                 elif row.state == "synced":
-                    to_remove.setdefault(subscribers_book, []).append((row, UNSUBSCRIBED))
+                    why = UNSUBSCRIBED_THERE if profile.subscriber.get("opted_in") else UNSUBSCRIBED
+                    to_remove.setdefault(subscribers_book, []).append((row, why))
                 else:
                     if row.state != "excluded":
                         context.ledger.record_excluded(row, "not opted in to marketing")

@@ -35,6 +35,7 @@ from host.sync.order_facts import facts_missing
 from host.sync.pages import PROFILE_KINDS, process_page
 from host.sync.phases import Staged, send_everything, write_outbox
 from host.sync.removals import settle_gone
+from host.sync.unsubscribes import sync_unsubscribes
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ def run_cycle(
     with cycle_scope(connection_id, trigger, progress) as context:
         if context is None:
             return None
+        sync_unsubscribes(context)  # first: what the streams read is weighed against them
         for stream in context.source.streams():
             if context.should_stop():
                 break

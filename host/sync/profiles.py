@@ -14,7 +14,9 @@ that the first cycle (the backfill) reads is history; one first read later (it w
 the backfill read its stream) is new. Before that second: history; after it: new. Re-reading a
 record never raises an event twice: events come from changes of the profile (first seen as a
 customer, subscribed again, an earlier first order), not from reading. A contact who unsubscribed and subscribes again begins a new subscription
-episode, so it can be welcomed again.
+episode, so it can be welcomed again. An unsubscribe at the destination (``unsubscribed_at``,
+``host.sync.unsubscribes``) outweighs a store record that opted in at or before it: only a
+store subscribe dated after it counts.
 """
 
 from __future__ import annotations
@@ -118,7 +120,8 @@ class ProfileUpdater:
     def subscriber(self, profile: ContactProfile, subscriber: dict[str, Any]) -> list[Event]:
         if is_older(subscriber, profile.subscriber):
             return []  # the other lane applied a newer copy already (``host.sync.versions``)
-        opted_in = bool(subscriber.get("opted_in"))
+        # Opted in by a record dated before the destination's latest unsubscribe: stale, so out.
+        opted_in = bool(subscriber.get("opted_in")) and not unsubscribed_since(profile, subscriber)
         known_unsubscribed = profile.subscriber is not None and not profile.subscribed
         events = []
         if opted_in and not profile.subscribed:
@@ -153,6 +156,22 @@ class ProfileUpdater:
             if guest != profile.customer:
                 profile.customer, profile.is_guest = guest, True
         return events
+
+
+def store_subscribed_at(subscriber: dict[str, Any] | None) -> datetime | None:
+    """When the store last stood by this subscriber's record (its last change, else its
+    creation): the store keeps no separate time for the consent itself."""
+    moment = (subscriber or {}).get("date_modified") or (subscriber or {}).get("date_created")
+    return parse_time(moment) if moment else None
+
+
+def unsubscribed_since(profile: ContactProfile, subscriber: dict[str, Any] | None) -> bool:
+    """Whether the destination's latest unsubscribe of this email (``unsubscribed_at``) is at or
+    after the store's subscribe in ``subscriber``: then the unsubscribe wins (the later one)."""
+    if profile.unsubscribed_at is None:
+        return False
+    subscribed_at = store_subscribed_at(subscriber)
+    return subscribed_at is None or subscribed_at <= profile.unsubscribed_at
 
 
 def is_older(record: dict[str, Any], current: dict[str, Any] | None) -> bool:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from host.errors import ConfigurationError, RecordError, SyncError
 from host.sources import Page, Source, Stream
-from plugins.bigcommerce import consent, transform
+from plugins.bigcommerce import consent, transform, writeback
 from plugins.bigcommerce import orders as order_records
 from plugins.bigcommerce.client import BigCommerceClient
 from plugins.bigcommerce.keyset import format_moment, moment_of
@@ -123,6 +123,15 @@ class BigCommerceSource(Source):
         if currency:
             connection.source_data = {**(connection.source_data or {}), "currency": currency}
         return currency
+
+    write_access_help = writeback.WRITE_ACCESS_HELP
+
+    def can_write_unsubscribes(self, connection: Connection) -> bool:
+        return writeback.can_write(connection)
+
+    def write_unsubscribe(self, connection: Connection, email: str, unsubscribed_at: datetime) -> str:
+        """``writeback``: the subscriber loses ``marketing_newsletter`` unless it subscribed later."""
+        return writeback.write_unsubscribe(self.client(connection), email, unsubscribed_at)
 
     def client(self, connection: Connection) -> BigCommerceClient:
         token = (connection.source_secrets or {}).get("access_token")

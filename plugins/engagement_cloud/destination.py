@@ -23,13 +23,14 @@ from host.destinations import (
     Destination,
     DestinationRecord,
     Option,
+    Unsubscribe,
     WriteResult,
 )
 from host.errors import SyncError
 from host.models import Connection
 from host.records import field_kind
 
-from . import account, contacts, imports, insight, jobs, lookups, programs, reasons
+from . import account, contacts, imports, insight, jobs, lookups, programs, reasons, unsubscribes
 from .client import ApiError
 from .config import Settings, current_settings
 from .mapper import ACCEPTED_TYPES
@@ -177,6 +178,11 @@ class EngagementCloud(Destination):
 
     def remove_from_book(self, connection: Connection, book_id: str, emails: Sequence[str]) -> None:
         contacts.remove_from_book(self.client(connection), book_id, emails)
+
+    def unsubscribes_since(
+        self, connection: Connection, since: datetime, *, book_id: str | None
+    ) -> list[Unsubscribe]:
+        return unsubscribes.unsubscribes_since(self.client(connection), since, book_id)
 
     def contact_status(self, connection: Connection, email: str) -> str | None:
         return contacts.contact_status(self.client(connection), email)

@@ -45,7 +45,7 @@ def test_install_connect_choose_books_and_programs_map_a_field_and_sync(page, wo
     expect(app.get_by_label("Sync subscribers to")).to_have_attribute("aria-invalid", "true")
 
     app.get_by_label("Sync subscribers to").select_option(label="Newsletter subscribers")
-    app.get_by_text("Yes", exact=True).check()
+    app.get_by_role("group", name="Enforce double opt-in for new subscribers").get_by_text("Yes", exact=True).check()
     expect(app.get_by_label("Customers' first order").locator("option", has_text="Spring promotion (inactive)")).to_have_count(1)
     app.get_by_label("New customers").select_option(label="Welcome series")
     app.get_by_label("Customers' first order").select_option(label="First order thank-you")

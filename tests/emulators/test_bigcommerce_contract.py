@@ -213,3 +213,24 @@ def test_every_reading_of_the_orders_filters_answers_as_the_spec_documents(readi
     validate("orders.v2.oas2.yml", response, "/v2/orders", query, drop=("consignments",))
     if "limit=250" in query:
         assert len(response.get_json()) == 100  # capped: fewer rows, no error
+
+
+def test_a_subscriber_update_needs_the_modify_scope_and_moves_date_modified():
+    """Writing an unsubscribe back: ``PUT /v3/customers/subscribers/{id}`` with the consents
+    left; refused (403) under ``store_v2_customers_read_only``, and ``date_modified`` moves."""
+    import time
+
+    app = create_app([StoreSpec(customers=3, orders=3, subscribers=2, products=1)])
+    client = app.test_client()
+    client.post("/_emulator/tokens", json={"store_hash": STORE, "access_token": "ro",
+                                            "scopes": ["store_v2_customers_read_only"]})
+    full = {"X-Auth-Token": "bc-emulator-token"}
+    subscriber = client.get(f"/stores/{STORE}/v3/customers/subscribers", headers=full).get_json()["data"][0]
+    path = f"/stores/{STORE}/v3/customers/subscribers/{subscriber['id']}"
+    assert client.get(path, headers={"X-Auth-Token": "ro"}).status_code == 200
+    assert client.put(path, json={"consents": []}, headers={"X-Auth-Token": "ro"}).status_code == 403
+    time.sleep(1.01)  # whole seconds
+    answer = client.put(path, json={"consents": []}, headers=full)
+    assert answer.status_code == 200
+    updated = answer.get_json()["data"]
+    assert updated["consents"] == [] and updated["date_modified"] > subscriber["date_modified"]

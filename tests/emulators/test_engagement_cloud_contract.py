@@ -595,3 +595,37 @@ def test_contact_writes_match_the_spec_in_every_reading(api, consents, types):
     status = api.call("contacts-v3", "GET", f"/contacts/v3/import/{import_id}", expect=200).get_json()
     refused = [f["failureCode"] for entry in status.get("failures", []) for f in entry["failures"]]
     assert refused == (["apiSchemaViolation"] if types == "enforced" else [])
+
+
+def test_unsubscribes_from_a_book_and_since_a_date(api):
+    """``ApiContactSuppression`` answers. Spec defect: ``unsubscribed-since`` declares its 200 as
+    an object with no properties while its own example (and the reference, §3) is an array of
+    ``ApiContactSuppression``; the request is validated, and each item against the schema of
+    the book unsubscribe's answer, which is that object."""
+    import jsonschema
+    import yaml
+
+    book_id = api.call("books", "GET", "/v2/address-books", expect=200).get_json()[0]["id"]
+    api.call("books", "POST", f"/v2/address-books/{book_id}/contacts",
+             {"email": "leaver@example.com"}, expect=200, adjust=_without_unset_data_fields)
+    made = api.call("books", "POST", f"/v2/address-books/{book_id}/contacts/unsubscribe",
+                    {"email": "leaver@example.com"}, expect=200).get_json()
+    assert made["reason"] == "Unsubscribed" and made["suppressedContact"]["email"] == "leaver@example.com"
+    members = api.call("books", "GET", f"/v2/address-books/{book_id}/contacts", expect=200).get_json()
+    assert "leaver@example.com" not in [m["email"] for m in members]
+
+    document = yaml.safe_load((SPEC_DIR / SPEC_FILES["books"]).read_text())
+    item_schema = document["paths"]["/v2/address-books/{id}/contacts/unsubscribe"]["post"][
+        "responses"]["200"]["content"]["application/json"]["schema"]
+    path = f"/v2/address-books/{book_id}/contacts/unsubscribed-since/2020-01-01"
+    builder = EnvironBuilder(path=path, base_url=BASE_URL, method="GET", headers=basic_auth(USER, PASSWORD))
+    spec("books").validate_request(WerkzeugOpenAPIRequest(Request(builder.get_environ())))
+    answer = api.client.open(builder.get_environ())
+    assert answer.status_code == 200
+    items = answer.get_json()
+    assert [item["dateRemoved"] for item in items] == [made["dateRemoved"]]
+    for item in items:
+        jsonschema.validate(item, item_schema)
+    later = api.client.get(f"/v2/address-books/{book_id}/contacts/unsubscribed-since/2999-01-01",
+                           headers=basic_auth(USER, PASSWORD))
+    assert later.get_json() == []

@@ -206,12 +206,14 @@ def live_host() -> Iterator[tuple[str, LateApp]]:
         thread.join(timeout=5)
 
 
-def install_and_connect(app, emulators: Emulators, host_url: str) -> int:
-    """Install from the control panel, connect the account, choose books and programs."""
+def install_and_connect(app, emulators: Emulators, host_url: str, scopes: list[str] | None = None) -> int:
+    """Install from the control panel, connect the account, choose books and programs; the app
+    asks for ``scopes`` (default: the emulator's, full access)."""
     callbacks = {name: f"{host_url}/bigcommerce/{name}" for name in ("auth", "load", "uninstall", "remove_user")}
     requests.post(
         f"{emulators.bigcommerce.url}/_emulator/apps",
         json={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+              **({"scopes": scopes} if scopes else {}),
               **{f"{name}_callback": url for name, url in callbacks.items()}},
         timeout=30,
     ).raise_for_status()
@@ -241,7 +243,9 @@ def install_and_connect(app, emulators: Emulators, host_url: str) -> int:
 
 
 @contextmanager
-def connected_loop(make_app, size: StoreSize) -> Iterator[tuple[Any, Emulators, int]]:
+def connected_loop(
+    make_app, size: StoreSize, scopes: list[str] | None = None
+) -> Iterator[tuple[Any, Emulators, int]]:
     """Both emulators with a generated store, a live host app on the test database, and a
     connection installed and connected through the real plugins: (app, emulators, id)."""
     emulators = start_emulators(size)
@@ -251,7 +255,7 @@ def connected_loop(make_app, size: StoreSize) -> Iterator[tuple[Any, Emulators, 
             with app.app_context():
                 Base.metadata.create_all(get_db().engine)
             late.app = app
-            yield app, emulators, install_and_connect(app, emulators, host_url)
+            yield app, emulators, install_and_connect(app, emulators, host_url, scopes)
     finally:
         emulators.stop()
 

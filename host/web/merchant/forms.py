@@ -86,6 +86,10 @@ class StoreSettingsForm(_Form):
         validate=validate.Length(min=1, max=1000, error="Enter the wording shoppers agree to (up to 1000 characters)."),
         error_messages={"required": "Enter the wording shoppers agree to."},
     )
+    write_back_unsubscribes = fields.String(
+        load_default="yes",  # a form from before this setting existed keeps it on
+        validate=validate.OneOf(["yes", "no"], error="Choose Yes or No."),
+    )
     new_customer_program_id = _optional_id()
     new_subscriber_program_id = _optional_id()
     first_order_program_id = _optional_id()

@@ -12,6 +12,7 @@ from sqlalchemy import update
 
 from host import connections
 from host.db import db_session
+from host.destinations import Destination
 from host.models import Enrolment
 from host.plugins import get_plugins
 from host.settings import get_settings, save_settings
@@ -45,7 +46,24 @@ def _saved_values() -> dict[str, Any]:
         **get_settings(db_session(), connection, "automation"),
     }
     values["double_opt_in"] = "yes" if values.get("double_opt_in") else "no"
+    values["write_back_unsubscribes"] = "yes" if values.get("write_back_unsubscribes", True) else "no"
     return values
+
+
+def _write_back() -> dict[str, Any]:
+    """Whether unsubscribes at the destination can be written back to this store (the Contacts
+    section's setting and its notice): the destination must read them, the source write them."""
+    connection = current_connection()
+    plugins = get_plugins()
+    source = plugins.sources.get(connection.source)
+    destination = plugins.destinations.get(connection.destination or "")
+    reads = destination is not None and type(destination).unsubscribes_since is not Destination.unsubscribes_since
+    return {
+        "offered": reads and source is not None,
+        "allowed": bool(reads and source is not None and source.can_write_unsubscribes(connection)),
+        "help": getattr(source, "write_access_help", "") or "",
+        "source_title": getattr(source, "title", "your store"),
+    }
 
 
 def _render_store(values: dict[str, Any], errors: dict, status: int = 200):
@@ -67,6 +85,7 @@ def _render_store(values: dict[str, Any], errors: dict, status: int = 200):
             or request.args.get("requested") == "1",
             book_fields=BOOK_FIELDS,
             program_fields=PROGRAM_FIELDS,
+            write_back=_write_back(),
         ),
         status,
     )
@@ -104,6 +123,7 @@ def store_submit():
     connection = current_connection()
     contacts = {name: data[name] for name in (*BOOK_FIELDS, "consent_text")}
     contacts["double_opt_in"] = data["double_opt_in"] == "yes"
+    contacts["write_back_unsubscribes"] = data["write_back_unsubscribes"] == "yes"
     save_settings(db_session(), connection, "contacts", contacts)
     save_settings(db_session(), connection, "automation", {name: data[name] for name in PROGRAM_FIELDS})
     db_session().commit()
