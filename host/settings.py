@@ -2,7 +2,8 @@
 
 Namespaces and keys (what the pages save and the sync reads):
 - ``contacts``: double_opt_in (bool), customers_book_id, subscribers_book_id (str or None),
-  consent_text (the store's signup wording, stored with each consent record).
+  consent_text (the store's signup wording, stored with each consent record), deleted_contacts
+  ("remove" or "erase": what becomes of people deleted in the store, ``host.sync.erasure``).
 - ``automation``: new_customer_program_id, new_subscriber_program_id, first_order_program_id.
 - ``field_mapping``: mapping ({contact field key: destination data field name}); None until
   first saved, so the destination mapper's defaults apply. ``unmapped``: the data fields unmapped
@@ -29,6 +30,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "customers_book_id": None,
         "subscribers_book_id": None,
         "consent_text": DEFAULT_CONSENT_TEXT,
+        "deleted_contacts": "remove",
     },
     "automation": {
         "new_customer_program_id": None,

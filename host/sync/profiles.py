@@ -148,6 +148,8 @@ class ProfileUpdater:
             profile.first_order = {"id": facts["id"], "date_created": facts["date_created"]}
             if self.is_new(facts["date_created"]):
                 events.append(Event("first_order", profile.email, str(facts["id"])))
+        if profile.customer is None and order.get("customer_id"):
+            return events  # an account's order: its account, deleted or renamed, is no guest
         if profile.customer is None or profile.is_guest:  # a store account speaks for itself
             guest = guest_from_profile(profile, order)
             if guest != profile.customer:
