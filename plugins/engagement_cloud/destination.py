@@ -159,6 +159,10 @@ class EngagementCloud(Destination):
     def remove_from_book(self, connection: Connection, book_id: str, emails: Sequence[str]) -> None:
         contacts.remove_from_book(self.client(connection), book_id, emails)
 
+    def erase_contacts(self, connection: Connection, emails: Sequence[str]) -> list[WriteResult]:
+        """Delete the contacts with their Insight records; "not found" counts as erased."""
+        return contacts.erase_contacts(self.client(connection), emails)
+
     def contact_status(self, connection: Connection, email: str) -> str | None:
         return contacts.contact_status(self.client(connection), email)
 
