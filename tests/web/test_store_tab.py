@@ -41,6 +41,7 @@ def test_books_programs_and_double_opt_in_are_saved_and_shown(web_app, merchant)
         "customers_book_id": "11",
         "subscribers_book_id": "12",
         "consent_text": "Send me offers",
+        "deleted_contacts": "remove",
     }
     assert saved(web_app, merchant.connection_id, "automation") == {
         "new_customer_program_id": "21",

@@ -85,6 +85,12 @@ class StoreSettingsForm(_Form):
         validate=validate.Length(min=1, max=1000, error="Enter the wording shoppers agree to (up to 1000 characters)."),
         error_messages={"required": "Enter the wording shoppers agree to."},
     )
+    # What becomes of people deleted in the store (``host.sync.erasure``); "erase" only where the
+    # destination can (``can_erase``), and the page offers it only then.
+    deleted_contacts = fields.String(
+        load_default="remove",
+        validate=validate.OneOf(["remove", "erase"], error="Choose what happens to people deleted in your store."),
+    )
     new_customer_program_id = _optional_id()
     new_subscriber_program_id = _optional_id()
     first_order_program_id = _optional_id()
@@ -96,6 +102,7 @@ class StoreSettingsForm(_Form):
         *,
         account: str,
         nouns: Mapping[str, str] = DEFAULT_NOUNS,
+        can_erase: bool = False,
         **kwargs,
     ):
         """``None`` for a list that could not be read from the account: nothing can be checked then.
@@ -105,6 +112,7 @@ class StoreSettingsForm(_Form):
         self.program_ids = program_ids
         self.account = account
         self.nouns = {**DEFAULT_NOUNS, **nouns}
+        self.can_erase = can_erase
 
     def _missing(self, noun: str) -> str:
         return f"This {self.nouns[noun]} does not exist in your {self.account} {self.nouns['account']}."
@@ -138,6 +146,8 @@ class StoreSettingsForm(_Form):
                 errors[name] = ["The programs could not be read from your account, so this cannot be saved now."]
             elif chosen not in self.program_ids:
                 errors[name] = [self._missing("program")]
+        if data.get("deleted_contacts") == "erase" and not self.can_erase:
+            errors["deleted_contacts"] = [f"Your {self.account} {self.nouns['account']} cannot erase contacts here."]
         if errors:
             raise ValidationError(errors)
 

@@ -31,7 +31,9 @@ from host.models import (
 )
 from host.reasons import AREAS, area_of, ledger_areas
 from host.settings import get_settings
+from host.sync.erasure import COUNTS as DELETED_COUNTS
 from host.sync.tally import CONTACTS, OUTCOMES
+from host.web.merchant.status import deleted_in_run
 
 COLUMNS = ("read", *OUTCOMES)
 DEFAULT_INTERVAL_SECONDS = 300
@@ -233,6 +235,8 @@ def run_rows(counts: dict[str, Any] | None) -> tuple[list[dict], dict | None, di
         if name == "enrolments":
             enrolments = {state: int(n) for state, n in values.items() if n and state not in COLUMNS}
             continue
+        if name == DELETED_COUNTS:  # people, not records of a stream (``status.deleted_in_run``)
+            continue
         row = {"name": name, **{column: int(values.get(column) or 0) for column in COLUMNS}}
         if name == CONTACTS:
             contacts = row
@@ -252,6 +256,7 @@ def _full_run(run: SyncRun | None) -> dict[str, Any] | None:
         "duration_seconds": seconds, "duration": duration_text(seconds),
         "streams": streams, "contacts": contacts, "contacts_note": CONTACTS_NOTE,
         "enrolments": enrolments, "errors": run.errors or {},
+        "deleted_contacts": deleted_in_run(run.counts),
     }
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from host import connections
 from host.db import db_session
-from host.destinations import DEFAULT_NOUNS
+from host.destinations import DEFAULT_NOUNS, supports_erasure
 from host.models import Enrolment
 from host.plugins import get_plugins
 from host.settings import get_settings, save_settings
@@ -29,6 +29,11 @@ from host.web.session import current_connection, merchant_required
 def _destination_title() -> str:
     destination = get_plugins().destinations.get(current_connection().destination or "")
     return destination.title if destination is not None else "the destination"
+
+
+def _can_erase() -> bool:
+    """Whether the connected destination can erase contacts (else only removal is offered)."""
+    return supports_erasure(get_plugins().destinations.get(current_connection().destination or ""))
 
 
 def _sync_status() -> dict[str, Any]:
@@ -67,6 +72,7 @@ def _render_store(values: dict[str, Any], errors: dict, status: int = 200):
             or request.args.get("requested") == "1",
             book_fields=BOOK_FIELDS,
             program_fields=PROGRAM_FIELDS,
+            can_erase=_can_erase(),
         ),
         status,
     )
@@ -96,6 +102,7 @@ def store_submit():
         lookup("programs").ids,
         account=_destination_title(),
         nouns={key: destination.noun(key) for key in DEFAULT_NOUNS} if destination is not None else DEFAULT_NOUNS,
+        can_erase=supports_erasure(destination),
     )
     typed = request.form.to_dict()
     try:
@@ -103,7 +110,7 @@ def store_submit():
     except ValidationError as error:
         return _render_store({**_saved_values(), **typed}, error.messages, 400)
     connection = current_connection()
-    contacts = {name: data[name] for name in (*BOOK_FIELDS, "consent_text")}
+    contacts = {name: data[name] for name in (*BOOK_FIELDS, "consent_text", "deleted_contacts")}
     contacts["double_opt_in"] = data["double_opt_in"] == "yes"
     save_settings(db_session(), connection, "contacts", contacts)
     save_settings(db_session(), connection, "automation", {name: data[name] for name in PROGRAM_FIELDS})
