@@ -2,7 +2,9 @@
 streams, and the events their changes reveal.
 
 A guest (an email with orders but no store account) needs no stream of its own: the orders
-already read describe it (``ProfileUpdater.order``). Its name, company and phone come from the
+already read describe it (``ProfileUpdater.order``). Only guest orders (placed without an
+account) do: an account's orders never make a guest of its email, even once the account was
+deleted in the store (``host.sync.erasure``) or moved to another email. Its name, company and phone come from the
 billing address of its latest counting order, its creation date from its first counting order,
 its change date from its most recently changed one; a store account, once known, always speaks
 for the email instead. A counting order is one neither Incomplete nor archived.
