@@ -219,11 +219,14 @@ def _send(context: SyncContext, rows: list[LedgerEntry]) -> bool:
             results = context.destination.erase_contacts(context.connection, emails)
         except RecordError as error:  # refused as a whole: each waits for its next try
             results = [WriteResult(email, False, reason=error.message) for email in emails]
-    else:
+    else:  # from the books they were in that are still the connector's (a book since
+        # replaced, or deleted at the destination, is not the connector's any more)
+        chosen = {str(context.contact_settings.get(name) or "") for name in ("customers_book_id", "subscribers_book_id")}
         by_book: dict[str, list[str]] = {}
         for email, books in waiting.values():
             for book in books:
-                by_book.setdefault(book, []).append(email)
+                if book in chosen:
+                    by_book.setdefault(book, []).append(email)
         for book, members in by_book.items():
             context.destination.remove_from_book(context.connection, book, members)
         results = [WriteResult(email, True) for email in emails]
