@@ -118,25 +118,18 @@ def reconcile(context: SyncContext, stream: Stream, seen: Collection[str], read_
     judged (one created or changed while it read may have been listed before it existed)."""
     if stream.kind not in DELETED_KINDS:
         return 0
+    fact = ContactProfile.customer if stream.kind == "customer" else ContactProfile.subscriber
+    record_id = fact["id"].as_string()  # JSON null and SQL NULL alike have no id
+    query = select(record_id, fact["date_modified"].as_string()).where(
+        ContactProfile.connection_id == context.connection.id, record_id.is_not(None)
+    )
     if stream.kind == "customer":
-        query = select(ContactProfile.customer).where(
-            ContactProfile.connection_id == context.connection.id,
-            ContactProfile.customer_id.is_not(None),
-            ContactProfile.is_guest.is_(False),
-        )
-    else:  # JSON null and SQL NULL alike have no id
-        query = select(ContactProfile.subscriber).where(
-            ContactProfile.connection_id == context.connection.id,
-            ContactProfile.subscriber["id"].as_string().is_not(None),
-        )
-    gone = []
-    for record in context.session.scalars(query):
-        record_id = str((record or {}).get("id"))
-        if record_id in seen:
-            continue
-        modified = (record or {}).get("date_modified")
-        if modified and parse_time(modified) < read_from:
-            gone.append(record_id)
+        query = query.where(ContactProfile.customer_id.is_not(None), ContactProfile.is_guest.is_(False))
+    gone = [
+        str(found_id)
+        for found_id, modified in context.session.execute(query)
+        if str(found_id) not in seen and modified and parse_time(modified) < read_from
+    ]
     found = deleted_in_store(context, stream, gone)
     context.commit()
     return found
