@@ -41,6 +41,7 @@ from host.models import ContactProfile, Enrolment, LedgerEntry
 from host.sync.contacts import CONTACT_AREA
 from host.sync.cursors import parse_time
 from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT, backoff, payload_hash
+from host.sync.profiles import GUEST_ORDERS, guest_from_profile
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -85,6 +86,10 @@ def deleted_in_store(context: SyncContext, stream: Stream, source_ids: Iterable[
         found += 1
         if stream.kind == "customer":
             profile.customer, profile.customer_id, profile.is_guest = None, None, False
+            if (profile.sources or {}).get(GUEST_ORDERS) and profile.latest_order:
+                # still a guest with orders: its contact stays, as the guest its orders describe
+                profile.customer = guest_from_profile(profile, profile.latest_order)
+                profile.is_guest = True
         else:
             profile.subscriber, profile.subscribed = None, False
         context.run.add(stream.name, read=1, excluded=1)  # found deleted: taken up, not read

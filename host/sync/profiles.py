@@ -33,6 +33,7 @@ from host.models import ContactProfile
 from host.sync.cursors import parse_time
 
 ORDER_FACTS = ("id", "date_created", "billing_address", "shipping_address")
+GUEST_ORDERS = "guest_orders"  # ``ContactProfile.sources``: the email placed a counting guest order
 
 
 def email_of(record: dict[str, Any]) -> str:
@@ -150,6 +151,9 @@ class ProfileUpdater:
             profile.first_order = {"id": facts["id"], "date_created": facts["date_created"]}
             if self.is_new(facts["date_created"]):
                 events.append(Event("first_order", profile.email, str(facts["id"])))
+        if not order.get("customer_id") and not (profile.sources or {}).get(GUEST_ORDERS):
+            # the email placed orders as a guest too: it stays a guest if its account goes
+            profile.sources = {**(profile.sources or {}), GUEST_ORDERS: True}
         if profile.customer is None and order.get("customer_id"):
             return events  # an account's order: its account, deleted or renamed, is no guest
         if profile.customer is None or profile.is_guest:  # a store account speaks for itself

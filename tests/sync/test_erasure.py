@@ -212,3 +212,32 @@ def test_a_deleted_subscriber_who_is_still_a_customer_leaves_only_the_subscriber
     assert books(world, BOB) == {"B-customers"}
     assert erasure_row(world, BOB) is None
     assert world.ledger("subscriber_contact", BOB).state == "excluded"
+
+
+def test_a_deleted_customer_who_also_ordered_as_a_guest_stays_as_that_guest(world):
+    fill(world.store)
+    world.store.orders["102"] = order(102, ADA, at(4))  # placed without logging in
+    world.save("contacts", {"deleted_contacts": "erase"})
+    world.sync()
+    del world.store.customers["1"]
+
+    fast_lane(world, ("customers", "1"))
+
+    assert books(world, ADA) == {"B-customers"}  # not erased: the store still has their guest order
+    assert world.destination.writes["erase"] == 0 and erasure_row(world, ADA) is None
+    assert {"100", "102"} <= set(world.destination.collections["Orders"])
+    assert profile(world, ADA).is_guest
+
+
+def test_a_deleted_subscriber_who_is_a_guest_leaves_only_the_subscribers_book(world):
+    world.store.orders["200"] = order(200, "guest@example.com", at(3))
+    world.store.subscribers["s9"] = subscriber("s9", "guest@example.com", at(2))
+    world.save("contacts", {"deleted_contacts": "erase"})
+    world.sync()
+    assert books(world, "guest@example.com") == {"B-customers", "B-subscribers"}
+    del world.store.subscribers["s9"]
+
+    fast_lane(world, ("subscribers", "s9"))
+
+    assert books(world, "guest@example.com") == {"B-customers"}
+    assert world.destination.writes["erase"] == 0
