@@ -166,7 +166,10 @@ def send_erasures(context: SyncContext, only: Collection[str] | None = None) -> 
     while True:
         rows = _due(context, last_id, only)
         if not rows:
+            context.session.commit()  # no read transaction left open
             return done
+        if not last_id:
+            context.run.phase("removing deleted contacts")
         last_id = rows[-1].id
         done = _send(context, rows) and done
         if context.should_stop():
@@ -303,7 +306,6 @@ def erasure_phase(context: SyncContext, only: Collection[str] | None = None) -> 
     erasures wait), an outage is recorded on the run (they are sent next time)."""
     if CONTACT_AREA in context.paused:
         return
-    context.run.phase("removing deleted contacts")
     context.writing = CONTACT_AREA
     try:
         send_erasures(context, only)
