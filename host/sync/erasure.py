@@ -234,7 +234,10 @@ def _send(context: SyncContext, rows: list[LedgerEntry]) -> bool:
     by_email = {result.source_id: result for result in results}
     title = context.destination.title
     all_done = True
-    for row in context.ledger.rows(waiting):
+    answered = context.session.scalars(  # read afresh: the session keeps objects across commits
+        select(LedgerEntry).where(LedgerEntry.id.in_(sorted(waiting))).execution_options(populate_existing=True)
+    )
+    for row in answered:
         if row.outbox is None:
             continue  # the other lane recorded it meanwhile
         email = waiting[row.id][0]
