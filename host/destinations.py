@@ -319,6 +319,18 @@ class Destination(ABC):
         """
         raise NotImplementedError(f"{type(self).__name__} cannot remove records")
 
+    def erase_contacts(self, connection: Connection, emails: Sequence[str]) -> list[WriteResult]:
+        """Delete these contacts outright, with the records the destination keeps for them
+        (order history and the like): the merchant asked that people deleted in the store be
+        erased, not just taken out of the books. One ``WriteResult`` per email (``source_id``:
+        the email as given); a contact already gone counts as erased (``ok``): the host may
+        repeat an erasure after a crash. A refusal (``ok=False``) fails that contact alone;
+        raise ``SyncError`` for an outage (all of them are tried again later). Not abstract:
+        the default cannot erase, and the settings pages then do not offer erasure
+        (``supports_erasure``): deleted contacts are only taken out of the books.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot erase contacts")
+
     @abstractmethod
     def enrol(self, connection: Connection, program_id: str, contact_ids: Sequence[str]) -> str:
         """Enrol contacts in a program; answer the destination's enrolment id.
@@ -354,3 +366,8 @@ class Destination(ABC):
     @abstractmethod
     def enrolment_status(self, connection: Connection, enrolment_id: str) -> str:
         """The enrolment's state at the destination: processing, finished, deactivated, ..."""
+
+
+def supports_erasure(destination: Destination | None) -> bool:
+    """Whether ``destination`` implements ``erase_contacts`` (the default cannot erase)."""
+    return destination is not None and type(destination).erase_contacts is not Destination.erase_contacts

@@ -3,7 +3,9 @@
 Namespaces and keys (what the pages save and the sync reads):
 - ``contacts``: double_opt_in (bool), customers_book_id, subscribers_book_id (str or None),
   consent_text (the store's signup wording, stored with each consent record),
-  write_back_unsubscribes (bool: unsubscribes at the destination are written back to the store).
+  write_back_unsubscribes (bool: unsubscribes at the destination are written back to the store),
+  deleted_contacts ("remove" or "erase": what becomes of people deleted in the store,
+  ``host.sync.erasure``).
 - ``automation``: new_customer_program_id, new_subscriber_program_id, first_order_program_id.
 - ``field_mapping``: mapping ({contact field key: destination data field name}); None until
   first saved, so the destination mapper's defaults apply. ``unmapped``: the data fields unmapped
@@ -31,6 +33,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "subscribers_book_id": None,
         "consent_text": DEFAULT_CONSENT_TEXT,
         "write_back_unsubscribes": True,
+        "deleted_contacts": "remove",
     },
     "automation": {
         "new_customer_program_id": None,

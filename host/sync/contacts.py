@@ -51,9 +51,12 @@ CONTACT_AREA = "contacts"  # where contact configuration problems (a deleted boo
 UNSUBSCRIBED = "unsubscribed in the store: removed from the subscribers book"
 # Opted in by the store's record, unsubscribed at the destination since (``host.sync.unsubscribes``).
 UNSUBSCRIBED_THERE = "unsubscribed in the marketing platform: kept out of the subscribers book"
+SUBSCRIBER_DELETED = "deleted in the store: removed from the subscribers book"
 NO_LONGER_CUSTOMER = "no store account has this email any more: removed from the customers book"
 
 
+# Contact settings that change no contact sent (what becomes of people deleted in the store).
+NOT_SHAPING = frozenset({"deleted_contacts"})
 # How contacts are hashed: 2 leaves empty fields out. A new version has every contact checked
 # once (the rows of an earlier one take the new form where the values are the same).
 DIGEST_VERSION = 2
@@ -61,9 +64,8 @@ DIGEST_VERSION = 2
 
 def settings_fingerprint(context: SyncContext) -> str:
     """Changes when anything that shapes every contact changes: a new mapping, another book."""
-    return payload_hash(
-        {"mapping": context.mapping, "contacts": context.contact_settings, "digest": DIGEST_VERSION}
-    )
+    shaping = {key: value for key, value in context.contact_settings.items() if key not in NOT_SHAPING}
+    return payload_hash({"mapping": context.mapping, "contacts": shaping, "digest": DIGEST_VERSION})
 
 
 def profile_fields(profile: ContactProfile) -> dict[str, Any]:
@@ -248,10 +250,13 @@ class ContactSender:
             customer_row = customer_rows.get(profile.email)
             sends_customer = profile.customer is not None and bool(customers_book or profile.latest_order)
             removes_customer = not sends_customer and bool(customers_book) and _is_synced(customer_row)
-            has_subscriber = bool(subscribers_book) and profile.subscriber is not None
+            subscriber_row = subscriber_rows.get(profile.email)
+            # a subscriber record, or a contact still in the book whose record was deleted
+            has_subscriber = bool(subscribers_book) and (
+                profile.subscriber is not None or _is_synced(subscriber_row))
             if context.retrying:  # the retry pass: only the contacts refused before are checked
                 check_customer = getattr(customer_row, "state", None) == "failed"
-                check_subscriber = getattr(subscriber_rows.get(profile.email), "state", None) == "failed"
+                check_subscriber = getattr(subscriber_row, "state", None) == "failed"
             else:
                 check_customer = check_subscriber = True
                 context.run.tally.checking(profile, {  # the contacts given an outcome below
@@ -270,7 +275,12 @@ class ContactSender:
                     plan_key = (SUBSCRIBER_CONTACT, subscribers_book)
                     _plan(context, to_send, plan_key, row, profile, profile.subscriber)
                 elif row.state == "synced":
-                    why = UNSUBSCRIBED_THERE if profile.subscriber.get("opted_in") else UNSUBSCRIBED
+                    if profile.subscriber is None:
+                        why = SUBSCRIBER_DELETED
+                    elif profile.subscriber.get("opted_in"):
+                        why = UNSUBSCRIBED_THERE
+                    else:
+                        why = UNSUBSCRIBED
                     to_remove.setdefault(subscribers_book, []).append((row, why))
                 else:
                     if row.state != "excluded":

@@ -30,6 +30,7 @@ from host.sync.collection_writes import (
 )
 from host.sync.context import Progress, SyncContext, cycle_scope
 from host.sync.cursors import cursor_row, full_refresh_due, later
+from host.sync.erasure import DELETED_KINDS, erasure_phase, reconcile
 from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT
 from host.sync.order_facts import facts_missing
 from host.sync.pages import PROFILE_KINDS, process_page
@@ -59,6 +60,8 @@ def run_cycle(
             sync_stream(context, stream, full=full)
         if not context.should_stop():
             send_everything(context)
+        if not context.should_stop():  # people deleted in the store, after their last orders
+            erasure_phase(context)
         if not context.should_stop():  # the contacts phase may be long: look again
             process_enrolments(context)
     return context.run.row()
@@ -84,6 +87,10 @@ def sync_stream(context: SyncContext, stream: Stream, *, full: bool = False) -> 
     # writer accepted everything read (``finish_collection``), like a deferred stream's.
     written = stream.kind in MAPPERS and not deferred
     read_up_to = cursor.value
+    # A whole read of customers or subscribers is a reconciliation: what it no longer lists was
+    # deleted in the store (``erasure.reconcile``).
+    seen: set[str] | None = set() if whole and stream.kind in DELETED_KINDS else None
+    read_from = utcnow()
     open_collection(context, stream)
     try:
         retry_failed(context, stream)
@@ -93,6 +100,8 @@ def sync_stream(context: SyncContext, stream: Stream, *, full: bool = False) -> 
         ):
             accepted = process_page(context, stream, page.records)
             accepted_so_far = accepted_so_far and accepted
+            if seen is not None:
+                seen.update(str(record[stream.primary_key]) for record in page.records)
             if accepted_so_far and stream.cursor_field:
                 for record in page.records:
                     read_up_to = later(read_up_to, record.get(stream.cursor_field))
@@ -115,6 +124,8 @@ def sync_stream(context: SyncContext, stream: Stream, *, full: bool = False) -> 
             elif whole:
                 cursor.last_full_refresh_at = context.now
                 context.commit()
+        if seen is not None and accepted_so_far:
+            reconcile(context, stream, seen, read_from)
     except ConfigurationError as error:  # raised by the source: e.g. a missing scope
         context.session.rollback()
         context.pause(stream.name, error)

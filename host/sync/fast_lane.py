@@ -52,6 +52,7 @@ from host.sync.collection_writes import MAPPERS, QUEUED_KINDS, flush_outbox
 from host.sync.contacts import CONTACT_AREA, sync_contacts
 from host.sync.context import cycle_scope
 from host.sync.cycle import process_enrolments
+from host.sync.erasure import ERASURE, erasure_phase
 from host.sync.lock import CYCLE, Lease, lane_busy
 from host.sync.pages import process_page
 from host.sync.removals import settle_gone
@@ -178,6 +179,8 @@ def run_fast_lane(connection_id: int):
         touched.watching = False
         if not context.should_stop():
             send_touched(context, touched)
+        if not context.should_stop() and touched.outbox.get(ERASURE):
+            _erase_unless_cycle_runs(context, touched.outbox[ERASURE])
         if not context.should_stop():  # the contacts phase may be long: look again
             _enrol_unless_cycle_runs(context)
     return context.run.row()
@@ -230,6 +233,15 @@ def send_touched(context, touched: Touched) -> None:
         _write_outbox(context, stream, ids)
         if context.should_stop():
             return
+
+
+def _erase_unless_cycle_runs(context, keys: set[str]) -> None:
+    """The people this run found deleted in the store leave the destination now, unless a cycle
+    runs: it may still send their queued orders, so it removes or erases them after those."""
+    with context.database.transaction() as session:
+        if lane_busy(session, context.connection.id, CYCLE):
+            return
+    erasure_phase(context, keys)
 
 
 def _send_contacts(context, emails: set[str]) -> bool:

@@ -2,7 +2,8 @@
 
 A row per (connection, kind, source id). ``kind`` is a stream name for records written to a
 collection (``orders``, ``products``) and ``customer_contact`` / ``subscriber_contact`` for
-contacts in the two books (source id = the lower-cased email). ``payload_hash`` is the hash of
+contacts in the two books (source id = the lower-cased email), and ``deleted_contact`` for a
+person deleted in the store (source id = a hash of the email; ``host.sync.erasure``). ``payload_hash`` is the hash of
 what was last sent (synced) or last tried (failed), so an unchanged record is never re-sent and
 a failed one is retried only until ``max_attempts``, unless it changes.
 

@@ -2,7 +2,9 @@
 streams, and the events their changes reveal.
 
 A guest (an email with orders but no store account) needs no stream of its own: the orders
-already read describe it (``ProfileUpdater.order``). Its name, company and phone come from the
+already read describe it (``ProfileUpdater.order``). Only guest orders (placed without an
+account) do: an account's orders never make a guest of its email, even once the account was
+deleted in the store (``host.sync.erasure``) or moved to another email. Its name, company and phone come from the
 billing address of its latest counting order, its creation date from its first counting order,
 its change date from its most recently changed one; a store account, once known, always speaks
 for the email instead. A counting order is one neither Incomplete nor archived.
@@ -33,6 +35,7 @@ from host.models import ContactProfile
 from host.sync.cursors import parse_time
 
 ORDER_FACTS = ("id", "date_created", "billing_address", "shipping_address")
+GUEST_ORDERS = "guest_orders"  # ``ContactProfile.sources``: the email placed a counting guest order
 
 
 def email_of(record: dict[str, Any]) -> str:
@@ -151,6 +154,11 @@ class ProfileUpdater:
             profile.first_order = {"id": facts["id"], "date_created": facts["date_created"]}
             if self.is_new(facts["date_created"]):
                 events.append(Event("first_order", profile.email, str(facts["id"])))
+        if not order.get("customer_id") and not (profile.sources or {}).get(GUEST_ORDERS):
+            # the email placed orders as a guest too: it stays a guest if its account goes
+            profile.sources = {**(profile.sources or {}), GUEST_ORDERS: True}
+        if profile.customer is None and order.get("customer_id"):
+            return events  # an account's order: its account, deleted or renamed, is no guest
         if profile.customer is None or profile.is_guest:  # a store account speaks for itself
             guest = guest_from_profile(profile, order)
             if guest != profile.customer:

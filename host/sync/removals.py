@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from host.destinations import DestinationRecord, WriteResult
 from host.errors import RecordError, SyncError
+from host.sync.erasure import DELETED_KINDS, deleted_in_store
 from host.sync.ledger import still_at_destination
 from host.sync.order_facts import ORDER_KIND, forget_orders
 
@@ -106,11 +107,15 @@ def settle_gone(
 
     Those still at the destination (``removable``: the stream writes to a collection) wait in
     the outbox for their removal, keyed by the id the destination answered for them; the
-    others are marked excluded. Answers how many removals now wait.
+    others are marked excluded. A deleted customer or subscriber leaves its profile, and the
+    person it was is removed or erased once nothing else describes them (``host.sync.erasure``).
+    Answers how many removals now wait.
     """
     missing = sorted(set(missing))
     if stream.kind == ORDER_KIND:  # an order deleted outright adds nothing to its email's fields
         forget_orders(context.session, context.connection.id, missing)
+    if stream.kind in DELETED_KINDS:  # a store account or subscriber: its person may be gone
+        deleted_in_store(context, stream, missing)
     waiting = 0
     for row in context.ledger.entries(stream.name, missing).values():
         outbox = row.outbox or {}

@@ -7,7 +7,8 @@ test with ``make_app(PLUGIN_MODULES=[FakeDestinationPlugin()])`` and attach a co
 ``host.testing.connect(app, ..., destination="fake_dest")``.
 
 Knobs for failure tests: ``refuse`` (source id → reason: that record is refused), ``broken``
-(``"contacts"``, a collection or ``"delete:<collection>"`` → the exception a write raises),
+(``"contacts"``, a collection, ``"delete:<collection>"``, ``"remove"`` or ``"erase"`` → the
+exception that call raises),
 ``statuses``, ``refuse_enrolment``, ``pipelined`` and ``die_before_answers`` (batch writers
 that answer late, or die before answering).
 """
@@ -97,9 +98,29 @@ class FakeDestination(Destination):
         return results
 
     def remove_from_book(self, connection, book_id, emails):
+        if "remove" in self.broken:
+            raise self.broken["remove"]
         for email in emails:
             self.writes[f"remove:{book_id}"] += 1
-            self.contacts[email]["books"].discard(book_id)
+            if email in self.contacts:  # one not there is not in the book either
+                self.contacts[email]["books"].discard(book_id)
+
+    def erase_contacts(self, connection, emails):
+        """Deletes each contact and the records that name it (an ``email`` in their payload)."""
+        if "erase" in self.broken:
+            raise self.broken["erase"]
+        results = []
+        for email in emails:
+            self.writes["erase"] += 1
+            if email in self.refuse:
+                results.append(WriteResult(email, False, reason=self.refuse[email]))
+                continue
+            self.contacts.pop(email, None)  # already gone counts as erased
+            for records in self.collections.values():
+                for key in [k for k, payload in records.items() if (payload or {}).get("email") == email]:
+                    del records[key]
+            results.append(WriteResult(email, True))
+        return results
 
     def write_records(self, connection, collection, records):
         if collection in self.broken:

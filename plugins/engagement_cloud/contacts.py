@@ -182,3 +182,20 @@ def remove_from_book(client: EngagementCloudClient, book_id: str, emails: Sequen
                     "the Store tab.", area="contacts", code="address_book_missing") from None
             if error.status != 404:
                 raise
+
+
+def erase_contacts(client: EngagementCloudClient, emails: Sequence[str]) -> list[WriteResult]:
+    """Delete each contact (v3 ``DELETE /contacts/v3/email/{email}``): its books, data fields,
+    consent records and contact-scoped Insight records (its ``Orders``) go with it (reference
+    §4.4, §7.2). A contact not found is already erased. A refusal fails that email alone; an
+    outage (``TransientError``) or refused credentials raise, and every email waits."""
+    results = []
+    for email in emails:
+        try:
+            client.send("DELETE", contact_path(email))
+        except ApiError as error:
+            if error.status != 404:
+                results.append(WriteResult(email, False, None, f"{error.code or error.status}: {error.message}"))
+                continue
+        results.append(WriteResult(email, True))
+    return results

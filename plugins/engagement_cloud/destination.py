@@ -184,6 +184,10 @@ class EngagementCloud(Destination):
     ) -> list[Unsubscribe]:
         return unsubscribes.unsubscribes_since(self.client(connection), since, book_id)
 
+    def erase_contacts(self, connection: Connection, emails: Sequence[str]) -> list[WriteResult]:
+        """Delete the contacts with their Insight records; "not found" counts as erased."""
+        return contacts.erase_contacts(self.client(connection), emails)
+
     def contact_status(self, connection: Connection, email: str) -> str | None:
         return contacts.contact_status(self.client(connection), email)
 

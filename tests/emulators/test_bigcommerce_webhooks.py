@@ -146,3 +146,19 @@ def test_mode_any_accepts_an_http_destination_on_another_port_and_can_be_switche
     client.patch("/_emulator/modes", json={"webhook_destinations": "https_443"})
     other = {"scope": "store/order/updated"} | destination
     assert client.post(f"/stores/{STORE}/v3/hooks", headers=TOKEN, json=other).status_code == 422
+
+
+def test_deleting_a_customer_or_a_subscriber_fires_its_deleted_webhook(app, receiver):
+    client = app.test_client()
+    register(client, "store/customer/deleted", f"{receiver.url}/bc/customers")
+    register(client, "store/subscriber/deleted", f"{receiver.url}/bc/subscribers")
+    assert client.delete(f"/_emulator/stores/{STORE}/customers/3").status_code == 200
+    assert client.delete(f"/_emulator/stores/{STORE}/subscribers/2").status_code == 200
+    assert client.delete(f"/_emulator/stores/{STORE}/customers/3").status_code == 404  # no second event
+
+    deliveries = receiver.wait_for(2)
+    payloads = sorted((d["path"], json.loads(d["body"])["scope"], json.loads(d["body"])["data"]["id"])
+                      for d in deliveries)
+    assert payloads == [("/bc/customers", "store/customer/deleted", 3),
+                        ("/bc/subscribers", "store/subscriber/deleted", 2)]
+    assert client.get(f"/stores/{STORE}/v3/customers", headers=TOKEN, query_string={"id:in": "3"}).get_json()["data"] == []

@@ -182,7 +182,7 @@ def test_a_valid_store_tab_post_keeps_only_the_known_fields(stores):
             select(ConnectionSetting).where(ConnectionSetting.connection_id == stores.a))}
     assert set(saved) == {"contacts", "automation"}
     assert set(saved["contacts"]) == {"customers_book_id", "subscribers_book_id", "consent_text", "double_opt_in",
-                                      "write_back_unsubscribes"}
+                                      "write_back_unsubscribes", "deleted_contacts"}
     assert set(saved["automation"]) == {"new_customer_program_id", "new_subscriber_program_id",
                                         "first_order_program_id"}
 

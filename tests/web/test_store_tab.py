@@ -42,6 +42,7 @@ def test_books_programs_and_double_opt_in_are_saved_and_shown(web_app, merchant)
         "subscribers_book_id": "12",
         "consent_text": "Send me offers",
         "write_back_unsubscribes": True,  # not in the form: a form from before the setting keeps it on
+        "deleted_contacts": "remove",
     }
     assert saved(web_app, merchant.connection_id, "automation") == {
         "new_customer_program_id": "21",

@@ -29,7 +29,7 @@ from host.plugins import get_plugins
 from host.reasons import AREAS, OTHER, area_of, area_titles, explain, ledger_areas
 from host.web.merchant import blueprint, destination_nouns, format_when
 from host.web.merchant.lookups import lookup
-from host.web.merchant.status import TRIGGER_LABELS, kind_label, max_attempts_setting
+from host.web.merchant.status import TRIGGER_LABELS, kind_label, max_attempts_setting, record_name
 from host.web.session import current_connection, merchant_required
 
 SHOWN = 50  # rows of each list on the page; the CSV has them all
@@ -177,7 +177,7 @@ def _record_item(entry: LedgerEntry, areas: dict[str, str], destination, max_att
     next_try = entry.next_attempt_at
     return Item(
         id=entry.id, kind="record", area=area, area_label=area_titles(nouns).get(area, "Other"),
-        label=f"{kind_label(entry.kind, nouns)} {entry.source_id}",
+        label=f"{kind_label(entry.kind, nouns)} {record_name(entry)}",
         sentence=explained.sentence, fix=explained.fix, code=explained.code,
         reason=entry.reason or "", attempts=entry.attempts, needs_attention=needs,
         next_attempt_at=next_try if next_try and next_try > now and not needs else None,

@@ -90,6 +90,12 @@ class StoreSettingsForm(_Form):
         load_default="yes",  # a form from before this setting existed keeps it on
         validate=validate.OneOf(["yes", "no"], error="Choose Yes or No."),
     )
+    # What becomes of people deleted in the store (``host.sync.erasure``); "erase" only where the
+    # destination can (``can_erase``), and the page offers it only then.
+    deleted_contacts = fields.String(
+        load_default="remove",
+        validate=validate.OneOf(["remove", "erase"], error="Choose what happens to people deleted in your store."),
+    )
     new_customer_program_id = _optional_id()
     new_subscriber_program_id = _optional_id()
     first_order_program_id = _optional_id()
@@ -101,6 +107,7 @@ class StoreSettingsForm(_Form):
         *,
         account: str,
         nouns: Mapping[str, str] | None = None,
+        can_erase: bool = False,
         **kwargs,
     ):
         """``None`` for a list that could not be read from the account: nothing can be checked then.
@@ -111,6 +118,7 @@ class StoreSettingsForm(_Form):
         self.program_ids = program_ids
         self.account = account
         self.nouns = dict(nouns) if nouns is not None else noun_forms({})
+        self.can_erase = can_erase
 
     def _missing(self, noun: str) -> str:
         return f"This {self.nouns[noun]} does not exist in your {self.account} {self.nouns['account']}."
@@ -149,6 +157,8 @@ class StoreSettingsForm(_Form):
                 errors[name] = [self._unreadable("programs")]
             elif chosen not in self.program_ids:
                 errors[name] = [self._missing("program")]
+        if data.get("deleted_contacts") == "erase" and not self.can_erase:
+            errors["deleted_contacts"] = [f"Your {self.account} {self.nouns['account']} cannot erase {self.nouns['contacts']} here."]
         if errors:
             raise ValidationError(errors)
 

@@ -32,8 +32,10 @@ from host.models import (
 )
 from host.reasons import area_of, area_titles, ledger_areas
 from host.settings import get_settings
+from host.sync.erasure import COUNTS as DELETED_COUNTS
 from host.sync.tally import CONTACTS, OUTCOMES
 from host.web.merchant import indefinite, upper_first
+from host.web.merchant.status import deleted_in_run
 
 COLUMNS = ("read", *OUTCOMES)
 DEFAULT_INTERVAL_SECONDS = 300
@@ -247,6 +249,8 @@ def run_rows(counts: dict[str, Any] | None) -> tuple[list[dict], dict | None, di
         if name == "enrolments":
             enrolments = {state: int(n) for state, n in values.items() if n and state not in COLUMNS}
             continue
+        if name == DELETED_COUNTS:  # people, not records of a stream (``status.deleted_in_run``)
+            continue
         row = {"name": name, **{column: int(values.get(column) or 0) for column in COLUMNS}}
         if name == CONTACTS:
             contacts = row
@@ -266,6 +270,7 @@ def _full_run(run: SyncRun | None, nouns: dict[str, str]) -> dict[str, Any] | No
         "duration_seconds": seconds, "duration": duration_text(seconds),
         "streams": streams, "contacts": contacts, "contacts_note": contacts_note(nouns),
         "enrolments": enrolments, "errors": run.errors or {},
+        "deleted_contacts": deleted_in_run(run.counts),
     }
 
 

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from host.destinations import noun_forms
 from host.enrolments import queue_status
 from host.models import Connection, ConnectionProblem, Enrolment, LedgerEntry, SyncRun, utcnow
+from host.sync.erasure import COUNTS as DELETED_COUNTS
+from host.sync.erasure import ERASED, ERASURE, REMOVED
 from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT
 
 COUNT_COLUMNS = ("read", "sent", "unchanged", "excluded", "failed")
@@ -24,6 +26,7 @@ DEFAULT_MAX_ATTEMPTS = 5
 KIND_LABELS = {
     CUSTOMER_CONTACT: "{Contact} in the customers {address_book_short}",
     SUBSCRIBER_CONTACT: "{Contact} in the subscribers {address_book_short}",
+    ERASURE: "Person deleted in the store",
 }
 TRIGGER_LABELS = {
     "new_customer": "New customer",
@@ -78,11 +81,45 @@ def run_summary(run: SyncRun | None, nouns: dict[str, str] | None = None) -> dic
         "contacts": contacts,
         "contacts_note": contacts_note(nouns or noun_forms({})),
         "enrolments": enrolments,
+        "deleted_contacts": deleted_in_run(run.counts),
         "errors": run.errors or {},
         "started_at": _iso(run.started_at),
         "heartbeat_at": _iso(run.heartbeat_at),
         "finished_at": _iso(run.finished_at),
     }
+
+
+def deleted_in_run(counts: dict[str, Any] | None) -> dict[str, int]:
+    """People deleted in the store that a run removed from the books or erased (``host.sync.erasure``)."""
+    values = (counts or {}).get(DELETED_COUNTS) or {}
+    return {key: int(values.get(key) or 0) for key in ("removed", "erased", "waiting") if values.get(key)}
+
+
+def deleted_contacts(session: Session, connection: Connection) -> dict[str, int]:
+    """People deleted in the store so far, from the ledger: removed from the books, erased, and
+    waiting (queued, or refused and tried again)."""
+    totals = {"removed": 0, "erased": 0, "waiting": 0}
+    rows = session.execute(
+        select(LedgerEntry.state, LedgerEntry.reason, func.count())
+        .where(LedgerEntry.connection_id == connection.id, LedgerEntry.kind == ERASURE)
+        .group_by(LedgerEntry.state, LedgerEntry.reason)
+    ).all()
+    for state, reason, count in rows:
+        if state != "excluded":
+            totals["waiting"] += count
+        elif (reason or "").startswith(ERASED):
+            totals["erased"] += count
+        elif reason == REMOVED:
+            totals["removed"] += count
+    return totals
+
+
+def record_name(entry: LedgerEntry) -> str:
+    """How a refused record is named: its source id; a person waiting to be erased by the email
+    queued (their row keeps only a hash of it)."""
+    if entry.kind == ERASURE and entry.outbox:
+        return str(entry.outbox.get("key") or entry.source_id)
+    return entry.source_id
 
 
 def _failed_record(entry: LedgerEntry, max_attempts: int, now: datetime, nouns: dict[str, str]) -> dict[str, Any]:
@@ -92,7 +129,7 @@ def _failed_record(entry: LedgerEntry, max_attempts: int, now: datetime, nouns: 
         "id": entry.id,
         "kind": entry.kind,
         "label": kind_label(entry.kind, nouns),
-        "source_id": entry.source_id,
+        "source_id": record_name(entry),
         "reason": entry.reason or "No reason was given.",
         "attempts": entry.attempts,
         "needs_attention": needs_attention,
@@ -219,6 +256,7 @@ def sync_status(
             for row in failed_enrolments
         ],
         "enrolments": enrolment_queue(session, connection, destination_title, now, nouns),
+        "deleted_contacts": deleted_contacts(session, connection),
         "problems": [
             {"code": problem.code, "area": problem.area, "message": problem.message, "since": _iso(problem.created_at)}
             for problem in problems

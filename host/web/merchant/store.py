@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from host import connections
 from host.db import db_session
-from host.destinations import Destination
+from host.destinations import Destination, supports_erasure
 from host.models import Enrolment
 from host.plugins import get_plugins
 from host.settings import get_settings, save_settings
@@ -29,6 +29,11 @@ from host.web.session import current_connection, merchant_required
 def _destination_title() -> str:
     destination = get_plugins().destinations.get(current_connection().destination or "")
     return destination.title if destination is not None else "the destination"
+
+
+def _can_erase() -> bool:
+    """Whether the connected destination can erase contacts (else only removal is offered)."""
+    return supports_erasure(get_plugins().destinations.get(current_connection().destination or ""))
 
 
 def _sync_status() -> dict[str, Any]:
@@ -86,6 +91,7 @@ def _render_store(values: dict[str, Any], errors: dict, status: int = 200):
             book_fields=BOOK_FIELDS,
             program_fields=PROGRAM_FIELDS,
             write_back=_write_back(),
+            can_erase=_can_erase(),
         ),
         status,
     )
@@ -114,6 +120,7 @@ def store_submit():
         lookup("programs").ids,
         account=_destination_title(),
         nouns=destination_nouns(),
+        can_erase=_can_erase(),
     )
     typed = request.form.to_dict()
     try:
@@ -121,7 +128,7 @@ def store_submit():
     except ValidationError as error:
         return _render_store({**_saved_values(), **typed}, error.messages, 400)
     connection = current_connection()
-    contacts = {name: data[name] for name in (*BOOK_FIELDS, "consent_text")}
+    contacts = {name: data[name] for name in (*BOOK_FIELDS, "consent_text", "deleted_contacts")}
     contacts["double_opt_in"] = data["double_opt_in"] == "yes"
     contacts["write_back_unsubscribes"] = data["write_back_unsubscribes"] == "yes"
     save_settings(db_session(), connection, "contacts", contacts)
