@@ -37,7 +37,7 @@ from sqlalchemy import and_, delete, or_, select
 from host.destinations import WriteResult, supports_erasure
 from host.enrolments import IN_FLIGHT
 from host.errors import ConfigurationError, RecordError, SyncError
-from host.models import ContactProfile, Enrolment, LedgerEntry
+from host.models import ContactProfile, Enrolment, LedgerEntry, OrderFact
 from host.sync.contacts import CONTACT_AREA
 from host.sync.cursors import parse_time
 from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT, backoff, payload_hash
@@ -293,6 +293,11 @@ def _forget(context: SyncContext, row: LedgerEntry, email: str, reason: str) -> 
     for profile in _profiles(context, [email]):
         if profile.customer is None and profile.subscriber is None:
             session.delete(profile)
+    session.execute(  # their orders' facts name them; an order read again makes its own anew
+        delete(OrderFact)
+        .where(OrderFact.connection_id == connection_id, OrderFact.email == email)
+        .execution_options(synchronize_session=False)
+    )
     session.execute(  # an enrolment on its way is settled first; its row goes at the next erasure
         delete(Enrolment)
         .where(

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from host.db import get_db
 from host.errors import TransientError
-from host.models import ContactProfile, Enrolment, LedgerEntry, SyncRun, WebhookEvent
+from host.models import ContactProfile, Enrolment, LedgerEntry, OrderFact, SyncRun, WebhookEvent
 from host.sync import run_fast_lane
 from host.sync.erasure import COUNTS, ERASURE, erasure_key
 from tests.sync.fakes import at, customer, order, subscriber
@@ -49,6 +49,10 @@ def contact_rows(world, email):
     return world.query(select(LedgerEntry).where(LedgerEntry.source_id == email))
 
 
+def order_facts(world, email):
+    return world.query(select(OrderFact).where(OrderFact.email == email))
+
+
 def erasure_row(world, email):
     return world.ledger(ERASURE, erasure_key(email))
 
@@ -73,6 +77,7 @@ def test_a_deleted_customer_leaves_the_books_by_default_and_is_forgotten(world):
     assert world.destination.collections["Orders"]["100"]["email"] == ADA  # its orders stay
     assert world.destination.writes["erase"] == 0
     assert profile(world, ADA) is None and contact_rows(world, ADA) == []
+    assert order_facts(world, ADA) == [] and order_facts(world, BOB) != []  # their orders' email too
     row = erasure_row(world, ADA)
     assert (row.state, row.outbox, row.reason) == ("excluded", None, "deleted in the store: removed from the address books")
     assert ADA not in row.source_id  # only a hash of the email is kept
@@ -98,7 +103,7 @@ def test_with_the_setting_a_deleted_customer_is_erased_with_their_orders(world):
     assert "101" in world.destination.collections["Orders"]
     assert erasure_row(world, ADA).reason == "deleted in the store: erased from Fake destination"
     assert last_counts(world, "fast_lane").get("erased") == 1
-    assert profile(world, ADA) is None and contact_rows(world, ADA) == []
+    assert profile(world, ADA) is None and contact_rows(world, ADA) == [] and order_facts(world, ADA) == []
 
 
 def test_a_deleted_customer_who_is_still_a_subscriber_stays_a_subscriber(world):
