@@ -133,13 +133,13 @@ class BigCommerceSource(HttpSource):
         return transform.customer(raw)  # customers; the other kinds need calls (transform_page)
 
     def transform_page(self, client, stream, rows, connection) -> list[dict[str, Any]]:
+        """Subscribers need their consent IPs, products their brand and category names (orders
+        their parts: ``_order``, in the orders' own reads)."""
         if stream.kind == "subscriber":
             return self._subscribers(client, rows, connection, None)
         if stream.kind == "product":
             brands, categories = self._catalog_names(client)
             return [transform.product(raw, connection.store_url, brands, categories) for raw in rows]
-        if stream.kind == "order":
-            return [self._order(client, raw) for raw in rows]
         return super().transform_page(client, stream, rows, connection)
 
     def read_listing(self, client, stream, connection, since) -> Iterator[Page]:
