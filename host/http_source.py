@@ -21,25 +21,47 @@ becomes a canonical one (``transform``). The loop does the rest, the same way fo
 - a record ``transform`` cannot make sense of is passed on, never dropped nor raised
   (``invalid_record``): the host fails just that one in its ledger, with the reason.
 
+And, for an API that needs them, parts a source switches on or swaps: the next page read ahead
+on a thread (``read_ahead``), page sizes learned per endpoint from "over the limit" refusals
+(``page_size_param``, ``refused_page_size``), its own JSON decoder (``decode_json``), keyset
+walks over change dates (``KeysetPaginator``) and listings read again when they shrank
+(``RereadWhenShrunkPaginator``). One ``requests.Session`` (its connection pool), one pacer and
+the learned page sizes are kept per account (``Account``) and shared by its reads.
+
 Every wait goes through ``RetryPolicy.sleep``: tests pass one that records instead of waiting.
+The parts live in small modules, all importable from here: ``http_paging`` (pages, the four
+paginators), ``http_walks`` (keyset and re-read walks), ``http_pacing`` (retries, rate limits)
+and ``http_client`` (the client and what an account's reads share).
 """
 
 from __future__ import annotations
 
-import copy
-import email.utils
+import json
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import requests
 
 from host.errors import ConfigurationError, RecordError, SyncError, TransientError
+from host.http_client import Account, HttpClient, PageSizes, ReadStopped
+from host.http_pacing import RETRYABLE_STATUSES, Pacer, RateLimit, RetryPolicy
+from host.http_paging import (
+    URL_KEY,
+    CursorPaginator,
+    HttpPage,
+    HttpPaginator,
+    NextLinkPaginator,
+    OffsetPaginator,
+    PageNumberPaginator,
+    _instant,
+    dig,
+)
+from host.http_walks import KeysetPaginator, RereadWhenShrunkPaginator
 from host.sources import Page, Paginator, Source, Stream
 
 if TYPE_CHECKING:
@@ -47,14 +69,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-URL_KEY = "@url"  # page parameters holding only this key: GET that absolute URL as it is
-RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
-# A 5xx or a lost answer may come after the call took effect: only these are sent again then
-# (a 429 is a refusal, retried whatever the method).
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
-
-# ---------------------------------------------------------------------------- declarations
 @dataclass(frozen=True)
 class HttpStream(Stream):
     """A stream plus how its API filters it: by change date and by id, and where its rows are."""
@@ -64,364 +79,8 @@ class HttpStream(Stream):
     ids_param: str | None = None  # e.g. "ids" (comma-separated); None: GET {path}/{id} each
     ids_per_call: int = 50  # keeps ``ids=`` URLs short
     records_field: str | None = "data"  # dotted path of the rows in a page; None: the body is
+    ids_paginator: Paginator | None = None  # pages of a read by ``ids_param``; None: ``paginator``
 
-
-@dataclass
-class RetryPolicy:
-    """How often and how long to retry; tests pass a ``sleep`` that records instead of waiting."""
-
-    max_attempts: int = 5  # per request, the first try included (5xx, timeouts, dropped connections)
-    max_rate_limited_attempts: int = 10  # 429s are expected under load: more patience for them
-    base_delay: float = 1.0
-    max_delay: float = 60.0
-    sleep: Callable[[float], None] = time.sleep
-    jitter: Callable[[], float] | None = None  # e.g. random.random: waits between half and all
-
-    def backoff(self, attempt: int) -> float:
-        """The wait after the ``attempt``-th failure: doubling from ``base_delay``."""
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return ceiling if self.jitter is None else ceiling / 2 + self.jitter() * ceiling / 2
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """The API's rate-limit headers. With ``remaining_header`` and ``reset_header`` declared, a
-    call that leaves ``reserve`` requests or fewer makes the next one wait for the reset."""
-
-    retry_after_header: str = "Retry-After"  # seconds or an HTTP date, on a 429 (or 503)
-    remaining_header: str | None = None  # e.g. "X-RateLimit-Remaining"
-    reset_header: str | None = None  # e.g. "X-RateLimit-Reset"
-    reset_unit: str = "seconds"  # of the reset header: "seconds", "milliseconds" (both: from
-    #                              now) or "epoch" (a Unix time)
-    reserve: int = 0  # requests left for the account's other apps (the quota may be shared)
-
-    def reset_in(self, headers: Mapping[str, str], now: float | None = None) -> float | None:
-        """Seconds until the quota resets, from the reset header (None when absent)."""
-        value = _number(headers.get(self.reset_header)) if self.reset_header else None
-        if value is None:
-            return None
-        if self.reset_unit == "milliseconds":
-            return max(0.0, value / 1000)
-        if self.reset_unit == "epoch":
-            return max(0.0, value - (time.time() if now is None else now))
-        return max(0.0, value)
-
-    def retry_after(self, headers: Mapping[str, str]) -> float | None:
-        value = headers.get(self.retry_after_header)
-        if not value:
-            return None
-        seconds = _number(value)
-        if seconds is not None:
-            return max(0.0, seconds)
-        try:  # an HTTP date
-            moment = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return max(0.0, (moment - datetime.now(UTC)).total_seconds())
-
-
-def _number(value: Any) -> float | None:
-    try:
-        return float(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-class Pacer:
-    """The last rate-limit headers of one account: how long the next call must wait."""
-
-    def __init__(self, limit: RateLimit, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit, self.clock = limit, clock
-        self._lock = threading.Lock()
-        self._resume_at: float | None = None
-
-    def observe(self, headers: Mapping[str, str]) -> None:
-        if not (self.limit.remaining_header and self.limit.reset_header):
-            return
-        left = _number(headers.get(self.limit.remaining_header))
-        if left is None:
-            return
-        reset = self.limit.reset_in(headers)
-        with self._lock:
-            spent = left <= self.limit.reserve and reset is not None
-            self._resume_at = self.clock() + reset if spent else None
-
-    def wait_needed(self) -> float:
-        """Seconds to wait before the next call (0 while the quota has room); asked once."""
-        with self._lock:
-            resume_at, self._resume_at = self._resume_at, None
-        return 0.0 if resume_at is None else max(0.0, resume_at - self.clock())
-
-    def clear(self) -> None:
-        """A retry waited already: the wait it covered is not waited twice."""
-        with self._lock:
-            self._resume_at = None
-
-
-# ---------------------------------------------------------------------------- pages
-@dataclass
-class HttpPage:
-    """One answered page, as paginators see it."""
-
-    params: Mapping[str, Any]  # what was asked (the paginator's own parameters included)
-    response: requests.Response
-    body: Any  # the decoded JSON
-    records: list[Any]  # the raw rows (``HttpSource.parse_page``)
-
-
-def dig(body: Any, path: str | None) -> Any:
-    """The value at a dotted ``path`` ("meta.next_cursor") of a decoded body (None if absent)."""
-    if path is None:
-        return body
-    for part in path.split("."):
-        if not isinstance(body, Mapping):
-            return None
-        body = body.get(part)
-    return body
-
-
-class HttpPaginator(Paginator):
-    """A paginator whose page size comes from the stream: ``start(page_size)`` gives a fresh copy
-    for one listing (so one may keep state while it walks). ``size_param`` None sends no size."""
-
-    size_param: str | None = "limit"
-    page_size: int | None = None
-
-    def start(self, page_size: int) -> HttpPaginator:
-        walker = copy.copy(self)
-        walker.page_size = page_size
-        return walker
-
-    def _size(self) -> dict[str, Any]:
-        return {self.size_param: self.page_size} if self.size_param and self.page_size else {}
-
-
-class PageNumberPaginator(HttpPaginator):
-    """``page=1, 2, …``. Ends at ``pages_field`` (the body's page count) when the API gives one,
-    else at an empty page, or at a short one with ``short_page_ends`` (only where the API never
-    serves fewer rows than asked: many cap the page size silently)."""
-
-    def __init__(
-        self,
-        page_param: str = "page",
-        size_param: str | None = "limit",
-        *,
-        first: int = 1,
-        pages_field: str | None = None,
-        short_page_ends: bool = False,
-    ) -> None:
-        self.page_param, self.size_param, self.first = page_param, size_param, first
-        self.pages_field, self.short_page_ends = pages_field, short_page_ends
-
-    def first_page(self) -> Mapping[str, Any]:
-        return {self.page_param: self.first, **self._size()}
-
-    def next_page(self, previous: Mapping[str, Any], response: HttpPage) -> Mapping[str, Any] | None:
-        number = int(previous[self.page_param])
-        if self.is_last(number, response):
-            return None
-        return {**previous, self.page_param: number + 1}
-
-    def is_last(self, number: int, page: HttpPage) -> bool:
-        pages = _number(dig(page.body, self.pages_field)) if self.pages_field else None
-        if pages is not None:
-            return number - self.first + 1 >= pages
-        return not page.records or (
-            self.short_page_ends and self.page_size is not None and len(page.records) < self.page_size
-        )
-
-
-class OffsetPaginator(HttpPaginator):
-    """``offset=0, n, 2n, …`` (n: the rows the last page held). Ends at ``total_field`` (the
-    body's row count) when the API gives one, else at an empty (or, as above, a short) page."""
-
-    def __init__(
-        self,
-        offset_param: str = "offset",
-        size_param: str | None = "limit",
-        *,
-        total_field: str | None = None,
-        short_page_ends: bool = False,
-    ) -> None:
-        self.offset_param, self.size_param = offset_param, size_param
-        self.total_field, self.short_page_ends = total_field, short_page_ends
-
-    def first_page(self) -> Mapping[str, Any]:
-        return {self.offset_param: 0, **self._size()}
-
-    def next_page(self, previous: Mapping[str, Any], response: HttpPage) -> Mapping[str, Any] | None:
-        offset = int(previous[self.offset_param]) + len(response.records)
-        total = _number(dig(response.body, self.total_field)) if self.total_field else None
-        if not response.records or (total is not None and offset >= total):
-            return None
-        if total is None and self.short_page_ends and len(response.records) < (self.page_size or 0):
-            return None
-        return {**previous, self.offset_param: offset}
-
-
-class CursorPaginator(HttpPaginator):
-    """An opaque token from each page (``token_field`` of the body, or ``token_header``) sent back
-    as ``token_param``; no token ends the listing. Override ``next_token`` for other places."""
-
-    def __init__(
-        self,
-        token_param: str = "cursor",
-        token_field: str | None = "meta.next_cursor",
-        size_param: str | None = "limit",
-        *,
-        token_header: str | None = None,
-    ) -> None:
-        self.token_param, self.token_field = token_param, token_field
-        self.size_param, self.token_header = size_param, token_header
-
-    def first_page(self) -> Mapping[str, Any]:
-        return self._size()
-
-    def next_page(self, previous: Mapping[str, Any], response: HttpPage) -> Mapping[str, Any] | None:
-        token = self.next_token(response)
-        if token in (None, "") or token == previous.get(self.token_param):
-            return None  # no token, or the same one again (which would loop for ever)
-        return {**previous, self.token_param: token}
-
-    def next_token(self, page: HttpPage) -> Any:
-        if self.token_header:
-            return page.response.headers.get(self.token_header)
-        return dig(page.body, self.token_field)
-
-
-class NextLinkPaginator(HttpPaginator):
-    """Follows the link to the next page as it is (it already holds the filters): ``link_field``
-    of the body ("links.next"), or the ``Link: <…>; rel="next"`` header when that is None."""
-
-    def __init__(self, link_field: str | None = "links.next", size_param: str | None = "limit") -> None:
-        self.link_field, self.size_param = link_field, size_param
-
-    def first_page(self) -> Mapping[str, Any]:
-        return self._size()
-
-    def next_page(self, previous: Mapping[str, Any], response: HttpPage) -> Mapping[str, Any] | None:
-        link = self.next_link(response)
-        return {URL_KEY: link} if link else None
-
-    def next_link(self, page: HttpPage) -> str | None:
-        if self.link_field is None:
-            return (page.response.links.get("next") or {}).get("url")
-        link = dig(page.body, self.link_field)
-        return str(link) if link else None
-
-
-# ---------------------------------------------------------------------------- the client
-class HttpClient:
-    """One read's session against one account: paced, retried, failures sorted by the source."""
-
-    def __init__(self, source: HttpSource, base_url: str, auth: Any, timeout: Any, pacer: Pacer) -> None:
-        self.source, self.base_url, self.timeout, self.pacer = source, base_url.rstrip("/"), timeout, pacer
-        self.session = requests.Session()
-        self.session.headers.update({"Accept": "application/json", "User-Agent": source.user_agent})
-        if isinstance(auth, Mapping):
-            self.session.headers.update(auth)
-        else:
-            self.session.auth = auth
-
-    def __repr__(self) -> str:  # never shows the credentials
-        return f"<HttpClient {self.base_url}>"
-
-    def __enter__(self) -> HttpClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.session.close()
-
-    def url(self, path: str) -> str:
-        return self.base_url + path
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, Any] | None = None,
-        *,
-        area: str | None = None,
-        missing_ok: bool = False,
-        **kwargs: Any,
-    ) -> requests.Response:
-        """One call, paced and retried; a final failure is raised as ``source.classify`` sorts it.
-        ``path`` is relative to the base URL, or page parameters ``{URL_KEY: url}`` name the
-        URL itself (a next link: only one under the base URL is followed, credentials and all).
-        With ``missing_ok`` a 404 is answered rather than raised. A call that is not idempotent
-        (POST, PATCH) is not sent again after a 5xx or a lost answer, only after a 429."""
-        url = self.url(path)
-        if params and URL_KEY in params:
-            url, params = str(params[URL_KEY]), None
-            if not _same_origin(url, self.base_url):
-                raise RecordError(
-                    f"{self.source.title} linked a page outside {self.base_url}: it is not followed",
-                    area=area,
-                )
-        retry, limit = self.source.retry, self.source.rate_limit
-        attempts = retry.max_attempts if method.upper() in IDEMPOTENT_METHODS else 1
-        failures = rate_limited = 0
-        while True:
-            wait = self.pacer.wait_needed()
-            if wait:
-                log.info("%s quota spent: waiting %.1fs", self.source.title, wait)
-                retry.sleep(min(wait, retry.max_delay))
-            response = None
-            try:
-                response = self.session.request(method, url, params=params, timeout=self.timeout, **kwargs)
-            except (requests.ConnectionError, requests.Timeout) as error:
-                failures += 1
-                if failures >= attempts:
-                    raise self.source.unreachable(error, area) from error
-                log.info("%s %s %s failed (%s); retrying", self.source.title, method, path, type(error).__name__)
-                retry.sleep(retry.backoff(failures))
-                continue
-            self.pacer.observe(response.headers)
-            status = response.status_code
-            if status < 400 or (status == 404 and missing_ok):
-                return response
-            if status not in self.source.retry_statuses:
-                raise self.source.classify(response, area)
-            if status == 429:
-                rate_limited += 1
-                if rate_limited >= retry.max_rate_limited_attempts:
-                    raise self.source.classify(response, area)
-                told = limit.retry_after(response.headers)
-                told = limit.reset_in(response.headers) if told is None else told
-                wait = retry.backoff(rate_limited) if told is None else min(retry.max_delay, told)
-            else:
-                failures += 1
-                if failures >= attempts:
-                    raise self.source.classify(response, area)
-                told = limit.retry_after(response.headers)
-                wait = retry.backoff(failures) if told is None else min(retry.max_delay, told)
-            log.info("%s %s %s answered %s; retrying in %.1fs", self.source.title, method, path, status, wait)
-            retry.sleep(wait)
-            self.pacer.clear()
-
-    def get_json(
-        self, path: str, params: Mapping[str, Any] | None = None, *, area: str | None = None,
-        missing_ok: bool = False,
-    ) -> Any:
-        """The decoded body of a GET (None for an empty answer, and a 404 with ``missing_ok``)."""
-        response = self.request("GET", path, params, area=area, missing_ok=missing_ok)
-        if response.status_code in (204, 404) or not response.content:
-            return None
-        try:
-            return response.json()
-        except ValueError as error:
-            raise TransientError(
-                f"{self.source.title} answered something other than JSON; the sync will try again "
-                "at the next cycle.",
-                area=area,
-            ) from error
-
-
-def _same_origin(url: str, base_url: str) -> bool:
-    link, base = urlsplit(url), urlsplit(base_url)
-    return (link.scheme, link.netloc) == (base.scheme, base.netloc) and link.path.startswith(base.path)
 
 
 # ---------------------------------------------------------------------------- the source
@@ -430,16 +89,22 @@ class HttpSource(Source):
 
     Fill in ``streams``, ``base_url``, ``auth`` and ``transform``; override any other method
     where your API differs (``parse_page``, ``format_since``, ``classify`` and its messages,
-    ``invalid_record``). ``retry`` is per instance: tests swap in one that does not wait."""
+    ``invalid_record``, ``transform_page``, ``read_listing``, ``read_ids``, ``decode_json``,
+    ``refused_page_size``). ``retry`` is per instance: tests swap in one that does not wait."""
 
     rate_limit: ClassVar[RateLimit] = RateLimit()
     retry_statuses: ClassVar[frozenset[int]] = RETRYABLE_STATUSES
     user_agent: ClassVar[str] = "connector-host"
+    read_ahead: ClassVar[bool] = False  # ask for the next page on a thread while this one is read
+    # The query parameter of a page's size: declared, the sizes an endpoint serves are learned
+    # (``refused_page_size``, ``per_page_field``: the dotted path of the size a page says it served).
+    page_size_param: ClassVar[str | None] = None
+    per_page_field: ClassVar[str | None] = None
 
     def __init__(self, retry: RetryPolicy | None = None) -> None:
         self.retry = retry or RetryPolicy()
-        self._pacers: dict[str, Pacer] = {}
-        self._pacers_lock = threading.Lock()
+        self._accounts: dict[str, Account] = {}
+        self._accounts_lock = threading.Lock()
 
     # ------------------------------------------------------------------ what a source fills in
     def base_url(self, connection: Connection) -> str:
@@ -471,54 +136,65 @@ class HttpSource(Source):
         declared = self.stream(stream.name)  # our own declaration, with its filters
         assert isinstance(declared, HttpStream), f"{declared.name}: declare it as an HttpStream"
         with self.open(connection) as client:
-            if ids is not None:
-                yield from self._read_ids(client, declared, connection, [str(i) for i in ids])
-                return
-            params = dict(declared.params)
-            if since and declared.since_param:
-                params[declared.since_param] = self.since_value(declared, since)
-            keep = self._since_filter(declared, since) if since and not declared.since_param else None
-            for rows in self.listing(client, declared, params):
-                records = [self._canonical(declared, raw, connection) for raw in rows]
-                if keep is not None:
-                    records = [record for record in records if keep(record)]
-                if records:
-                    yield Page(records=records)
+            if ids is None:
+                yield from self.read_listing(client, declared, connection, since)
+            else:
+                yield from self.read_ids(client, declared, connection, [str(i) for i in ids])
+
+    def read_listing(
+        self, client: HttpClient, stream: HttpStream, connection: Connection, since: str | None
+    ) -> Iterator[Page]:
+        """A full (``since`` None) or incremental read: the stream's listing, page by page."""
+        keep = self._since_filter(stream, since) if since and not stream.since_param else None
+        for rows in self.listing(client, stream, self.listing_params(stream, since)):
+            records = self.transform_page(client, stream, rows, connection) if rows else []
+            if keep is not None:
+                records = [record for record in records if keep(record)]
+            if records:
+                yield Page(records=records)
+
+    def listing_params(self, stream: HttpStream, since: str | None) -> dict[str, Any]:
+        """The stream's fixed parameters, and its change-date filter for an incremental read."""
+        params = dict(stream.params)
+        if since and stream.since_param:
+            params[stream.since_param] = self.since_value(stream, since)
+        return params
+
+    def transform_page(
+        self, client: HttpClient, stream: HttpStream, rows: list[Any], connection: Connection
+    ) -> list[dict[str, Any]]:
+        """The canonical records of one page's raw rows. Override where rows lack what a record
+        needs and a few calls a page (``client``) fetch it."""
+        return [self.canonical(stream, raw, connection) for raw in rows]
 
     def open(self, connection: Connection) -> HttpClient:
         """A client for this connection (close it: ``with source.open(connection) as client``)."""
         base_url = self.base_url(connection)
-        return HttpClient(self, base_url, self.auth(connection), self.timeout(connection), self.pacer(base_url))
+        return HttpClient(self, base_url, self.auth(connection), self.timeout(connection))
 
-    def pacer(self, base_url: str) -> Pacer:
-        """One pacer per account (base URL), shared by its reads: the quota is the account's."""
-        with self._pacers_lock:
-            return self._pacers.setdefault(base_url, Pacer(self.rate_limit))
+    def account(self, base_url: str) -> Account:
+        """One session, pacer and set of learned page sizes per account (base URL), shared by its
+        reads: the connections are reused, and the quota is the account's."""
+        with self._accounts_lock:
+            if base_url not in self._accounts:
+                self._accounts[base_url] = Account(self)
+            return self._accounts[base_url]
 
     def listing(
-        self, client: HttpClient, stream: HttpStream, params: Mapping[str, Any]
+        self, client: HttpClient, stream: HttpStream, params: Mapping[str, Any],
+        paginator: Paginator | None = None,
     ) -> Iterator[list[Any]]:
-        """The raw rows of every page of one listing, as the stream's paginator walks it."""
-        paginator = stream.paginator
-        if isinstance(paginator, HttpPaginator):
-            paginator = paginator.start(stream.page_size)
-        page_params: Mapping[str, Any] | None = paginator.first_page() if paginator else {}
-        while page_params is not None:
-            asked = {**params, **page_params}
-            response = client.request("GET", stream.path, asked, area=stream.name)
-            body = self._decode(response, stream)
-            rows = self.parse_page(stream, body, response)
-            yield rows
-            if paginator is None:
-                return
-            page_params = paginator.next_page(page_params, HttpPage(asked, response, body, rows))
+        """The raw rows of every page of one listing, as the stream's paginator (or ``paginator``)
+        walks it."""
+        walker = paginator or stream.paginator
+        return client.listing(stream.path, walker, params, area=stream.name, stream=stream)
 
-    def parse_page(self, stream: HttpStream, body: Any, response: requests.Response) -> list[Any]:
-        """The raw rows of one page: ``stream.records_field`` of the body, or the body itself
-        when it is a list."""
+    def parse_page(self, stream: HttpStream | None, body: Any, response: requests.Response) -> list[Any]:
+        """The raw rows of one page: ``stream.records_field`` of the body (``data`` for a page
+        read without a stream), or the body itself when it is a list."""
         if isinstance(body, list):
             return body
-        rows = dig(body, stream.records_field)
+        rows = dig(body, stream.records_field if stream else "data")
         return list(rows) if isinstance(rows, list) else []
 
     def parse_record(self, stream: HttpStream, body: Any) -> Any:
@@ -526,13 +202,16 @@ class HttpSource(Source):
         inner = dig(body, stream.records_field) if isinstance(body, Mapping) else None
         return inner if isinstance(inner, Mapping) else body
 
-    def _read_ids(self, client, stream: HttpStream, connection, ids: list[str]) -> Iterator[Page]:
+    def read_ids(self, client: HttpClient, stream: HttpStream, connection: Connection, ids: list[str]) -> Iterator[Page]:
+        """A read by id: ``ids_param`` with ``ids_per_call`` ids a call (paged by ``ids_paginator``
+        or the stream's own), or one ``GET {path}/{id}`` per id (a 404: gone)."""
         if stream.ids_param:
             for start in range(0, len(ids), stream.ids_per_call):
                 chunk = ",".join(ids[start : start + stream.ids_per_call])
-                for rows in self.listing(client, stream, {**stream.params, stream.ids_param: chunk}):
+                params = {**stream.params, stream.ids_param: chunk}
+                for rows in self.listing(client, stream, params, stream.ids_paginator):
                     if rows:
-                        yield Page(records=[self._canonical(stream, raw, connection) for raw in rows])
+                        yield Page(records=self.transform_page(client, stream, rows, connection))
             return
         for start in range(0, len(ids), stream.ids_per_call):
             found = []
@@ -540,23 +219,35 @@ class HttpSource(Source):
                 path = f"{stream.path}/{quote(record_id, safe='')}"
                 body = client.get_json(path, stream.params, area=stream.name, missing_ok=True)
                 if body is not None:  # None: deleted since it was named
-                    found.append(self._canonical(stream, self.parse_record(stream, body), connection))
+                    found.append(self.parse_record(stream, body))
             if found:
-                yield Page(records=found)
+                yield Page(records=self.transform_page(client, stream, found, connection))
 
-    def _decode(self, response: requests.Response, stream: HttpStream) -> Any:
+    def decode(self, response: requests.Response, area: str | None) -> Any:
+        """The decoded body of an answer (None when empty); not JSON is a transient failure."""
         if response.status_code == 204 or not response.content:
             return None
         try:
-            return response.json()
+            return self.decode_json(response.content)
         except ValueError as error:
             raise TransientError(
-                f"{self.title} answered a page of {stream.name} that is not JSON; the sync will "
-                "try again at the next cycle.",
-                area=stream.name,
+                f"{self.title} answered something other than JSON; the sync will try again at the "
+                "next cycle.",
+                area=area,
             ) from error
 
-    def _canonical(self, stream: HttpStream, raw: Any, connection: Connection) -> dict[str, Any]:
+    def decode_json(self, content: bytes) -> Any:
+        """JSON bytes → Python; swap in a faster decoder (it raises ``ValueError`` on bad JSON)."""
+        return json.loads(content)
+
+    def refused_page_size(self, response: requests.Response) -> int | None:
+        """For an answer refusing a call's page size as too large: the maximum it names (0 when
+        it names none: half is asked); None when it refuses something else. Only asked with
+        ``page_size_param`` declared."""
+        return 0 if response.status_code == 413 else None
+
+    def canonical(self, stream: HttpStream, raw: Any, connection: Connection) -> dict[str, Any]:
+        """``transform`` of one row, or ``invalid_record`` when it raised."""
         try:
             return self.transform(stream, raw, connection)
         except Exception as error:  # noqa: BLE001 (one unreadable row must not stop the read)
@@ -620,24 +311,25 @@ class HttpSource(Source):
         return f"{self.title} does not let this store's credentials read {area}: grant that access."
 
 
-def _instant(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
 
 __all__ = [
     "URL_KEY",
+    "Account",
     "CursorPaginator",
     "HttpClient",
     "HttpPage",
     "HttpPaginator",
     "HttpSource",
     "HttpStream",
+    "KeysetPaginator",
     "NextLinkPaginator",
     "OffsetPaginator",
     "PageNumberPaginator",
+    "PageSizes",
     "Pacer",
     "RateLimit",
+    "ReadStopped",
+    "RereadWhenShrunkPaginator",
     "RetryPolicy",
     "dig",
 ]

@@ -1,11 +1,16 @@
 """``host.http_source.HttpSource`` against a small loopback fake API: every pagination style,
 the overlap, retries and back-off (a recording sleep), pacing from headers, the sorting of
-failures, reads by id and a malformed row passed on."""
+failures, reads by id and a malformed row passed on; and the parts a source switches on: a page
+read ahead, learned page sizes, one session per account, its own JSON decoder, keyset and
+re-read walks, a page's own look-ups."""
 
 from __future__ import annotations
 
+import json
 import math
 import socket
+import threading
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,10 +26,12 @@ from host.sources import (
     CursorPaginator,
     HttpSource,
     HttpStream,
+    KeysetPaginator,
     NextLinkPaginator,
     OffsetPaginator,
     PageNumberPaginator,
     RateLimit,
+    RereadWhenShrunkPaginator,
     RetryPolicy,
 )
 from host.testing import serve
@@ -50,6 +57,7 @@ class FakeApi:
         self.faults: list[tuple[int, dict[str, str]]] = []
         self.headers: list[dict[str, str]] = []  # extra headers of the answers, in turn
         self.calls: list[dict[str, str]] = []  # each call's query
+        self.changes: dict[int, Any] = {}  # call number -> made before answering (may answer)
         self.app = self._app()
 
     def rows(self) -> list[dict[str, Any]]:
@@ -57,6 +65,9 @@ class FakeApi:
         if request.args.get("updated_since"):
             since = datetime.fromisoformat(request.args["updated_since"].replace("Z", "+00:00"))
             rows = [r for r in rows if datetime.fromisoformat(r["updated_at"].replace("Z", "+00:00")) >= since]
+        if request.args.get("updated_until"):  # inclusive
+            until = datetime.fromisoformat(request.args["updated_until"].replace("Z", "+00:00"))
+            rows = [r for r in rows if datetime.fromisoformat(r["updated_at"].replace("Z", "+00:00")) <= until]
         if request.args.get("ids"):
             wanted = set(request.args["ids"].split(","))
             rows = [r for r in rows if str(r["id"]) in wanted]
@@ -68,6 +79,10 @@ class FakeApi:
         @app.before_request
         def gate():
             self.calls.append(request.args.to_dict())
+            change = self.changes.pop(len(self.calls), None)
+            answer = change() if change else None
+            if isinstance(answer, tuple):
+                return answer
             if self.faults:
                 status, headers = self.faults.pop(0)
                 return jsonify(error="fault"), status, headers
@@ -85,6 +100,19 @@ class FakeApi:
         def pages():
             rows, limit = self.rows(), min(int(request.args.get("limit", 100)), self.max_limit)
             page = int(request.args.get("page", 1))
+            return jsonify(data=rows[(page - 1) * limit : page * limit],
+                           meta={"pages": max(1, math.ceil(len(rows) / limit)), "per_page": limit})
+
+        @app.get("/api/sized")
+        def sized():  # refuses a page larger than it serves
+            if int(request.args["limit"]) > self.max_limit:
+                return jsonify(error="limit too large"), 413
+            return pages()
+
+        @app.get("/api/dated")
+        def dated():  # sorted by change date, then id
+            rows = sorted(self.rows(), key=lambda r: (r["updated_at"], r["id"]))
+            limit, page = min(int(request.args["limit"]), self.max_limit), int(request.args.get("page", 1))
             return jsonify(data=rows[(page - 1) * limit : page * limit],
                            meta={"pages": max(1, math.ceil(len(rows) / limit))})
 
@@ -355,3 +383,145 @@ def test_a_next_link_outside_the_api_is_not_followed(world):
     read = source(path="/escape", paginator=NextLinkPaginator())
     with pytest.raises(RecordError, match="outside"):
         read_all(read, CONNECTION, read.declared)
+
+
+# ---------------------------------------------------------------- the parts a source switches on
+def _ahead_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "fake_http-page-ahead"]
+
+
+def test_the_next_page_is_read_ahead_while_the_caller_works_on_this_one(world):
+    api, source, _ = world
+    read = source()
+    read.read_ahead = True
+    pages = read.read(CONNECTION, read.declared)
+    first = next(pages)
+    deadline = time.monotonic() + 5
+    while len(api.calls) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(api.calls) == 2, "page 2 was asked for before the caller wanted it"
+    rest = [r["id"] for page in pages for r in page.records]
+    assert [r["id"] for r in first.records] + rest == ALL_IDS
+    assert len(api.calls) == 5 and not _ahead_threads()
+
+
+def test_a_failed_page_ahead_is_raised_when_taken_and_a_closed_read_leaves_no_thread(world):
+    api, source, sleeps = world
+    read = source()
+    read.read_ahead = True
+    api.changes[2] = lambda: (jsonify(error="busy"), 503)
+    api.changes[3] = lambda: (jsonify(error="busy"), 503)
+    read.retry = RetryPolicy(max_attempts=2, sleep=sleeps.append)
+    pages = read.read(CONNECTION, read.declared)
+    assert len(next(pages).records) == 5  # page 1 is the caller's, whatever happens to page 2
+    with pytest.raises(TransientError, match="kept answering 503"):
+        next(pages)
+    assert not _ahead_threads()
+
+    api.calls.clear()
+    api.changes[2] = lambda: (jsonify(error="busy"), 503)
+    read.retry = RetryPolicy(base_delay=30)  # a real wait: 30 s before page 2 is asked again
+    pages = read.read(CONNECTION, read.declared)
+    next(pages)
+    time.sleep(0.2)
+    started = time.monotonic()
+    pages.close()
+    assert time.monotonic() - started < 2 and not _ahead_threads()
+    assert len(api.calls) == 2, "no attempt after the close"
+
+
+def test_a_refused_page_size_is_asked_again_smaller_and_remembered(world):
+    api, source, _ = world
+    read = source(path="/sized")
+    read.page_size_param = "limit"
+    assert [r["id"] for r in read_all(read, CONNECTION, read.declared)] == ALL_IDS
+    assert [call["limit"] for call in api.calls[:3]] == ["10", "5", "5"]  # 413: half, then kept
+    api.calls.clear()
+    assert len(read_all(read, CONNECTION, read.declared)) == 23
+    assert {call["limit"] for call in api.calls} == {"5"}, "learned for the account's endpoint"
+
+
+def test_a_page_size_served_silently_smaller_is_learned_from_the_page(world):
+    api, source, _ = world
+    read = source()
+    read.page_size_param, read.per_page_field = "limit", "meta.per_page"
+    with read.open(CONNECTION) as client:
+        walker = PageNumberPaginator(pages_field="meta.pages").start(10)
+        pages = list(client.pages("/pages", walker, area="people"))
+    assert [page.params["limit"] for page in pages] == [10, 5, 5, 5, 5]  # what each page asked
+    assert [page.served_before for page in pages] == [0, 5, 5, 5, 5]
+    assert [call["limit"] for call in api.calls] == ["10", "5", "5", "5", "5"]
+
+
+def test_the_reads_of_one_account_share_one_session_each_with_its_credentials(world):
+    api, source, _ = world
+    read = source()
+    wrong = Connection(source="fake_http", source_account="acct", source_secrets={"token": "nope"})
+    with read.open(CONNECTION) as one, read.open(CONNECTION) as two, read.open(wrong) as three:
+        assert one.session is two.session is three.session  # one connection pool
+        assert "X-Token" not in one.session.headers
+        assert one.get_json("/pages", {"limit": 1})["data"] == [api.items[0]]
+        with pytest.raises(ConfigurationError):
+            three.get_json("/pages")
+        assert two.get_json("/pages", {"limit": 1})["data"] == [api.items[0]]
+
+
+def test_a_source_may_swap_in_its_own_json_decoder(world):
+    _, source, _ = world
+    read = source()
+    decoded: list[int] = []
+    read.decode_json = lambda content: (decoded.append(len(content)), json.loads(content))[1]
+    assert len(read_all(read, CONNECTION, read.declared)) == 23
+    assert len(decoded) == 5
+
+
+def test_a_keyset_walk_misses_no_row_when_rows_change_mid_read_nor_in_a_tied_date(world):
+    api, source, _ = world
+    tied = stamp(START + timedelta(hours=5))
+    for item in api.items[5:13]:  # nine rows at one date (5 to 13): more than a page of 5
+        item["updated_at"] = tied
+    # row 1 changes while the tied date is paged: it moves past every other row
+    api.changes[3] = lambda: api.items[0].update(updated_at=stamp(START + timedelta(days=2)))
+    keyset = KeysetPaginator(PageNumberPaginator(pages_field="meta.pages"), "updated_since", "updated_until",
+                             cursor_field="updated_at")
+    read = source(path="/dated", paginator=keyset, page_size=5)
+    ids = [r["id"] for r in read_all(read, CONNECTION, read.declared)]
+    assert sorted(set(ids), key=int) == ALL_IDS, "no row skipped"
+    assert ids.count("1") == 2 and len(ids) == 24, "only the changed row is read twice"
+    assert any("updated_until" in call for call in api.calls), "the tied date was paged by itself"
+    assert keyset.boundary is None, "each read walks a fresh copy"
+
+
+def test_a_listing_that_shrank_during_a_pass_is_read_again_without_repeats(world):
+    api, source, _ = world
+    api.changes[2] = lambda: [api.items.pop(0) for _ in range(2)]  # rows of page 1 deleted
+    reread = RereadWhenShrunkPaginator(OffsetPaginator(total_field="meta.total"), "meta.total")
+    read = source(path="/offsets", paginator=reread)
+    ids = [r["id"] for r in read_all(read, CONNECTION, read.declared)]
+    assert sorted(ids, key=int) == ALL_IDS, "rows 6 and 7, shifted back a page, are read too"
+    assert [call["offset"] for call in api.calls].count("0") == 2
+
+
+def test_a_read_by_id_may_page_by_its_own_paginator(world):
+    api, source, _ = world
+    read = source(ids_paginator=PageNumberPaginator(size_param="per", short_page_ends=True))
+    records = read_all(read, CONNECTION, read.declared, ids=["3", "17"])
+    assert sorted(r["id"] for r in records) == ["17", "3"]
+    assert "per" in api.calls[0] and "limit" not in api.calls[0]
+
+
+class EnrichingSource(FakeSource):
+    """Each page looks up what its rows lack, with a call of its own."""
+
+    def transform_page(self, client, stream, rows, connection):
+        first = client.get_json("/pages/1", area=stream.name)["data"]
+        records = super().transform_page(client, stream, rows, connection)
+        return [{**record, "company": first["email"]} for record in records]
+
+
+def test_a_page_may_make_calls_of_its_own_for_what_its_rows_lack(world):
+    api, _, sleeps = world
+    read = EnrichingSource(world[1]().url, STREAM, RetryPolicy(sleep=sleeps.append))
+    records = read_all(read, CONNECTION, read.declared)
+    assert {r["company"] for r in records} == {"person1@example.com"} and len(records) == 23
+    assert len(api.calls) == 10  # five pages, one look-up each

@@ -36,7 +36,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from host.errors import RecordError
-from plugins.bigcommerce.pagination import IdWindowPaginator, V3PagePaginator, rows
+from plugins.bigcommerce.pagination import IdWindowPaginator, V3PagePaginator
 
 if TYPE_CHECKING:
     from plugins.bigcommerce.client import BigCommerceClient
@@ -113,8 +113,8 @@ def _window_ips(client: BigCommerceClient, first: int, last: int, extra: dict, w
     """Reads one id window's orders into ``found``; False when an ``is_deleted`` filter was
     answered with live orders (the store ignores it)."""
     params = {"min_id": first, "max_id": last, **extra}
-    for response in client.pages("/v2/orders", IdWindowPaginator(last - first + 1, ORDER_WINDOW), params, area="subscribers"):
-        orders = rows(response)
+    for page in client.pages("/v2/orders", IdWindowPaginator(last - first + 1, ORDER_WINDOW), params, area="subscribers"):
+        orders = page.records
         if extra and any(not order.get("is_deleted") for order in orders):
             return False
         for order in orders:
@@ -131,9 +131,9 @@ def registration_ips(client: BigCommerceClient, emails: Iterable[str]) -> dict[s
     for start in range(0, len(wanted), EMAILS_PER_CALL):
         chunk = wanted[start:start + EMAILS_PER_CALL]
         try:  # one page holds the chunk, unless the store serves fewer a page: then it is paged
-            for response in client.pages("/v3/customers", V3PagePaginator(250), {"email:in": ",".join(chunk)},
-                                         area="subscribers"):
-                for customer in rows(response):
+            for page in client.pages("/v3/customers", V3PagePaginator(250), {"email:in": ",".join(chunk)},
+                                     area="subscribers"):
+                for customer in page.records:
                     ip = valid_ip(customer.get("registration_ip_address"))
                     email = str(customer.get("email") or "").strip().lower()
                     if ip and email in chunk:

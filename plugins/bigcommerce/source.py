@@ -1,22 +1,31 @@
-"""``BigCommerceSource``: reads the declared streams into pages of canonical records."""
+"""``BigCommerceSource``: the declared streams, read by the host's ``HttpSource`` loop.
+
+The loop pages (keyset walks, a page read ahead, page sizes learned per store), retries, paces
+and sorts failures; this fills in the store's client, the row transforms, the calls a page needs
+beyond its rows (consent IPs, catalog names, order parts) and the archived-orders pass.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from host.errors import ConfigurationError, RecordError, SyncError
-from host.sources import Page, Source, Stream
-from plugins.bigcommerce import consent, transform, writeback
+import requests
+
+from host.errors import ConfigurationError, RecordError, SyncError, TransientError
+from host.http_source import Account, HttpSource, HttpStream
+from host.sources import Page
+from plugins.bigcommerce import consent, failures, transform, writeback
 from plugins.bigcommerce import orders as order_records
-from plugins.bigcommerce.client import BigCommerceClient
-from plugins.bigcommerce.keyset import format_moment, moment_of
+from plugins.bigcommerce.client import BigCommerceClient, store_account
+from plugins.bigcommerce.keyset import moment_of
+from plugins.bigcommerce.limits import refused_limit
 from plugins.bigcommerce.orders import INCOMPLETE_STATUS_ID
-from plugins.bigcommerce.pacing import RetryPolicy
-from plugins.bigcommerce.pagination import IdWindowPaginator, V2PagePaginator, rows
+from plugins.bigcommerce.pacing import RATE_LIMIT, RetryPolicy
+from plugins.bigcommerce.pagination import IdWindowPaginator, V2PagePaginator, decode_json
 from plugins.bigcommerce.settings import AppSettings
 from plugins.bigcommerce.streams import (
     ARCHIVED_EDGE_MISSES,
@@ -29,30 +38,18 @@ from plugins.bigcommerce.streams import (
     STREAMS,
     V2_PAGES,
     V3_PAGES,
-    BigCommerceStream,
 )
 
 if TYPE_CHECKING:
     from host.models import Connection
 
 log = logging.getLogger(__name__)
-IDS_PER_CALL = 50  # keeps ``id:in`` URLs short
 # Brand and category names change rarely, and renaming one does not touch its products (the
 # daily full refresh re-sends them): keep them a while instead of listing them again for every
 # product webhook the fast lane reads.
 CATALOG_NAMES_SECONDS = 900
 # Asking the store for its facts from a settings page: a few quick tries, never a long wait.
 STORE_FACTS_RETRY = RetryPolicy(max_attempts=2, max_rate_limited_attempts=2, max_delay=2.0)
-
-
-def since_value(stream: BigCommerceStream, since: str) -> str:
-    """The change-date filter value: the cursor minus the stream's overlap, in the API's format."""
-    return format_moment(transform.parse_iso(since) - stream.cursor_overlap, stream.since_style)
-
-
-def _chunks(values: Sequence[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(values), size):
-        yield list(values[start : start + size])
 
 
 def utcnow() -> datetime:
@@ -80,17 +77,23 @@ def archived_sweep_due(connection: Connection, now: datetime) -> bool:
     return last is None or int(now.timestamp() // every) != int(last.timestamp() // every)
 
 
-class BigCommerceSource(Source):
+class BigCommerceSource(HttpSource):
     name = "bigcommerce"
     title = "BigCommerce"
     # Every store's control panel lives under bigcommerce.com (its own origin is added per store).
     frame_origins = ("https://*.bigcommerce.com",)
+    rate_limit = RATE_LIMIT
+    retry_statuses = failures.RETRYABLE_STATUSES
+    user_agent = "connector-host (+https://github.com/connector-host)"
+    read_ahead = True
+    page_size_param = "limit"
+    per_page_field = "meta.pagination.per_page"  # v3 says how many a page holds
 
     def __init__(self, retry: RetryPolicy | None = None) -> None:
-        self.retry = retry or RetryPolicy()  # tests swap in one whose sleep does not wait
-        self._catalog_names_cache: dict[tuple[str, str], tuple[float, tuple[dict, dict]]] = {}
+        super().__init__(retry or RetryPolicy())  # tests swap in one whose sleep does not wait
+        self._catalog_names_cache: dict[str, tuple[float, tuple[dict, dict]]] = {}
 
-    def streams(self) -> Sequence[Stream]:
+    def streams(self) -> Sequence[HttpStream]:
         return STREAMS
 
     def user_allowed(self, connection: Connection, user_id: object) -> bool:
@@ -131,9 +134,11 @@ class BigCommerceSource(Source):
 
     def write_unsubscribe(self, connection: Connection, email: str, unsubscribed_at: datetime) -> str:
         """``writeback``: the subscriber loses ``marketing_newsletter`` unless it subscribed later."""
-        return writeback.write_unsubscribe(self.client(connection), email, unsubscribed_at)
+        return writeback.write_unsubscribe(self.open(connection), email, unsubscribed_at)
 
-    def client(self, connection: Connection) -> BigCommerceClient:
+
+    # ------------------------------------------------------------------ the host loop's parts
+    def open(self, connection: Connection) -> BigCommerceClient:
         token = (connection.source_secrets or {}).get("access_token")
         if not token:
             raise ConfigurationError(
@@ -141,120 +146,84 @@ class BigCommerceSource(Source):
                 area="store",
                 code="bigcommerce_unauthorized",
             )
-        return BigCommerceClient(
-            AppSettings.current().api_base_url, connection.source_account, token, retry=self.retry
-        )
+        return BigCommerceClient(AppSettings.current().api_base_url, connection.source_account, token, source=self)
 
-    def read(
-        self,
-        connection: Connection,
-        stream: Stream,
-        *,
-        since: str | None = None,
-        ids: Sequence[str] | None = None,
-    ) -> Iterator[Page]:
-        stream = self.stream(stream.name)  # our own declaration, with its filters
-        reader: Callable[..., Iterator[Page]] = getattr(self, f"_read_{stream.name}")
-        yield from reader(self.client(connection), connection, stream, since, ids)
+    def account(self, base_url: str) -> Account:
+        return store_account(self, base_url)  # shared with the store's other clients
 
-    # ------------------------------------------------------------------ listings
-    def _listing(
-        self,
-        client: BigCommerceClient,
-        stream: BigCommerceStream,
-        since: str | None,
-        extra: dict | None = None,
-    ) -> Iterator[list[dict[str, Any]]]:
-        params = dict(stream.params)
-        if since and stream.since_param:
-            params[stream.since_param] = since_value(stream, since)
-        params.update(extra or {})
-        yield from client.listing(stream.path, stream.paginator, params, area=stream.name)
+    def decode_json(self, content: bytes) -> Any:
+        return decode_json(content)
 
-    def _by_ids(
-        self,
-        client: BigCommerceClient,
-        stream: BigCommerceStream,
-        ids: Sequence[str],
-        extra: dict | None = None,
-    ) -> Iterator[list[dict[str, Any]]]:
-        params = {**stream.params, **(extra or {})}
-        for chunk in _chunks([str(i) for i in ids], IDS_PER_CALL):
-            query = {**params, stream.ids_param: ",".join(chunk)}
-            for response in client.pages(stream.path, V3_PAGES, query, area=stream.name):
-                yield rows(response)
+    def refused_page_size(self, response: requests.Response) -> int | None:
+        return refused_limit(response)
 
-    def _read_customers(self, client, connection, stream, since, ids) -> Iterator[Page]:
-        source = (
-            self._by_ids(client, stream, ids)
-            if ids is not None
-            else self._listing(client, stream, since)
-        )
-        for raw_rows in source:
-            yield Page(records=[transform.customer(raw) for raw in raw_rows])
+    def classify(self, response: requests.Response, area: str | None) -> SyncError:
+        return failures.classify(response, area=area)
 
-    def _read_subscribers(self, client, connection, stream, since, ids) -> Iterator[Page]:
+    def unreachable(self, error: Exception, area: str | None) -> TransientError:
+        return failures.unreachable(error, area=area)
+
+    def transform(self, stream: HttpStream, raw: Any, connection: Connection) -> dict[str, Any]:
+        return transform.customer(raw)  # customers; the other kinds need calls (transform_page)
+
+    def transform_page(self, client, stream, rows, connection) -> list[dict[str, Any]]:
+        """Subscribers need their consent IPs, products their brand and category names (orders
+        their parts: ``_order``, in the orders' own reads)."""
+        if stream.kind == "subscriber":
+            return self._subscribers(client, rows, connection, None)
+        if stream.kind == "product":
+            brands, categories = self._catalog_names(client)
+            return [transform.product(raw, connection.store_url, brands, categories) for raw in rows]
+        return super().transform_page(client, stream, rows, connection)
+
+    def read_listing(self, client, stream, connection, since) -> Iterator[Page]:
+        if stream.name == "subscribers":
+            return self._subscribers_listing(client, stream, connection, since)
+        if stream.name == "orders":
+            return self._orders_listing(client, stream, connection, since)
+        return super().read_listing(client, stream, connection, since)
+
+    def read_ids(self, client, stream, connection, ids) -> Iterator[Page]:
+        if stream.name != "orders":
+            return super().read_ids(client, stream, connection, ids)
+        return self._orders_by_id(client, ids, stream.ids_per_call)
+
+    # ------------------------------------------------------------------ subscribers
+    def _subscribers_listing(self, client, stream, connection, since) -> Iterator[Page]:
         """Page by page, in the listing's id order: the host moves this stream's cursor only once
         the whole listing was read (``ordered_by_cursor=False``), so no page order is needed.
         A listing longer than a page first looks up its checkout opt-ins' order IPs together
         (``consent.checkout_order_ips``): their orders are scattered over the pages."""
-        source = (
-            self._by_ids(client, stream, ids)
-            if ids is not None
-            else self._listing(client, stream, since)
-        )
         known: consent.KnownOrderIps | None = None
-        for number, raws in enumerate(source):
+        for number, raws in enumerate(self.listing(client, stream, self.listing_params(stream, since))):
             if not raws:
                 continue
-            if number == 0 and ids is None and len(raws) >= stream.page_size:
+            if number == 0 and len(raws) >= stream.page_size:
                 known = consent.checkout_order_ips(client, self._checkout_order_ids(client, stream, since))
-            # The IP of each opt-in, from its order or the person's store account (``consent``).
-            opted_in = [raw for raw in raws if transform.is_opted_in(raw)]
-            ips = consent.consent_ips(client, opted_in, known)
-            yield Page(
-                records=[
-                    transform.subscriber(raw, connection.store_url, ips.get(str(raw["id"])))
-                    for raw in raws
-                ]
-            )
+            yield Page(records=self._subscribers(client, raws, connection, known))
+
+    def _subscribers(self, client, raws, connection, known) -> list[dict[str, Any]]:
+        """The IP of each opt-in, from its order or the person's store account (``consent``)."""
+        ips = consent.consent_ips(client, [raw for raw in raws if transform.is_opted_in(raw)], known)
+        return [transform.subscriber(raw, connection.store_url, ips.get(str(raw["id"]))) for raw in raws]
 
     def _checkout_order_ids(self, client, stream, since) -> Iterator[int]:
         """The order ids of the listing's opted-in checkout sign-ups (``source=order``)."""
-        for raws in self._listing(client, stream, since, {"source": "order"}):
+        params = {**self.listing_params(stream, since), "source": "order"}
+        for raws in self.listing(client, stream, params):
             for raw in raws:
                 order_id = str(raw.get("order_id") or "")
                 if order_id.isdigit() and transform.is_opted_in(raw):
                     yield int(order_id)
 
-    def _read_products(self, client, connection, stream, since, ids) -> Iterator[Page]:
-        source = (
-            self._by_ids(client, stream, ids)
-            if ids is not None
-            else self._listing(client, stream, since)
-        )
-        names: tuple[dict[int, str], dict[int, str]] | None = None
-        for raw_rows in source:
-            if not raw_rows:
-                continue
-            if names is None:  # only a read that found products needs their names
-                names = self._catalog_names(client)
-            brands, categories = names
-            yield Page(
-                records=[
-                    transform.product(raw, connection.store_url, brands, categories)
-                    for raw in raw_rows
-                ]
-            )
-
+    # ------------------------------------------------------------------ products
     def _catalog_names(self, client: BigCommerceClient) -> tuple[dict[int, str], dict[int, str]]:
         """Brand and category names by id, kept ``CATALOG_NAMES_SECONDS`` per store."""
-        key = (client.base_url, client.store_hash)
-        cached = self._catalog_names_cache.get(key)
+        cached = self._catalog_names_cache.get(client.base_url)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
         names = self._list_catalog_names(client)
-        self._catalog_names_cache[key] = (time.monotonic() + CATALOG_NAMES_SECONDS, names)
+        self._catalog_names_cache[client.base_url] = (time.monotonic() + CATALOG_NAMES_SECONDS, names)
         return names
 
     def _list_catalog_names(self, client: BigCommerceClient) -> tuple[dict[int, str], dict[int, str]]:
@@ -263,34 +232,26 @@ class BigCommerceSource(Source):
         for path in ("/v3/catalog/brands", "/v3/catalog/categories"):
             found: dict[int, str] = {}
             try:
-                for response in client.pages(
-                    path, V3_PAGES, {"include_fields": "name"}, area="products"
-                ):
-                    found.update(
-                        {row["id"]: row.get("name") for row in rows(response) if "id" in row}
-                    )
+                for page in client.pages(path, V3_PAGES, {"include_fields": "name"}, area="products"):
+                    found.update({row["id"]: row.get("name") for row in page.records if "id" in row})
             except RecordError:
                 pass
             names.append(found)
         return names[0], names[1]
 
     # ------------------------------------------------------------------ orders
-    def _read_orders(self, client, connection, stream, since, ids) -> Iterator[Page]:
+    def _orders_by_id(self, client, ids: list[str], per_page: int) -> Iterator[Page]:
+        """Orders read one by one (a read by id shows every order, archived ones flagged)."""
+        for start in range(0, len(ids), per_page):
+            found = (self._order_by_id(client, order_id) for order_id in ids[start : start + per_page])
+            yield Page(records=[self._order(client, raw) for raw in found if raw])
+
+    def _orders_listing(self, client, stream, connection, since) -> Iterator[Page]:
         """Orders changed since the cursor; their guests are the host's to derive
         (``host.sync.profiles``). An incremental read adds the archived-orders pass when due."""
-        if ids is not None:
-            for chunk in _chunks([str(i) for i in ids], stream.page_size):
-                found = (
-                    client.get_json(
-                        f"/v2/orders/{order_id}", ORDER_EMBEDS, area="orders", missing_ok=True
-                    )
-                    for order_id in chunk
-                )
-                yield Page(records=[self._order(client, raw) for raw in found if raw])
-            return
         cursor = transform.parse_iso(since) if since else None
         changed = False  # an order changed after the cursor (not only re-read in its overlap)
-        for raw_rows in self._listing(client, stream, since):
+        for raw_rows in self.listing(client, stream, self.listing_params(stream, since)):
             if raw_rows:
                 changed = changed or cursor is None or any(
                     (moment_of(raw.get("date_modified")) or cursor) > cursor for raw in raw_rows
@@ -316,8 +277,8 @@ class BigCommerceSource(Source):
         params = {**ORDER_EMBEDS, "is_deleted": "true", "sort": "date_modified:desc"}
         pages = client.pages(stream.path, V2PagePaginator(ARCHIVED_PAGE_SIZE), params, area=stream.name)
         try:
-            for response in pages:
-                raw_rows = rows(response)
+            for page in pages:
+                raw_rows = page.records
                 if any(not raw.get("is_deleted") for raw in raw_rows):
                     log.info("BigCommerce ignores the is_deleted filter: archived orders are read by id")
                     break
@@ -387,8 +348,8 @@ class BigCommerceSource(Source):
     def _listed_ids(self, client, stream, first: int, last: int, extra: dict) -> set[int]:
         params = {"min_id": first, "max_id": last, "sort": "id:asc", **extra}
         listed: set[int] = set()
-        for response in client.pages(stream.path, IdWindowPaginator(last - first + 1), params, area=stream.name):
-            listed.update(int(raw["id"]) for raw in rows(response) if "id" in raw)
+        for page in client.pages(stream.path, IdWindowPaginator(last - first + 1), params, area=stream.name):
+            listed.update(int(raw["id"]) for raw in page.records if "id" in raw)
         return listed
 
     def _order_by_id(self, client, order_id: int) -> dict[str, Any] | None:
@@ -418,6 +379,6 @@ class BigCommerceSource(Source):
 
     def _sub_resource(self, client: BigCommerceClient, order_id: int, name: str) -> list[dict]:
         found: list[dict] = []
-        for response in client.pages(f"/v2/orders/{order_id}/{name}", V2_PAGES, area="orders"):
-            found.extend(rows(response))
+        for page in client.pages(f"/v2/orders/{order_id}/{name}", V2_PAGES, area="orders"):
+            found.extend(page.records)
         return found

@@ -1,6 +1,6 @@
-"""The streams BigCommerce offers, declared as data (name, path, key, cursor, page size, paginator).
-
-A future source declares its own the same way; ``source.BigCommerceSource`` reads them.
+"""The streams BigCommerce offers, declared as data (``host.http_source.HttpStream``: name, path,
+key, cursor and overlap, page size, paginator, filters); ``source.BigCommerceSource`` reads them
+through the host's ``HttpSource`` loop.
 Guests (orders without a store account) have no stream: the host derives them from the orders
 it reads (``host.sync.profiles``), so orders are listed once.
 
@@ -25,13 +25,13 @@ Choices where bigcommerce-api.md says UNCONFIRMED:
 - ``max_date_modified`` may or may not keep its own second: a second tied over more than a page
   is paged as ``min = T, max = T + 1 s`` (``keyset``), right either way.
 - The largest page of each listing (250 by the references) may be refused above it (413) or
-  served silently shorter: the client learns it per endpoint (``limits``).
+  served silently shorter: the host's loop learns it per endpoint (``limits``).
 - ``customer_id=0`` as a guest filter is not needed (nor trusted: whether it filters is
   UNCONFIRMED): guests come from every order read.
 - subscribers take no ``sort``: they are listed in id order and emitted page by page as read
   (flat memory). Their stream is declared ``ordered_by_cursor=False``, so the host moves its
   cursor (the latest ``date_modified`` read) only once the whole listing was read; listed in id
-  order, only a deletion shifts them, which ``RereadWhenShrunkPaginator`` detects.
+  order, only a deletion shifts them, which ``host.http_source.RereadWhenShrunkPaginator`` detects.
 
 Products are listed visible and hidden alike (each flagged ``is_visible``): hiding a product bumps
 its ``date_modified``, so incremental reads and the daily full refresh see it become hidden and
@@ -43,18 +43,12 @@ so a record changed during a long read cannot push another one past a page bound
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
-from host.sources import Stream
+from host.http_source import HttpStream, RereadWhenShrunkPaginator
 from plugins.bigcommerce.keyset import KeysetPaginator
-from plugins.bigcommerce.pagination import (
-    RereadWhenShrunkPaginator,
-    V2PagePaginator,
-    V3PagePaginator,
-)
+from plugins.bigcommerce.pagination import PAGE_SIZE, V2PagePaginator, V3PagePaginator
 
-PAGE_SIZE = 250  # the documented (v2, products) and peer-used (v3 customers) maximum
 V3_PAGES = V3PagePaginator(PAGE_SIZE)
 V2_PAGES = V2PagePaginator(PAGE_SIZE)
 V3_BY_CHANGE_DATE = KeysetPaginator(V3_PAGES, "date_modified:min", "date_modified:max")
@@ -72,18 +66,11 @@ ARCHIVED_SWEEP_IDS = 25_000
 ARCHIVED_WINDOW = 250
 ARCHIVED_EDGE_MISSES = 3
 ORDER_EMBEDS = {"include": "consignments.line_items", "consignment_structure": "object"}
+V3_SINCE = "%Y-%m-%dT%H:%M:%SZ"  # full timestamps
+V2_SINCE = "%a, %d %b %Y %H:%M:%S +0000"  # RFC 2822, as v2 writes its dates (in UTC)
+V3_FILTERS = dict(since_param="date_modified:min", ids_param="id:in", ids_paginator=V3_PAGES)
 
-
-@dataclass(frozen=True)
-class BigCommerceStream(Stream):
-    """A stream plus how BigCommerce filters it by change date and by id."""
-
-    since_param: str | None = None  # e.g. "date_modified:min" (v3) or "min_date_modified" (v2)
-    since_style: str = "iso"  # "iso" (v3, full timestamps) or "rfc2822" (v2)
-    ids_param: str | None = None  # e.g. "id:in"; None = one call per id
-
-
-CUSTOMERS = BigCommerceStream(
+CUSTOMERS = HttpStream(
     name="customers",
     kind="customer",
     path="/v3/customers",
@@ -93,23 +80,23 @@ CUSTOMERS = BigCommerceStream(
     paginator=V3_BY_CHANGE_DATE,
     params={"include": "addresses,formfields", "sort": "date_modified:asc"},
     cursor_overlap=timedelta(days=1),  # stores that read the filter by the day lose nothing
-    since_param="date_modified:min",
-    ids_param="id:in",
+    **V3_FILTERS,
 )
-SUBSCRIBERS = BigCommerceStream(
+SUBSCRIBERS = HttpStream(
     name="subscribers",
     kind="subscriber",
     path="/v3/customers/subscribers",
     primary_key="id",
     cursor_field="date_modified",
     page_size=PAGE_SIZE,
-    paginator=RereadWhenShrunkPaginator(V3_PAGES),
+    paginator=RereadWhenShrunkPaginator(
+        V3_PAGES, "meta.pagination.total", key_fields=("id", "date_modified")
+    ),
     ordered_by_cursor=False,  # id order: the cursor moves once the whole listing was read
     cursor_overlap=timedelta(days=1),
-    since_param="date_modified:min",
-    ids_param="id:in",
+    **V3_FILTERS,
 )
-ORDERS = BigCommerceStream(
+ORDERS = HttpStream(
     name="orders",
     kind="order",
     path="/v2/orders",
@@ -120,9 +107,10 @@ ORDERS = BigCommerceStream(
     params={**ORDER_EMBEDS, "sort": "date_modified:asc"},
     cursor_overlap=timedelta(minutes=5),
     since_param="min_date_modified",
-    since_style="rfc2822",
+    since_format=V2_SINCE,
+    ids_per_call=PAGE_SIZE,  # read one by one (``GET /v2/orders/{id}``), a page of records
 )
-PRODUCTS = BigCommerceStream(
+PRODUCTS = HttpStream(
     name="products",
     kind="product",
     path="/v3/catalog/products",
@@ -133,8 +121,7 @@ PRODUCTS = BigCommerceStream(
     params={"include": "images", "sort": "date_modified", "direction": "asc"},  # hidden ones too
     cursor_overlap=timedelta(minutes=5),
     full_refresh_every=timedelta(hours=24),  # variant changes do not bump the product's date
-    since_param="date_modified:min",
-    ids_param="id:in",
+    **V3_FILTERS,
 )
 
-STREAMS: tuple[BigCommerceStream, ...] = (CUSTOMERS, SUBSCRIBERS, ORDERS, PRODUCTS)
+STREAMS: tuple[HttpStream, ...] = (CUSTOMERS, SUBSCRIBERS, ORDERS, PRODUCTS)

@@ -33,7 +33,6 @@ from host.web.security import parse_json
 from plugins.bigcommerce import webhook_problems
 from plugins.bigcommerce.client import BigCommerceClient
 from plugins.bigcommerce.pacing import RetryPolicy
-from plugins.bigcommerce.pagination import rows
 from plugins.bigcommerce.settings import ROUTE_PREFIX, AppSettings
 from plugins.bigcommerce.streams import V3_PAGES
 
@@ -71,10 +70,8 @@ def _client(connection: Connection) -> BigCommerceClient:
 
 def _our_hooks(client: BigCommerceClient, destination: str) -> list[dict[str, Any]]:
     found = []
-    for response in client.pages(
-        "/v3/hooks", V3_PAGES, {"destination": destination}, area="webhooks"
-    ):
-        found.extend(hook for hook in rows(response) if hook.get("destination") == destination)
+    for page in client.pages("/v3/hooks", V3_PAGES, {"destination": destination}, area="webhooks"):
+        found.extend(hook for hook in page.records if hook.get("destination") == destination)
     return found
 
 
