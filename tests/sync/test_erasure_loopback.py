@@ -6,10 +6,12 @@ who is still a subscriber stays a subscriber; the Store tab counts them."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from datetime import timedelta
+
+from sqlalchemy import select, update
 
 from host.db import get_db
-from host.models import Connection, ContactProfile, LedgerEntry
+from host.models import Connection, ContactProfile, LedgerEntry, StreamCursor, utcnow
 from host.settings import save_settings
 from host.sync import run_fast_lane
 from host.web.merchant.status import sync_status
@@ -124,10 +126,14 @@ def test_with_erasure_a_deleted_customer_is_erased_with_their_orders_by_webhook_
     assert _tab(loop) == {"removed": 0, "erased": 1, "waiting": 0}
     assert _forgotten(loop, first_email)
 
-    # through a cycle alone (the webhook left in the inbox): the whole read of the customers
+    # through cycles alone (the webhook missed, left in the inbox): an incremental read cannot
+    # tell; the daily whole read of the customers finds them gone
     second_id, second_email, second_orders = _choose(loop.emulators.store(), subscriber=False)
     loop.emulators.delete("customers", second_id)
-    assert loop.cycle(full=True).status == "finished"
+    assert loop.cycle().status == "finished"
+    assert loop.emulators.engagement_cloud_state()["requests"][DELETE_CONTACT] == 1
+    _a_day_passes(loop)
+    assert loop.cycle().status == "finished"
 
     after = assert_exact_state_but_orders(loop, gone=first_orders | second_orders)
     assert second_email not in after["contacts"]
@@ -135,6 +141,16 @@ def test_with_erasure_a_deleted_customer_is_erased_with_their_orders_by_webhook_
     assert _tab(loop) == {"removed": 0, "erased": 2, "waiting": 0}
     _fast_lane(loop, 1)  # the late webhook erases nothing more
     assert loop.emulators.engagement_cloud_state()["requests"][DELETE_CONTACT] == 2
+
+
+def _a_day_passes(loop: Loop) -> None:
+    """The streams' last whole reads moved a day back: the daily ones fall due."""
+    with loop.app.app_context(), get_db().transaction() as session:
+        session.execute(
+            update(StreamCursor)
+            .where(StreamCursor.connection_id == loop.connection_id)
+            .values(last_full_refresh_at=utcnow() - timedelta(hours=25))
+        )
 
 
 def assert_exact_state_but_orders(loop: Loop, *, gone: set[str]) -> dict:
