@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from host.db import Database, get_db
 from host.destinations import Destination
 from host.enrolments import Enroller
-from host.errors import ConfigurationError
+from host.errors import ConfigurationError, SyncError
 from host.incidents import log_unexpected
 from host.mapping import Mapper
 from host.models import Connection, ConnectionProblem, utcnow
@@ -301,3 +301,22 @@ def _build(database, session, connection, run, lease, max_attempts) -> SyncConte
         max_attempts=max_attempts,
         problem_areas=set(problems),
     )
+
+
+@contextmanager
+def writing(context: SyncContext, area: str) -> Iterator[None]:
+    """Around writes to the destination for ``area``: a configuration problem (a deleted book,
+    a feature switched off) pauses the area, an outage is recorded on the run; either way what
+    waits (the outbox, dirty profiles, queued erasures) stays for the next run, and the block's
+    work ends there (code after the ``with`` runs)."""
+    context.writing = area
+    try:
+        yield
+    except ConfigurationError as error:
+        context.session.rollback()
+        context.pause(area, error)
+    except SyncError as error:
+        context.session.rollback()
+        context.run.error(area, error.message)
+    finally:
+        context.writing = None

@@ -36,9 +36,10 @@ from sqlalchemy import and_, delete, or_, select
 
 from host.destinations import WriteResult, supports_erasure
 from host.enrolments import IN_FLIGHT
-from host.errors import ConfigurationError, RecordError, SyncError
+from host.errors import RecordError
 from host.models import ContactProfile, Enrolment, LedgerEntry, OrderFact
 from host.sync.contacts import CONTACT_AREA
+from host.sync.context import writing
 from host.sync.cursors import parse_time
 from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT, backoff, payload_hash
 from host.sync.profiles import GUEST_ORDERS, guest_from_profile
@@ -314,15 +315,6 @@ def erasure_phase(context: SyncContext, only: Collection[str] | None = None) -> 
     erasures wait), an outage is recorded on the run (they are sent next time)."""
     if CONTACT_AREA in context.paused:
         return
-    context.writing = CONTACT_AREA
-    try:
+    with writing(context, CONTACT_AREA):
         send_erasures(context, only)
-    except ConfigurationError as error:
-        context.session.rollback()
-        context.pause(CONTACT_AREA, error)
-    except SyncError as error:
-        context.session.rollback()
-        context.run.error(CONTACT_AREA, error.message)
-    finally:
-        context.writing = None
     context.run.all_done()

@@ -50,7 +50,7 @@ from host.models import Connection, ContactProfile, Enrolment, LedgerEntry, Webh
 from host.plugins import get_plugins
 from host.sync.collection_writes import MAPPERS, QUEUED_KINDS, flush_outbox
 from host.sync.contacts import CONTACT_AREA, sync_contacts
-from host.sync.context import cycle_scope
+from host.sync.context import cycle_scope, writing
 from host.sync.cycle import process_enrolments
 from host.sync.erasure import ERASURE, erasure_phase
 from host.sync.lock import CYCLE, Lease, lane_busy
@@ -254,7 +254,7 @@ def _send_contacts(context, emails: set[str]) -> bool:
     context.run.phase("sending contacts")
     context.run.stream(CONTACT_AREA)
     wanted = sorted(emails)
-    try:
+    with writing(context, CONTACT_AREA):
         for _ in range(RESEND_ROUNDS):
             conflicts: set[str] = set()
             for start in range(0, len(wanted), CONTACT_BATCH):
@@ -282,14 +282,6 @@ def _send_contacts(context, emails: set[str]) -> bool:
         context.run.tally.contacts_settled()
         context.run.all_done()
         return True
-    except ConfigurationError as error:
-        context.session.rollback()
-        context.pause(CONTACT_AREA, error)
-    except SyncError as error:
-        context.session.rollback()
-        context.run.error(CONTACT_AREA, error.message)
-    finally:
-        context.writing = None
     return False
 
 
@@ -313,17 +305,8 @@ def _dirty_profiles(context, emails: list[str]) -> list[ContactProfile]:
 
 def _write_outbox(context, stream, ids: set[str]) -> bool:
     """``phases.write_outbox`` for just these rows of the stream's outbox."""
-    context.writing = stream.name
-    try:
+    with writing(context, stream.name):
         return flush_outbox(context, stream, only=ids)
-    except ConfigurationError as error:
-        context.session.rollback()
-        context.pause(stream.name, error)
-    except SyncError as error:
-        context.session.rollback()
-        context.run.error(stream.name, error.message)
-    finally:
-        context.writing = None
     return False
 
 

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
-from host.errors import ConfigurationError, SyncError
 from host.models import ContactProfile
 from host.sync.collection_writes import QUEUED_KINDS, flush_outbox
 from host.sync.contacts import CONTACT_AREA, ContactSender, settings_fingerprint, sync_contacts
+from host.sync.context import writing
 from host.sync.cursors import CONTACT_SETTINGS, cursor_row, later
 from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT
 from host.sync.mapping_changes import forget_unmapped
@@ -59,7 +59,7 @@ def send_contacts(context: SyncContext) -> bool:
         return False
     context.run.phase("sending contacts")
     context.run.stream(CONTACT_AREA)
-    try:
+    with writing(context, CONTACT_AREA):
         _mark_all_dirty_if_settings_changed(context)
         sender = ContactSender(context, settle_profiles=True)
         last_id = 0
@@ -81,14 +81,6 @@ def send_contacts(context: SyncContext) -> bool:
         context.run.tally.contacts_settled()
         context.run.all_done()
         return True
-    except ConfigurationError as error:
-        context.session.rollback()
-        context.pause(CONTACT_AREA, error)
-    except SyncError as error:
-        context.session.rollback()
-        context.run.error(CONTACT_AREA, error.message)
-    finally:
-        context.writing, context.retrying = None, False
     return False
 
 
@@ -130,7 +122,10 @@ def _retry_failed_contacts(context: SyncContext) -> None:
     if emails:
         profiles = load_profiles(context.session, context.connection.id, emails)
         context.retrying, context.writing = True, CONTACT_AREA
-        sync_contacts(context, list(profiles.values()), CONTACT_AREA)
+        try:
+            sync_contacts(context, list(profiles.values()), CONTACT_AREA)
+        finally:
+            context.retrying = False
 
 
 def send_queued(context: SyncContext) -> set[str]:
@@ -150,17 +145,8 @@ def write_outbox(context: SyncContext, stream) -> bool:
 
     A configuration problem pauses the stream's area (its outbox keeps waiting for the next
     run); a transient failure is recorded on the run and retried next cycle."""
-    context.writing = stream.name
-    try:
+    with writing(context, stream.name):
         return flush_outbox(context, stream)
-    except ConfigurationError as error:
-        context.session.rollback()
-        context.pause(stream.name, error)
-    except SyncError as error:
-        context.session.rollback()
-        context.run.error(stream.name, error.message)
-    finally:
-        context.writing = None
     return False
 
 

@@ -5,9 +5,9 @@ who is still a subscriber stays a subscriber; the Store tab counts them."""
 
 from __future__ import annotations
 
-import pytest
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from host.db import get_db
