@@ -200,12 +200,14 @@ def write_state(world: DemoWorld, folder: Path) -> None:
 
 UNSUBSCRIBE_EVERY = 3  # ticks of the store's activity between two unsubscribes in Engagement Cloud
 DELETE_EVERY = 4  # ticks between two deletions in the store (a customer, then a subscriber, in turn)
+ORDER_CHANGE_EVERY = 2  # ticks between two changes of an existing order (a partial refund, an archive)
 
 
 def keep_store_changing(world: DemoWorld, stop: threading.Event, every_seconds: float) -> threading.Thread:
     """A little store life: a new customer, an order and a newsletter signup now and then; every
     few turns a subscriber unsubscribes in Engagement Cloud (from the subscribers book or from
-    everything, in turn), and a customer or a subscriber is deleted in the store."""
+    everything, in turn), a customer or a subscriber is deleted in the store, and an order is
+    partly refunded or archived (the lifetime order fields follow)."""
 
     def loop():
         tick = 0
@@ -220,6 +222,8 @@ def keep_store_changing(world: DemoWorld, stop: threading.Event, every_seconds: 
                 )
                 if tick % UNSUBSCRIBE_EVERY == 0:
                     unsubscribe_someone(world, from_book=(tick // UNSUBSCRIBE_EVERY) % 2 == 1)
+                if tick % ORDER_CHANGE_EVERY == 0:
+                    change_an_order(world, archive=(tick // ORDER_CHANGE_EVERY) % 2 == 0)
 
     thread = threading.Thread(target=loop, name="demo-store-activity", daemon=True)
     thread.start()
@@ -241,6 +245,19 @@ def unsubscribe_someone(world: DemoWorld, from_book: bool, rng: random.Random | 
                              json={"address_book_id": book["id"]} if from_book else {}, timeout=30)
     response.raise_for_status()
     return email
+
+
+def change_an_order(world: DemoWorld, archive: bool, rng: random.Random | None = None) -> int | None:
+    """An order picked at random is archived, or refunded a little (5.00). Answers its id."""
+    url = f"{world.bigcommerce.url}/_emulator"
+    [store] = requests.get(f"{url}/state", params={"summary": 1, "store": STORE_HASH}, timeout=30).json()["stores"]
+    if not store["orders"]:
+        return None
+    order_id = (rng or random).randint(1, store["orders"])  # orders are archived, never removed: ids 1..n
+    change = {"is_deleted": True} if archive else {"refunded_amount": "5.00", "payment_status": "partially refunded"}
+    response = requests.put(f"{url}/stores/{STORE_HASH}/orders/{order_id}", json=change, timeout=30)
+    response.raise_for_status()
+    return order_id
 
 
 def serve_host(world: DemoWorld) -> threading.Thread:

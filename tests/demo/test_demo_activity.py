@@ -71,3 +71,12 @@ def test_the_store_life_deletes_now_and_then(world, monkeypatch):
         stop.set()
         thread.join(timeout=30)
     assert {tombstone["kind"] for tombstone in store["deleted"]} == {"customer", "subscriber"}
+
+
+def test_an_order_is_refunded_a_little_or_archived(world):
+    refunded = runner.change_an_order(world, archive=False, rng=random.Random(2))
+    archived = runner.change_an_order(world, archive=True, rng=random.Random(3))
+    store = requests.get(f"{world.bigcommerce.url}/_emulator/state", timeout=30).json()["stores"][0]
+    orders = {order["id"]: order for order in store["orders"]}
+    assert orders[refunded]["refunded_amount"] == "5.0000"
+    assert orders[archived]["is_deleted"] is True
