@@ -82,20 +82,21 @@ def check_lifetime(store, account, actual, wanted_books, cutoff, grace, problems
         problems.append(("LIFETIME FIELDS WRONG", (email, {k: (str(w), f) for k, (w, f) in fields.items()})))
 
 
-def check_unsubscribes(store, account, actual, unsubscribed, cutoff, grace, problems: list) -> None:
+def check_unsubscribes(store, account, actual, wanted, unsubscribed, cutoff, grace, problems: list) -> None:
     book = expected.book_id(account, SUBSCRIBERS_BOOK)
     records = account.get("unsubscribes") or []
     from_book = sum(1 for r in records if r.get("addressBookId") == book)
-    wins = expected.unsubscribe_wins(store, unsubscribed)
-    not_written = expected.write_backs_due(store, unsubscribed)
-    in_book = {email: at for email, at in wins.items() if email in actual["subscribers_book"]}
+    outcomes = expected.unsubscribe_outcomes(store, unsubscribed)
+    kept_out = {e for e in unsubscribed if e not in wanted["subscribers_book"]}
+    in_book = {e: unsubscribed[e] for e in kept_out if e in actual["subscribers_book"]}
+    waiting = {e: unsubscribed[e] for e in outcomes["waiting"]}
     print(f"  unsubscribes in Engagement Cloud: {len(records)} ({from_book} from the subscribers book, "
-          f"{sum(1 for r in records if r.get('addressBookId') is None)} from everything), {len(unsubscribed)} emails; "
-          f"later than the store's subscribe: {len(wins)}; out of the subscribers book {len(wins) - len(in_book)}, "
-          f"written back (lost {expected.NEWSLETTER}) {len(wins) - len(not_written)}; "
-          f"on their way (< {grace:g} min ago): {len({e for e, at in {**in_book, **not_written}.items() if at >= cutoff})}")
+          f"{sum(1 for r in records if r.get('addressBookId') is None)} from everything), {len(unsubscribed)} emails: "
+          + ", ".join(f"{label} {len(emails)}" for label, emails in outcomes.items())
+          + f"; out of the subscribers book {len(kept_out) - len(in_book)} of {len(kept_out)}; "
+          f"on their way (< {grace:g} min ago): {len({e for e, at in {**in_book, **waiting}.items() if at >= cutoff})}")
     problems += [("STILL IN THE SUBSCRIBERS BOOK", (e, f"{at:%H:%M:%S}")) for e, at in in_book.items() if at < cutoff]
-    problems += [("NOT WRITTEN BACK", (e, f"{at:%H:%M:%S}")) for e, at in not_written.items() if at < cutoff]
+    problems += [("NOT WRITTEN BACK", (e, f"{at:%H:%M:%S}")) for e, at in waiting.items() if at < cutoff]
 
 
 def check_deletions(store, actual, cutoff, grace, problems: list) -> None:
@@ -147,7 +148,7 @@ def main() -> int:
     print(f"  state (missing, extra): {differences}; duplicate contacts {len(actual['duplicate_contacts'])}")
     quick = now - timedelta(minutes=args.sync_grace)
     check_lifetime(store, account, actual, wanted, quick, args.sync_grace, problems)
-    check_unsubscribes(store, account, actual, unsubscribed, now - timedelta(minutes=args.cycle_grace),
+    check_unsubscribes(store, account, actual, wanted, unsubscribed, now - timedelta(minutes=args.cycle_grace),
                        args.cycle_grace, problems)
     check_deletions(store, actual, quick, args.sync_grace, problems)
     shown: Counter = Counter()

@@ -7,7 +7,7 @@ state documents: ``store`` is one entry of the BigCommerce emulator's ``stores``
 one entry of the Engagement Cloud emulator's ``accounts``.
 
 The rules of issue 17 live here too: the lifetime order fields per email (``lifetime_values``),
-unsubscribes made in Engagement Cloud (``unsubscribes``, ``unsubscribe_wins``, ``write_backs_due``)
+unsubscribes made in Engagement Cloud (``unsubscribes``, ``unsubscribe_wins``, ``unsubscribe_outcomes``)
 and people deleted in the store (``deletion_departures``).
 """
 
@@ -264,22 +264,37 @@ def store_subscribed_at(subscriber: dict[str, Any]) -> datetime:
 
 
 def unsubscribe_wins(store: dict[str, Any], unsubscribed: Mapping[str, datetime]) -> dict[str, datetime]:
-    """Email → unsubscribe time, for the store subscribers whose subscribe is no later than their
-    Engagement Cloud unsubscribe (the later side wins; a tie goes to the unsubscribe)."""
+    """Email → unsubscribe time, for the store subscribers still opted in whose subscribe is no
+    later than their Engagement Cloud unsubscribe (the later side wins; a tie goes to the
+    unsubscribe): each must be kept out of the subscribers book and, with write-back on (the
+    default), lose ``marketing_newsletter`` in the store. Once written back the subscriber is
+    changed (a later ``date_modified``) and no longer opted in: it is not listed any more."""
     found = {}
     for subscriber in store["subscribers"]:
         email = subscriber["email"].lower()
-        if email in unsubscribed and store_subscribed_at(subscriber) <= unsubscribed[email]:
+        if is_opted_in(subscriber) and email in unsubscribed and store_subscribed_at(subscriber) <= unsubscribed[email]:
             found[email] = unsubscribed[email]
     return found
 
 
-def write_backs_due(store: dict[str, Any], unsubscribed: Mapping[str, datetime]) -> dict[str, datetime]:
-    """Email → unsubscribe time, for the store subscribers still opted in though their
-    Engagement Cloud unsubscribe is the later: with write-back on, each must lose
-    ``marketing_newsletter`` (once written back, the subscriber is changed and no longer opted in)."""
-    opted_in = {s["email"].lower() for s in store["subscribers"] if is_opted_in(s)}
-    return {email: at for email, at in unsubscribe_wins(store, unsubscribed).items() if email in opted_in}
+def unsubscribe_outcomes(store: dict[str, Any], unsubscribed: Mapping[str, datetime]) -> dict[str, set[str]]:
+    """The Engagement Cloud unsubscribes by what the store shows now: ``written back`` (its
+    subscriber is no longer opted in), ``waiting`` (still opted in, the unsubscribe is the later:
+    ``unsubscribe_wins``), ``subscribed again`` (opted in after the unsubscribe: the store wins)
+    and ``no subscriber`` (none in the store, e.g. deleted)."""
+    subscribers = {s["email"].lower(): s for s in store["subscribers"]}
+    waiting = unsubscribe_wins(store, unsubscribed)
+    outcomes: dict[str, set[str]] = {"written back": set(), "waiting": set(waiting), "subscribed again": set(),
+                                     "no subscriber": set()}
+    for email in set(unsubscribed) - set(waiting):
+        subscriber = subscribers.get(email)
+        if subscriber is None:
+            outcomes["no subscriber"].add(email)
+        elif is_opted_in(subscriber):
+            outcomes["subscribed again"].add(email)
+        else:
+            outcomes["written back"].add(email)
+    return outcomes
 
 
 # ---------------------------------------------------------------------- deletions

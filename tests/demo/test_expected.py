@@ -116,14 +116,16 @@ def test_the_later_side_wins_an_unsubscribe_leaves_the_book_and_is_written_back_
         subscriber(1, "ann@example.com", "2024-01-01T09:00:00Z"),  # subscribed, then unsubscribed: unsubscribe wins
         subscriber(2, "bob@example.com", "2024-01-01T10:00:00Z"),  # same moment: the unsubscribe wins
         subscriber(3, "cy@example.com", "2024-01-02T09:00:00Z"),  # subscribed again after: the store wins
-        subscriber(4, "dee@example.com", "2024-01-01T11:00:00Z", consents=()),  # written back already
+        subscriber(4, "dee@example.com", "2024-01-01T11:00:00Z", consents=()),  # written back: changed later
         subscriber(5, "eve@example.com", "2024-01-01T09:00:00Z"),  # never unsubscribed
     ]
     unsubscribed = {email: at("2024-01-01T10:00:00") for email in
                     ("ann@example.com", "bob@example.com", "cy@example.com", "dee@example.com", "gone@example.com")}
     the_store = store(subscribers=subscribers)
     assert set(expected.unsubscribe_wins(the_store, unsubscribed)) == {"ann@example.com", "bob@example.com"}
-    assert set(expected.write_backs_due(the_store, unsubscribed)) == {"ann@example.com", "bob@example.com"}
+    assert expected.unsubscribe_outcomes(the_store, unsubscribed) == {
+        "waiting": {"ann@example.com", "bob@example.com"}, "written back": {"dee@example.com"},
+        "subscribed again": {"cy@example.com"}, "no subscriber": {"gone@example.com"}}
     state = expected.expected_state(the_store, unsubscribed)
     assert state["subscribers_book"] == {"cy@example.com", "eve@example.com"}
     assert expected.expected_state(the_store)["subscribers_book"] == {
