@@ -4,7 +4,7 @@ ago is enrolled in its program exactly once; nobody from the history is enrolled
 books, orders and catalog are what the store says; the lifetime order fields of every contact
 in the books are what the store's orders say; an unsubscribe in Engagement Cloud that is later
 than the store's subscribe kept the contact out of the subscribers book and was written back to
-the store; a customer or subscriber deleted in the store left the books nothing else keeps them in.
+the store (the write-back setting on, its default); a customer or subscriber deleted in the store left the books nothing else keeps them in.
 
     .venv/bin/python bench/demo_check.py --since 2026-12-01T21:37:40Z [--bigcommerce URL --engagement-cloud URL]
 
