@@ -1,13 +1,20 @@
 """Check a running demo (``make run``) from the emulators' public state alone: every contact who
 became a new customer, a new subscriber or placed a first order more than ``--grace`` minutes
 ago is enrolled in its program exactly once; nobody from the history is enrolled; the contacts,
-books, orders and catalog are what the store says.
+books, orders and catalog are what the store says; the lifetime order fields of every contact
+in the books are what the store's orders say; an unsubscribe in Engagement Cloud that is later
+than the store's subscribe kept the contact out of the subscribers book and was written back to
+the store (the write-back setting on, its default); a customer or subscriber deleted in the store left the books nothing else keeps them in.
 
     .venv/bin/python bench/demo_check.py --since 2026-12-01T21:37:40Z [--bigcommerce URL --engagement-cloud URL]
 
 ``--since`` is when the demo connected (its first line "Connected the demo Engagement Cloud
-account" — the host's ``connections.connected_at``). The demo store makes no unsubscribes, so
-each subscriber record created since is one subscription episode.
+account" — the host's ``connections.connected_at``). Timing: what the store changes reaches
+Engagement Cloud through webhooks within seconds (``--sync-grace`` minutes are allowed after an
+order's last change or a deletion); an unsubscribe made in Engagement Cloud is read at the next
+full cycle (every 5 minutes: ``--cycle-grace``); enrolments go out in batches (``--grace``).
+Anything younger is counted as on its way, not judged. A contact that unsubscribed or was deleted
+may or may not have been enrolled before (the store no longer shows the episode): not judged.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from demo import expected  # noqa: E402
-from demo.world import CUSTOMERS_BOOK, PROGRAMS, STORE_HASH, SUBSCRIBERS_BOOK  # noqa: E402
+from demo.world import CUSTOMERS_BOOK, LIFETIME_DATA_FIELDS, PROGRAMS, STORE_HASH, SUBSCRIBERS_BOOK  # noqa: E402
 
 
 def moment(value: str) -> datetime:
@@ -45,12 +52,78 @@ def due_enrolments(store: dict, since: datetime) -> dict[tuple[str, str], dateti
     return due
 
 
+def check_enrolments(store, account, since, cutoff, grace, unjudged: set[str], problems: list) -> None:
+    due = due_enrolments(store, since)
+    sent: Counter = expected.enrolled(account)
+    late = {key: at for key, at in due.items() if at < cutoff}
+    problems += [("MISSING", key) for key in late if sent.get(key, 0) == 0 and key[1] not in unjudged]
+    problems += [("ENROLLED TWICE", key) for key, n in sent.items() if n > 1]
+    problems += [("NOT DUE (history)", key) for key in sent if key not in due and key[1] not in unjudged]
+    for program in PROGRAMS.values():
+        program_due = [k for k in due if k[0] == program]
+        print(f"  {program:35} due {len(program_due):4}  due > {grace:g} min ago "
+              f"{sum(1 for k in late if k[0] == program):4}  enrolled {sum(n for k, n in sent.items() if k[0] == program):4}")
+    calls = len(account.get("enrolments") or [])
+    print(f"  enrolment calls {calls}; still on their way (due < {grace:g} min ago): {len(due) - len(late)}; "
+          f"not judged (unsubscribed or deleted since): {len({k for k in set(due) | set(sent) if k[1] in unjudged})}")
+
+
+def check_lifetime(store, account, actual, wanted_books, cutoff, grace, problems: list) -> None:
+    members = (actual["customers_book"] & wanted_books["customers_book"]) | (
+        actual["subscribers_book"] & wanted_books["subscribers_book"])
+    changed = expected.last_order_change(store)
+    wrong = expected.lifetime_differences(store, account, members, LIFETIME_DATA_FIELDS)
+    judged = {email: fields for email, fields in wrong.items() if changed.get(email, cutoff) < cutoff}
+    buyers = len(members & set(expected.lifetime_values(store)))
+    print(f"  lifetime fields: {len(members)} contacts in the books ({buyers} with orders): "
+          f"{len(members) - len(wrong)} right, {len(judged)} wrong, "
+          f"{len(wrong) - len(judged)} on their way (an order changed < {grace:g} min ago)")
+    for email, fields in sorted(judged.items()):
+        problems.append(("LIFETIME FIELDS WRONG", (email, {k: (str(w), f) for k, (w, f) in fields.items()})))
+
+
+def check_unsubscribes(store, account, actual, wanted, unsubscribed, cutoff, grace, problems: list) -> None:
+    book = expected.book_id(account, SUBSCRIBERS_BOOK)
+    records = account.get("unsubscribes") or []
+    from_book = sum(1 for r in records if r.get("addressBookId") == book)
+    outcomes = expected.unsubscribe_outcomes(store, unsubscribed)
+    kept_out = {e for e in unsubscribed if e not in wanted["subscribers_book"]}
+    in_book = {e: unsubscribed[e] for e in kept_out if e in actual["subscribers_book"]}
+    waiting = {e: unsubscribed[e] for e in outcomes["waiting"]}
+    print(f"  unsubscribes in Engagement Cloud: {len(records)} ({from_book} from the subscribers book, "
+          f"{sum(1 for r in records if r.get('addressBookId') is None)} from everything), {len(unsubscribed)} emails: "
+          + ", ".join(f"{label} {len(emails)}" for label, emails in outcomes.items())
+          + f"; out of the subscribers book {len(kept_out) - len(in_book)} of {len(kept_out)}; "
+          f"on their way (< {grace:g} min ago): {len({e for e, at in {**in_book, **waiting}.items() if at >= cutoff})}")
+    problems += [("STILL IN THE SUBSCRIBERS BOOK", (e, f"{at:%H:%M:%S}")) for e, at in in_book.items() if at < cutoff]
+    problems += [("NOT WRITTEN BACK", (e, f"{at:%H:%M:%S}")) for e, at in waiting.items() if at < cutoff]
+
+
+def check_deletions(store, actual, cutoff, grace, problems: list) -> None:
+    tombstones = store.get("deleted") or []
+    departures = expected.deletion_departures(store)
+    people = sum(1 for _, books in departures.values() if len(books) == 2)
+    still = {email: (at, sorted(b for b in books if email in actual[b]))
+             for email, (at, books) in departures.items() if any(email in actual[b] for b in books)}
+    late = {email: found for email, found in still.items() if found[0] < cutoff}
+    print(f"  deletions in the store: {len(tombstones)} ({sum(1 for t in tombstones if t['kind'] == 'customer')} "
+          f"customers, {sum(1 for t in tombstones if t['kind'] == 'subscriber')} subscribers); {len(departures)} emails "
+          f"must have left a book ({people} people the store no longer describes at all): "
+          f"{len(departures) - len(still)} left, {len(late)} still in, {len(still) - len(late)} on their way "
+          f"(< {grace:g} min ago)")
+    problems += [("DELETED, STILL IN A BOOK", (email, books, f"{at:%H:%M:%S}")) for email, (at, books) in late.items()]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--since", required=True, help="when the demo connected (ISO 8601, UTC)")
     parser.add_argument("--bigcommerce", default="http://127.0.0.1:5001")
     parser.add_argument("--engagement-cloud", default="http://127.0.0.1:5002")
     parser.add_argument("--grace", type=float, default=5.0, help="minutes an enrolment may still be on its way")
+    parser.add_argument("--sync-grace", type=float, default=1.5,
+                        help="minutes a store change (an order, a deletion) may still be on its way")
+    parser.add_argument("--cycle-grace", type=float, default=6.0,
+                        help="minutes an unsubscribe made in Engagement Cloud may wait for the next full cycle")
     args = parser.parse_args()
     since = datetime.fromisoformat(args.since.replace("Z", "+00:00")).replace(microsecond=0)
     since = since if since.tzinfo else since.replace(tzinfo=UTC)
@@ -59,34 +132,32 @@ def main() -> int:
     store = next(s for s in bigcommerce["stores"] if s["store_hash"] == STORE_HASH)
     account = requests.get(f"{args.engagement_cloud}/_emulator/state", timeout=120).json()["accounts"][0]
     now = datetime.now(UTC)
-    cutoff = now - timedelta(minutes=args.grace)
-
-    due = due_enrolments(store, since)
-    sent: Counter = expected.enrolled(account)
-    late = {key: at for key, at in due.items() if at < cutoff}
-    missing = [key for key in late if sent.get(key, 0) == 0]
-    twice = [key for key, n in sent.items() if n > 1]
-    undue = [key for key in sent if key not in due]
-    on_the_way = len(due) - len(late)
     print(f"checked at {now:%H:%M:%S} UTC; connected {since:%H:%M:%S}; store: {len(store['customers'])} customers, "
           f"{len(store['subscribers'])} subscribers, {len(store['orders'])} orders")
-    for program in PROGRAMS.values():
-        program_due = [k for k in due if k[0] == program]
-        print(f"  {program:35} due {len(program_due):4}  due > {args.grace:g} min ago "
-              f"{sum(1 for k in late if k[0] == program):4}  enrolled {sum(n for k, n in sent.items() if k[0] == program):4}")
-    calls = len(account.get("enrolments") or [])
-    print(f"  enrolment calls {calls}; still on their way (due < {args.grace:g} min ago): {on_the_way}")
-    expected_state = expected.expected_state(store)
+
+    unsubscribed = expected.unsubscribes(account, SUBSCRIBERS_BOOK)
+    departures = expected.deletion_departures(store)
+    unjudged = set(unsubscribed) | set(departures)
+    problems: list[tuple[str, object]] = []
+    check_enrolments(store, account, since, now - timedelta(minutes=args.grace), args.grace, unjudged, problems)
+
+    wanted = expected.expected_state(store, unsubscribed)
     actual = expected.actual_state(account, CUSTOMERS_BOOK, SUBSCRIBERS_BOOK)
-    differences = {part: (len(expected_state[part] - actual[part]), len(actual[part] - expected_state[part]))
+    differences = {part: (len(wanted[part] - actual[part]), len(actual[part] - wanted[part]))
                    for part in ("customers_book", "subscribers_book", "orders", "products")}
     print(f"  state (missing, extra): {differences}; duplicate contacts {len(actual['duplicate_contacts'])}")
-    for label, keys in (("MISSING", missing), ("ENROLLED TWICE", twice), ("NOT DUE (history)", undue)):
-        for key in sorted(keys)[:20]:
-            print(f"  {label}: {key}")
-    ok = not missing and not twice and not undue
-    print("PASS" if ok else "FAIL")
-    return 0 if ok else 1
+    quick = now - timedelta(minutes=args.sync_grace)
+    check_lifetime(store, account, actual, wanted, quick, args.sync_grace, problems)
+    check_unsubscribes(store, account, actual, wanted, unsubscribed, now - timedelta(minutes=args.cycle_grace),
+                       args.cycle_grace, problems)
+    check_deletions(store, actual, quick, args.sync_grace, problems)
+    shown: Counter = Counter()
+    for label, detail in problems:
+        shown[label] += 1
+        if shown[label] <= 20:
+            print(f"  {label}: {detail}")
+    print("PASS" if not problems else f"FAIL ({', '.join(f'{label} {n}' for label, n in shown.items())})")
+    return 0 if not problems else 1
 
 
 if __name__ == "__main__":

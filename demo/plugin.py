@@ -81,8 +81,10 @@ def demo_command(once, seed, customers, subscribers, orders, products, state_out
         runner.register_app(world)
         runner.install(world)
         console.echo("Installed the app in the demo store.")
-        runner.connect_and_configure(world)
+        browser = runner.connect_and_configure(world)
         console.echo("Connected the demo Engagement Cloud account; chose address books and programs.")
+        runner.map_lifetime_fields(browser, world)
+        console.echo("Mapped the lifetime order fields on the Field mapping tab.")
         run = runner.first_sync_run(app, show_progress=sys.stdout.isatty())
         console.echo(*sync_summary(run))
         if run.status != "finished":

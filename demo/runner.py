@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import threading
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ from demo.world import (
     API_USER,
     CLIENT_ID,
     CUSTOMERS_BOOK,
+    LIFETIME_DATA_FIELDS,
     PROGRAMS,
     STORE_HASH,
     SUBSCRIBERS_BOOK,
@@ -112,6 +114,32 @@ def _save_programs_if_separate(browser: Browser) -> None:
     browser.submit(form)
 
 
+def map_lifetime_fields(browser: Browser, world: DemoWorld) -> None:
+    """On the Field mapping tab, map the lifetime order fields (unmapped by default), each to
+    its data field, creating the ones the account lacks with the row's Create button."""
+    page = f"{world.host_url}/settings/field-mapping"
+    for key, name in LIFETIME_DATA_FIELDS.items():
+        browser.open(page)
+        form = browser.form(f"map.{key}")
+        if any(value == name for value, _ in form.options[f"map.{key}"]):
+            continue
+        if ("create", key) not in form.buttons:
+            raise DemoError(f"the Field mapping tab offers no data field {name} for {key}: {_text(browser)}")
+        form.action = f"{world.host_url}/settings/field-mapping/data-fields"
+        browser.submit(form, ("create", key))
+        if "aria-invalid" in browser.page.text or "could not be created" in browser.page.text:
+            raise DemoError(f"creating the data field {name} failed: {_text(browser)}")
+    browser.open(page)
+    form = browser.form(f"map.{next(iter(LIFETIME_DATA_FIELDS))}")
+    form.fields.update({f"map.{key}": name for key, name in LIFETIME_DATA_FIELDS.items()})
+    browser.submit(form)
+    confirm = [value for name, value in browser.form("map.order_count").buttons if name == "confirm"]
+    if confirm:  # contacts were sent already: the page asks to confirm the re-send
+        browser.submit(browser.form("map.order_count"), ("confirm", confirm[0]))
+    if "Field mapping saved" not in browser.page.text:
+        raise DemoError(f"saving the lifetime order fields on the Field mapping tab failed: {_text(browser)}")
+
+
 def _text(browser: Browser) -> str:
     import re
 
@@ -170,21 +198,66 @@ def write_state(world: DemoWorld, folder: Path) -> None:
         (folder / f"{name}.json").write_text(json.dumps(response.json(), indent=1, ensure_ascii=False))
 
 
+UNSUBSCRIBE_EVERY = 3  # ticks of the store's activity between two unsubscribes in Engagement Cloud
+DELETE_EVERY = 4  # ticks between two deletions in the store (a customer, then a subscriber, in turn)
+ORDER_CHANGE_EVERY = 2  # ticks between two changes of an existing order (a partial refund, an archive)
+
+
 def keep_store_changing(world: DemoWorld, stop: threading.Event, every_seconds: float) -> threading.Thread:
-    """A little store life: a new customer, an order and a newsletter signup now and then."""
+    """A little store life: a new customer, an order and a newsletter signup now and then; every
+    few turns a subscriber unsubscribes in Engagement Cloud (from the subscribers book or from
+    everything, in turn), a customer or a subscriber is deleted in the store, and an order is
+    partly refunded or archived (the lifetime order fields follow)."""
 
     def loop():
+        tick = 0
         while not stop.wait(every_seconds):
+            tick += 1
             with contextlib.suppress(requests.RequestException):  # the emulator is stopping
                 requests.post(
                     f"{world.bigcommerce.url}/_emulator/stores/{STORE_HASH}/activity",
-                    json={"customers": 1, "orders": 1, "subscribers": 1, "updates": 1},
+                    json={"customers": 1, "orders": 1, "subscribers": 1, "updates": 1,
+                          "deletions": int(tick % DELETE_EVERY == 0)},
                     timeout=30,
                 )
+                if tick % UNSUBSCRIBE_EVERY == 0:
+                    unsubscribe_someone(world, from_book=(tick // UNSUBSCRIBE_EVERY) % 2 == 1)
+                if tick % ORDER_CHANGE_EVERY == 0:
+                    change_an_order(world, archive=(tick // ORDER_CHANGE_EVERY) % 2 == 0)
 
     thread = threading.Thread(target=loop, name="demo-store-activity", daemon=True)
     thread.start()
     return thread
+
+
+def unsubscribe_someone(world: DemoWorld, from_book: bool, rng: random.Random | None = None) -> str | None:
+    """A contact of the subscribers book unsubscribes in Engagement Cloud (a link in an email):
+    from that book only, or from everything. Answers the email, or None when the book is empty."""
+    url = world.engagement_cloud.url
+    account = requests.get(f"{url}/_emulator/state", timeout=60).json()["accounts"][0]
+    book = next(b for b in account["address_books"] if b["name"] == SUBSCRIBERS_BOOK)
+    members = set(book["contacts"])
+    emails = sorted(c["email"] for c in account["contacts"] if c["id"] in members and c["status"] == "subscribed")
+    if not emails:
+        return None
+    email = (rng or random).choice(emails)
+    response = requests.post(f"{url}/_emulator/accounts/{API_USER}/contacts/{email}/unsubscribe",
+                             json={"address_book_id": book["id"]} if from_book else {}, timeout=30)
+    response.raise_for_status()
+    return email
+
+
+def change_an_order(world: DemoWorld, archive: bool, rng: random.Random | None = None) -> int | None:
+    """An order picked at random is archived, or refunded a little (5.00). Answers its id."""
+    url = f"{world.bigcommerce.url}/_emulator"
+    [store] = requests.get(f"{url}/state", params={"summary": 1, "store": STORE_HASH}, timeout=30).json()["stores"]
+    if not store["orders"]:
+        return None
+    order_id = (rng or random).randint(1, store["orders"])  # orders are archived, never removed: ids 1..n
+    change = {"is_deleted": True} if archive else {"refunded_amount": "5.00", "payment_status": "partially refunded"}
+    response = requests.put(f"{url}/stores/{STORE_HASH}/orders/{order_id}", json=change, timeout=30)
+    response.raise_for_status()
+    return order_id
 
 
 def serve_host(world: DemoWorld) -> threading.Thread:

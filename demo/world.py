@@ -22,6 +22,16 @@ API_PASSWORD = "demo-password"
 CLIENT_ID = "connector-host-demo"
 CUSTOMERS_BOOK = "BigCommerce customers"
 SUBSCRIBERS_BOOK = "BigCommerce subscribers"
+# The lifetime order fields the demo maps at set-up (Field mapping tab), each to the data field
+# the page offers to create for it.
+LIFETIME_DATA_FIELDS = {
+    "order_count": "NUMBER_OF_ORDERS",
+    "total_spent": "TOTAL_SPEND",
+    "average_order_value": "AVERAGE_ORDER_VALUE",
+    "first_order_date": "FIRST_ORDER_DATE",
+    "last_order_date": "LAST_ORDER_DATE",
+    "last_order_number": "LAST_ORDER_NUMBER",
+}
 PROGRAMS = {
     "new_customer": "Welcome new customers",
     "new_subscriber": "Welcome new subscribers",

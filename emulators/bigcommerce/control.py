@@ -103,12 +103,13 @@ def change(store_hash: str, kind: str, record_id: int):
 
 @blueprint.post("/stores/<store_hash>/activity")
 def activity(store_hash: str):
-    """A little life: ``{"customers": 1, "orders": 1, "subscribers": 1, "updates": 0}``."""
+    """A little life: ``{"customers": 1, "orders": 1, "subscribers": 1, "updates": 0, "deletions": 0}``."""
     store = emulator().store(store_hash)
     if store is None:
         return _error(404, "unknown store")
     body = _body()
-    counts = {k: int(body.get(k, 1 if k != "updates" else 0)) for k in ("customers", "orders", "subscribers", "updates")}
+    counts = {k: int(body.get(k, 0 if k in ("updates", "deletions") else 1))
+              for k in ("customers", "orders", "subscribers", "updates", "deletions")}
     return json_response({"data": mutations.simulate_activity(current_app, store, **counts)}, 201)
 
 

@@ -124,10 +124,16 @@ def update_customer(app: Flask, store: Store, cid: int, fields: dict) -> dict | 
     return result
 
 
+def _tombstone(store: Store, kind: str, record: dict) -> None:
+    store.deleted.append({"kind": kind, "id": record["id"], "email": record["email"],
+                          "deleted_at": iso_z(int(time.time()))})
+
+
 def delete_customer(app: Flask, store: Store, cid: int) -> bool:
     with store.lock:
         if not store.customers.exists(cid):
             return False
+        _tombstone(store, "customer", store.customers.get(cid))
         store.customers.delete(cid)
     _publish(app, store, [("store/customer/deleted", {"type": "customer", "id": cid})])
     return True
@@ -173,6 +179,7 @@ def delete_subscriber(app: Flask, store: Store, sid: int) -> bool:
     with store.lock:
         if not store.subscribers.exists(sid):
             return False
+        _tombstone(store, "subscriber", store.subscribers.get(sid))
         store.subscribers.delete(sid)
     _publish(app, store, [("store/subscriber/deleted", {"type": "subscriber", "id": sid})])
     return True
@@ -313,11 +320,13 @@ def delete_product(app: Flask, store: Store, pid: int) -> bool:
 
 # --------------------------------------------------------------------------- a little life
 def simulate_activity(app: Flask, store: Store, customers: int = 1, orders: int = 1, subscribers: int = 1,
-                      updates: int = 0) -> dict:
+                      updates: int = 0, deletions: int = 0) -> dict:
     """New customers, orders (some by the new customers, some guests, a few with a checkout
-    opt-in), newsletter signups from strangers and some customer updates; returns their ids."""
+    opt-in), newsletter signups from strangers, some customer updates and some deletions (a
+    customer or a newsletter subscriber, in turn, picked at random); returns their ids."""
     rng = derive_rng(store.spec.seed, "activity", store.customers.next_id, store.orders.next_id, time.time_ns())
-    made: dict[str, list[int]] = {"customers": [], "orders": [], "subscribers": [], "updated_customers": []}
+    made: dict[str, list[int]] = {"customers": [], "orders": [], "subscribers": [], "updated_customers": [],
+                                  "deleted_customers": [], "deleted_subscribers": []}
     for _ in range(customers):
         made["customers"].append(create_customer(app, store, {})["id"])
     for _ in range(orders):
@@ -337,4 +346,12 @@ def simulate_activity(app: Flask, store: Store, customers: int = 1, orders: int 
         if cid:
             update_customer(app, store, cid, {"notes": f"Updated {iso_z(int(time.time()))} — merci"})
             made["updated_customers"].append(cid)
+    for _ in range(deletions):
+        kind = ("customers", "subscribers")[len(store.deleted) % 2]
+        table, delete = (store.customers, delete_customer) if kind == "customers" else (store.subscribers,
+                                                                                        delete_subscriber)
+        with store.lock:
+            victim = rng.choice(table.ordered()) if len(table) else None
+        if victim and delete(app, store, victim):
+            made[f"deleted_{kind}"].append(victim)
     return made

@@ -41,6 +41,9 @@ class Store:
         self.brands: tuple[dict, ...] = catalog.brands(spec)  # read-only: no mutation endpoints
         self.categories: tuple[dict, ...] = catalog.categories(spec)
         self.hooks: dict[int, dict] = {}
+        # customers and subscribers deleted since the store was made: what a checker needs to
+        # tell a deletion from a record that never was (``mutations.delete_*``)
+        self.deleted: list[dict] = []
         self.next_hook_id = 18_048_287
         self.next_address_id = 1_500_000_000
         self._watch_changes()
@@ -313,6 +316,7 @@ class Store:
         body["products"] = [{k: v for k, v in p.items() if k not in extras} for p in body["products"]]
         body["hooks"] = [dict(h) for h in self.hooks.values()]
         body["brands"], body["categories"] = list(self.brands), list(self.categories)
+        body["deleted"] = [dict(d) for d in self.deleted]
         return head | body
 
 

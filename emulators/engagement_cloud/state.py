@@ -233,6 +233,17 @@ class EmulatorState:
                 for j in account.imports.values()
             ],
             "confirmation_emails": list(account.confirmation_emails),
+            # what happened outside the API too (a link clicked): each unsubscribe or suppression
+            "unsubscribes": [
+                {
+                    "contactId": s.contact_id,
+                    "email": account.contacts[s.contact_id].email if s.contact_id in account.contacts else None,
+                    "dateRemoved": s.date_removed,
+                    "reason": s.reason,
+                    "addressBookId": s.book_id,
+                }
+                for s in account.suppressions
+            ],
         }
 
 

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from demo.world import CUSTOMERS_BOOK, SUBSCRIBERS_BOOK
+from demo import expected
+from demo.world import CUSTOMERS_BOOK, LIFETIME_DATA_FIELDS, SUBSCRIBERS_BOOK
 
 
 @pytest.fixture
@@ -39,3 +40,18 @@ def test_demo_installs_connects_and_syncs_the_store_through_the_real_flows(demo_
     assert {record["key"] for record in account["insight"]["Catalog_Default"]} == visible
     assert account["insight"]["Orders"], "orders reach Insight data"
     assert account["enrolments"] == [], "the backfill enrols nobody"
+
+
+def test_demo_maps_the_lifetime_order_fields_and_they_match_the_stores_orders(demo_output):
+    output, bigcommerce, engagement_cloud = demo_output
+    assert "Mapped the lifetime order fields on the Field mapping tab." in output
+    store, account = bigcommerce["stores"][0], engagement_cloud["accounts"][0]
+    types = {field["name"]: field["type"] for field in account["data_fields"]}
+    assert {name: types.get(name) for name in LIFETIME_DATA_FIELDS.values()} == {
+        "NUMBER_OF_ORDERS": "Numeric", "TOTAL_SPEND": "Numeric", "AVERAGE_ORDER_VALUE": "Numeric",
+        "FIRST_ORDER_DATE": "Date", "LAST_ORDER_DATE": "Date", "LAST_ORDER_NUMBER": "String"}
+    books = expected.actual_state(account, CUSTOMERS_BOOK, SUBSCRIBERS_BOOK)
+    members = books["customers_book"] | books["subscribers_book"]
+    buyers = set(expected.lifetime_values(store)) & members
+    assert len(buyers) > 10, "customers and guests with orders carry lifetime fields"
+    assert expected.lifetime_differences(store, account, members, LIFETIME_DATA_FIELDS) == {}

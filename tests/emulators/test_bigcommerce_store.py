@@ -169,3 +169,23 @@ def test_mutations_bump_date_modified_and_show_everywhere():
     assert counts["GET /stores/{store_hash}/v3/customers"] == 1
     client.post("/_emulator/reset")
     assert client.get("/_emulator/state?summary=1").get_json()["stores"][0]["customers"] == 30
+
+
+def test_deletions_leave_a_tombstone_and_activity_deletes_in_turn():
+    app = create_app([StoreSpec(customers=30, subscribers=10, orders=40, products=5)])
+    client = app.test_client()
+    before = len(client.get("/_emulator/state").get_json()["stores"][0]["subscribers"])
+    gone = client.get(f"/stores/{STORE}/v3/customers/subscribers?limit=1", headers=TOKEN).get_json()["data"][0]
+    assert client.delete(f"/stores/{STORE}/v3/customers/subscribers/{gone['id']}", headers=TOKEN).status_code == 204
+    made = client.post(f"/_emulator/stores/{STORE}/activity",
+                       json={"customers": 0, "orders": 0, "subscribers": 0, "deletions": 2}).get_json()["data"]
+    assert len(made["deleted_customers"]) == 1 and len(made["deleted_subscribers"]) == 1
+    state = client.get("/_emulator/state").get_json()["stores"][0]
+    assert [(d["kind"], d["id"]) for d in state["deleted"]] == [
+        ("subscriber", gone["id"]), ("subscriber", made["deleted_subscribers"][0]),
+        ("customer", made["deleted_customers"][0])]
+    assert state["deleted"][0]["email"] == gone["email"] and state["deleted"][0]["deleted_at"].endswith("Z")
+    assert made["deleted_customers"][0] not in {c["id"] for c in state["customers"]}
+    assert len(state["subscribers"]) == before - 2
+    client.post("/_emulator/reset")
+    assert client.get("/_emulator/state").get_json()["stores"][0]["deleted"] == []

@@ -37,6 +37,8 @@ def test_a_book_unsubscribe_leaves_that_book_only_and_is_listed_for_it():
     others = client.get(f"/v2/address-books/{books['Other']}/contacts", headers=AUTH).get_json()
     assert "a@example.com" in [m["email"] for m in others]
     assert client.get("/v2/contacts/a@example.com", headers=AUTH).get_json()["status"] == "Subscribed"
+    [shown] = client.get("/_emulator/state").get_json()["accounts"][0]["unsubscribes"]
+    assert (shown["email"], shown["addressBookId"]) == ("a@example.com", books["News"])
     assert _since(client, f"/v2/address-books/{books['News']}/contacts/unsubscribed-since/2020-01-01") == [
         ("a@example.com", "Unsubscribed")]
     assert _since(client, f"/v2/address-books/{books['Other']}/contacts/unsubscribed-since/2020-01-01") == []
@@ -59,6 +61,11 @@ def test_account_unsubscribes_and_suppressions_are_listed_since_a_moment():
     assert _since(client, "/v2/contacts/suppressed-since/2020-01-01?select=1&skip=2") == [
         ("c@example.com", "HardBounced")]
     assert client.get("/v2/contacts/unsubscribed-since/yesterday", headers=AUTH).status_code == 400
+    shown = client.get("/_emulator/state").get_json()["accounts"][0]["unsubscribes"]
+    assert [(u["email"], u["reason"], u["addressBookId"]) for u in shown] == [
+        ("a@example.com", "Unsubscribed", None), ("b@example.com", "Unsubscribed", None),
+        ("c@example.com", "HardBounced", None)]
+    assert shown[0]["dateRemoved"] == "2024-01-01T10:00:00.000Z"
 
 
 def test_the_api_unsubscribes_a_contact_from_the_account():
