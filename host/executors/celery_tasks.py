@@ -1,0 +1,248 @@
+"""The ``celery`` executor: sync work as Celery tasks, run by ``flask --app host worker``.
+
+The scheduler decides when and enqueues (``CeleryExecutor``); workers on any machines run the
+very functions the local executor runs, on the shared database. Two rules keep a duplicate
+task harmless, so the scheduler may enqueue again whenever it cannot tell a task's fate:
+
+- The cycle's lease (``host.sync.lock``): a cycle task for a connection whose cycle runs
+  elsewhere does nothing (that cycle plans the next one as it ends). A worker that dies
+  mid-cycle stops renewing it; once it expired, the next task resumes from the ledger and
+  the cursors.
+- A cycle task carries when it was enqueued: if a cycle of the connection ended since and no
+  "Sync now" waits, the task was answered already and does nothing.
+
+When a cycle job falls due the scheduler sets it again a lease's length ahead (``[sync]
+lock_seconds``) before enqueueing: the worker's cycle replaces it with the next cycle's time
+as it ends; if the task was lost with its worker, the job enqueues it again. A fast-lane task
+is enqueued when the connection has none waiting or running (its result says which).
+
+``/healthz`` reports the queue's depth and how long its oldest task has waited (Redis; RabbitMQ
+says the depth only: a waiting message cannot be read without taking it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, current_app
+
+from host.config import ConfigError
+from host.db import get_db
+from host.executors import run_cycle_and_plan, run_fast_lane_logged
+from host.models import Connection, utcnow
+from host.sync import connections_with_events
+from host.sync.lock import CYCLE, lane_busy
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from host.scheduler import HostScheduler
+
+log = logging.getLogger(__name__)
+QUEUE = "connector-host"
+CYCLE_TASK = "host.cycle"
+FAST_LANE_TASK = "host.fast_lane"
+EXTENSION = "host.celery"
+REDIS_SCHEMES = ("redis://", "rediss://", "redis+socket://")
+
+
+def broker_url(app: Flask) -> str:
+    url = str(app.config.get("HOST", {}).get("broker_url") or "")
+    if not url:
+        raise ConfigError(
+            '[host] executor is "celery" but [host] broker_url is empty: '
+            "set it to redis://host:6379/0 or amqp://user:password@host:5672//"
+        )
+    return url
+
+
+def result_backend(url: str) -> str:
+    """Results (only whether a task finished) on Redis itself, or as RabbitMQ replies."""
+    return url if url.startswith(REDIS_SCHEMES) else "rpc://"
+
+
+def get_celery(app: Flask) -> Celery:
+    """The app's Celery application, made on first use (Celery is imported only then)."""
+    celery = app.extensions.get(EXTENSION)
+    if celery is None:
+        celery = app.extensions[EXTENSION] = make_celery(app)
+    return celery
+
+
+def make_celery(app: Flask) -> Celery:
+    from celery import Celery, Task
+    from celery.signals import worker_process_init
+
+    class AppTask(Task):
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    url = broker_url(app)
+    celery = Celery(app.import_name, task_cls=AppTask, set_as_current=False)
+    celery.conf.update(
+        broker_url=url,
+        result_backend=result_backend(url),
+        result_expires=3600,
+        task_default_queue=QUEUE,
+        task_serializer="json",
+        accept_content=["json"],
+        # One task at a time per worker process: the rest stay queued for whichever is idle.
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+    )
+    celery.task(name=CYCLE_TASK)(cycle_task)
+    celery.task(name=FAST_LANE_TASK)(fast_lane_task)
+
+    def fresh_connections(**_: Any) -> None:  # a forked worker child must not share sockets
+        app.extensions["host.db"].engine.dispose(close=False)
+
+    worker_process_init.connect(fresh_connections, weak=False)
+    return celery
+
+
+# ----------------------------------------------------------------------------- worker side
+
+
+def cycle_task(connection_id: int, trigger: str, enqueued_at: str) -> str:
+    """Run the connection's cycle, as the local executor would; answer what happened."""
+    if answered_since(connection_id, datetime.fromisoformat(enqueued_at)):
+        return "answered"
+    return "ran" if run_cycle_and_plan(connection_id, trigger, _planner().plan_next) else "busy"
+
+
+def fast_lane_task(connection_id: int) -> str:
+    if connection_id not in connections_with_events():
+        return "nothing"  # a run before this one took the events
+    run_fast_lane_logged(connection_id)
+    return "ran"
+
+
+def answered_since(connection_id: int, enqueued_at: datetime) -> bool:
+    """Whether a cycle of the connection ended after ``enqueued_at`` and no "Sync now" waits
+    (or the connection is gone): a task enqueued then has nothing left to do."""
+    state = _planner().last_ended(connection_id)
+    if state is None:
+        return True
+    requested, last = state
+    return not requested and last is not None and last >= enqueued_at
+
+
+def _planner() -> HostScheduler:
+    """This worker process's hand on the stored schedule: a scheduler that never runs jobs
+    (paused), only plans each next cycle in the shared job store."""
+    from host.scheduler import EXTENSION as SCHEDULER
+    from host.scheduler import HostScheduler
+
+    app = current_app._get_current_object()
+    planner = app.extensions.get(SCHEDULER)
+    if planner is None:
+        planner = HostScheduler(app)
+        planner.start_planner()
+    return planner
+
+
+# -------------------------------------------------------------------------- scheduler side
+
+
+class CeleryExecutor:
+    """Enqueues; never runs sync work in the scheduler's process."""
+
+    name = "celery"
+
+    def __init__(self, app: Flask, scheduler: HostScheduler):
+        self.app = app
+        self.scheduler = scheduler
+        self.celery = get_celery(app)
+        self.recheck = timedelta(seconds=float(app.config.get("SYNC", {}).get("lock_seconds", 120)))
+        self._fast_lane: dict[int, tuple[Any, float]] = {}  # connection → (result, sent at)
+        self._guard = threading.Lock()  # the fast-lane thread and the tick both send
+
+    def cycle(self, connection_id: int, trigger: str) -> None:
+        with get_db().transaction() as session:
+            connection = session.get(Connection, connection_id)
+            if connection is None or not connection.sync_enabled or connection.destination is None:
+                return  # the tick gives it a job again once it may sync
+        state = self.scheduler.last_ended(connection_id)
+        if state is None:
+            return
+        requested, last = state
+        trigger = "manual" if requested else trigger
+        now = utcnow()
+        if not requested and last is not None and last + self.scheduler.interval > now:
+            # A cycle ended since this job was set (a worker's plan raced this job): keep the rule.
+            self.scheduler.set_job(connection_id, last + self.scheduler.interval, "scheduled")
+            return
+        # First the job again, a lease's length ahead: the worker's cycle replaces it with the
+        # next cycle's time as it ends; if the task is lost with its worker, this sends it again.
+        self.scheduler.set_job(connection_id, now + self.recheck, trigger)
+        with get_db().transaction() as session:
+            if lane_busy(session, connection_id, CYCLE):
+                return  # it runs on a worker now
+        self._send(CYCLE_TASK, [connection_id, trigger, now.isoformat()])
+
+    def fast_lane(self, connection_id: int) -> None:
+        with self._guard:
+            sent = self._fast_lane.get(connection_id)
+            if sent is not None and not _finished(sent[0]) and time.monotonic() - sent[1] < self.recheck.total_seconds():
+                return  # one is waiting or running: a waiting one takes the new events too
+            result = self._send(FAST_LANE_TASK, [connection_id])
+            if result is not None:
+                self._fast_lane[connection_id] = (result, time.monotonic())
+
+    def _send(self, task: str, args: list) -> Any:
+        try:
+            return self.celery.send_task(
+                task, args=args, queue=QUEUE, headers={"enqueued_at": time.time()}
+            )
+        except Exception as error:  # the broker is away: the next tick or job sends again
+            log.error("could not enqueue %s%s: %s", task, args, error)
+            return None
+
+    def status(self) -> dict[str, Any]:
+        return {"name": self.name, **queue_status(self.app)}
+
+
+def _finished(result: Any) -> bool:
+    try:
+        return bool(result.ready())
+    except Exception:  # the result store is away: do not hold the connection's events back
+        return True
+
+
+def queue_status(app: Flask) -> dict[str, Any]:
+    """The queue's depth and its oldest task's wait in seconds (None when not known)."""
+    try:
+        url = broker_url(app)
+        if url.startswith(REDIS_SCHEMES):
+            import redis
+
+            client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+            try:
+                depth = client.llen(QUEUE)
+                oldest = client.lindex(QUEUE, -1)  # kombu pushes on the left, takes from the right
+            finally:
+                client.close()
+            return {"status": "ok", "queue": QUEUE, "queue_depth": depth,
+                    "oldest_waiting_seconds": _waited(oldest)}
+        with get_celery(app).connection_for_write() as connection:
+            _, depth, _ = connection.default_channel.queue_declare(queue=QUEUE, passive=True)
+        return {"status": "ok", "queue": QUEUE, "queue_depth": depth, "oldest_waiting_seconds": None}
+    except Exception as error:  # never the broker's address: it may hold a password
+        return {"status": "error", "queue": QUEUE, "error": error.__class__.__name__}
+
+
+def _waited(message: bytes | None) -> float | None:
+    if not message:
+        return None
+    try:
+        enqueued = json.loads(message)["headers"]["enqueued_at"]
+        return round(max(time.time() - float(enqueued), 0.0), 1)
+    except (ValueError, KeyError, TypeError):
+        return None
