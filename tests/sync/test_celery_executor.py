@@ -8,6 +8,7 @@ the machine's on 127.0.0.1:6379; without either the tests are skipped, saying so
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ from sqlalchemy import select
 
 from host.db import get_db
 from host.executors.celery_tasks import CYCLE_TASK, get_celery
-from host.models import Base, SyncRun, utcnow
+from host.models import Base, Connection, SyncRun, utcnow
 from host.scheduler import HostScheduler
 from host.testing.broker import BrokerUnavailable, redis_broker
 from tests.sync.loopback import (
@@ -60,7 +61,10 @@ def celery_loop(make_app, broker):
         with live_host() as (host_url, late):
             config = host_config(emulators, host_url)
             config["HOST"].update(executor="celery", broker_url=broker)
-            config["SYNC"] = {"fast_lane_seconds": 1, "lock_seconds": 20}
+            # A short lease: a dead worker's cycle is enqueued again within seconds.
+            config["SYNC"] = {"fast_lane_seconds": 1, "lock_seconds": 10}
+            # Small batches: room to be killed half way through a cycle.
+            config["PLUGINS"]["engagement_cloud"].update(contact_batch_size=60, order_batch_size=150)
             app = make_app(**config)
             with app.app_context():
                 Base.metadata.create_all(get_db().engine)
@@ -186,6 +190,37 @@ def test_two_workers_given_one_connection_twice_run_one_cycle(celery_loop):
         late = celery.send_task(CYCLE_TASK, args=[loop.connection_id, "scheduled", enqueued_at])
         assert late.get(timeout=60) == "answered"
     assert len(cycle_runs(loop)) == 1
+
+
+def lease_holder(loop: Loop) -> int | None:
+    """The pid of the process holding the connection's cycle lease (owner ``host:pid:…``)."""
+    with loop.app.app_context(), get_db().transaction() as session:
+        owner = session.get(Connection, loop.connection_id).lock_owner
+    return int(owner.split(":")[1]) if owner else None
+
+
+def test_a_worker_killed_mid_cycle_leaves_its_store_to_another_which_finishes_it_exactly(celery_loop):
+    loop, environment = celery_loop
+    requests.post(f"{loop.emulators.bigcommerce.url}/_emulator/faults", json={"latency_ms": 20}, timeout=10)
+    with workers(loop, environment, 2) as processes:
+        scheduler = HostScheduler(loop.app)
+        scheduler.start()
+        try:
+            wait_for(
+                lambda: any(run.phase == "reading orders" for run in cycle_runs(loop)), 90, "the cycle to read orders"
+            )
+            victim = next(process for process in processes if process.pid == lease_holder(loop))
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(timeout=10)
+            done = wait_for(
+                lambda: [run for run in cycle_runs(loop) if run.status == "finished"], 120, "another worker"
+            )
+        finally:
+            scheduler.shutdown()
+    assert [run.status for run in cycle_runs(loop)] == ["interrupted", "finished"], done
+    assert_never_two_at_once(cycle_runs(loop))
+    actual = assert_exact_state(loop)  # nothing lost, no contact or order twice
+    assert actual["enrolments"] == []
 
 
 def test_healthz_reports_the_queue_depth_and_how_long_the_oldest_task_waited(make_app, broker):
