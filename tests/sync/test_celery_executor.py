@@ -52,10 +52,23 @@ def broker() -> Iterator[str]:
         pytest.skip(f"no Redis broker for the celery executor: {error}")
 
 
+@pytest.fixture(scope="module")
+def rabbitmq() -> str:
+    kombu = pytest.importorskip("kombu")
+    url = "amqp://guest:guest@127.0.0.1:5672//"
+    try:
+        with kombu.Connection(url, connect_timeout=2) as connection:
+            connection.ensure_connection(max_retries=1)
+    except Exception as error:
+        pytest.skip(f"no RabbitMQ on 127.0.0.1:5672 ({error.__class__.__name__})")
+    return url
+
+
 @pytest.fixture
-def celery_loop(make_app, broker):
-    """A connected store, a host app with ``executor = "celery"``, and the environment for its
-    worker processes: (loop, environment)."""
+def celery_loop(request, make_app):
+    """A connected store, a host app with ``executor = "celery"`` (on Redis, or on the broker
+    named by the test's parameter), and the environment for its worker processes."""
+    broker = request.getfixturevalue(getattr(request, "param", "broker"))
     emulators = start_emulators(SIZE)
     try:
         with live_host() as (host_url, late):
@@ -133,6 +146,7 @@ def assert_never_two_at_once(runs: list[SyncRun]) -> None:
         )
 
 
+@pytest.mark.parametrize("celery_loop", ["broker", "rabbitmq"], indirect=True, ids=["redis", "rabbitmq"])
 def test_the_scheduler_enqueues_and_a_worker_brings_the_store_to_the_exact_state(celery_loop):
     loop, environment = celery_loop
     with workers(loop, environment, 1):
