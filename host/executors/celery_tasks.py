@@ -44,7 +44,11 @@ if TYPE_CHECKING:
     from host.scheduler import HostScheduler
 
 log = logging.getLogger(__name__)
-QUEUE = "connector-host"
+# Two queues, so a webhook's change never waits behind long cycles: workers take both unless
+# told (``flask --app host worker --queues connector-host.fast`` keeps one for the fast lane).
+CYCLE_QUEUE = "connector-host.cycles"
+FAST_LANE_QUEUE = "connector-host.fast"
+QUEUES = (FAST_LANE_QUEUE, CYCLE_QUEUE)
 CYCLE_TASK = "host.cycle"
 FAST_LANE_TASK = "host.fast_lane"
 EXTENSION = "host.celery"
@@ -89,7 +93,7 @@ def make_celery(app: Flask) -> Celery:
         broker_url=url,
         result_backend=result_backend(url),
         result_expires=3600,
-        task_default_queue=QUEUE,
+        task_default_queue=CYCLE_QUEUE,
         task_serializer="json",
         accept_content=["json"],
         # One task at a time per worker process: the rest stay queued for whichever is idle.
@@ -185,21 +189,21 @@ class CeleryExecutor:
         with get_db().transaction() as session:
             if lane_busy(session, connection_id, CYCLE):
                 return  # it runs on a worker now
-        self._send(CYCLE_TASK, [connection_id, trigger, now.isoformat()])
+        self._send(CYCLE_TASK, CYCLE_QUEUE, [connection_id, trigger, now.isoformat()])
 
     def fast_lane(self, connection_id: int) -> None:
         with self._guard:
             sent = self._fast_lane.get(connection_id)
             if sent is not None and not _finished(sent[0]) and time.monotonic() - sent[1] < self.recheck.total_seconds():
                 return  # one is waiting or running: a waiting one takes the new events too
-            result = self._send(FAST_LANE_TASK, [connection_id])
+            result = self._send(FAST_LANE_TASK, FAST_LANE_QUEUE, [connection_id])
             if result is not None:
                 self._fast_lane[connection_id] = (result, time.monotonic())
 
-    def _send(self, task: str, args: list) -> Any:
+    def _send(self, task: str, queue: str, args: list) -> Any:
         try:
             return self.celery.send_task(
-                task, args=args, queue=QUEUE, headers={"enqueued_at": time.time()}
+                task, args=args, queue=queue, headers={"enqueued_at": time.time()}
             )
         except Exception as error:  # the broker is away: the next tick or job sends again
             log.error("could not enqueue %s%s: %s", task, args, error)
@@ -217,25 +221,57 @@ def _finished(result: Any) -> bool:
 
 
 def queue_status(app: Flask) -> dict[str, Any]:
-    """The queue's depth and its oldest task's wait in seconds (None when not known)."""
+    """Each queue's depth and its oldest task's wait in seconds (None when not known), and the
+    totals: all waiting tasks, the longest wait."""
     try:
         url = broker_url(app)
-        if url.startswith(REDIS_SCHEMES):
-            import redis
-
-            client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-            try:
-                depth = client.llen(QUEUE)
-                oldest = client.lindex(QUEUE, -1)  # kombu pushes on the left, takes from the right
-            finally:
-                client.close()
-            return {"status": "ok", "queue": QUEUE, "queue_depth": depth,
-                    "oldest_waiting_seconds": _waited(oldest)}
-        with get_celery(app).connection_for_write() as connection:
-            _, depth, _ = connection.default_channel.queue_declare(queue=QUEUE, passive=True)
-        return {"status": "ok", "queue": QUEUE, "queue_depth": depth, "oldest_waiting_seconds": None}
+        queues = _redis_queues(url) if url.startswith(REDIS_SCHEMES) else _amqp_queues(app)
     except Exception as error:  # never the broker's address: it may hold a password
-        return {"status": "error", "queue": QUEUE, "error": error.__class__.__name__}
+        return {"status": "error", "error": error.__class__.__name__}
+    waits = [queue["oldest_waiting_seconds"] for queue in queues.values()]
+    return {
+        "status": "ok",
+        "queue_depth": sum(queue["depth"] for queue in queues.values()),
+        "oldest_waiting_seconds": max((wait for wait in waits if wait is not None), default=None),
+        "queues": queues,
+    }
+
+
+def _redis_queues(url: str) -> dict[str, dict[str, Any]]:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        return {
+            queue: {
+                "depth": client.llen(queue),
+                # kombu pushes on the left and takes from the right: the oldest is last
+                "oldest_waiting_seconds": _waited(client.lindex(queue, -1)),
+            }
+            for queue in QUEUES
+        }
+    finally:
+        client.close()
+
+
+def _amqp_queues(app: Flask) -> dict[str, dict[str, Any]]:
+    """RabbitMQ: the depth from a passive declare; a waiting message cannot be read without
+    taking it. A queue no worker declared yet holds nothing."""
+    from amqp.exceptions import NotFound
+
+    queues = {}
+    with get_celery(app).connection_for_write() as connection:
+        connection.ensure_connection(max_retries=1)
+        for queue in QUEUES:
+            channel = connection.channel()
+            try:
+                depth = channel.queue_declare(queue=queue, passive=True).message_count
+            except NotFound:  # the broker closed this channel: the next queue gets a new one
+                depth = 0
+            else:
+                channel.close()
+            queues[queue] = {"depth": depth, "oldest_waiting_seconds": None}
+    return queues
 
 
 def _waited(message: bytes | None) -> float | None:

@@ -22,7 +22,7 @@ import requests
 from sqlalchemy import select
 
 from host.db import get_db
-from host.executors.celery_tasks import CYCLE_TASK, get_celery
+from host.executors.celery_tasks import CYCLE_QUEUE, CYCLE_TASK, FAST_LANE_QUEUE, get_celery
 from host.models import Base, Connection, SyncRun, utcnow
 from host.scheduler import HostScheduler
 from host.testing.broker import BrokerUnavailable, redis_broker
@@ -237,8 +237,20 @@ def test_a_worker_killed_mid_cycle_leaves_its_store_to_another_which_finishes_it
     assert actual["enrolments"] == []
 
 
+def world_connection(app) -> int:
+    """A connection that may sync (no source needed: the task is only enqueued)."""
+    with get_db().transaction() as session:
+        connection = Connection(source="bigcommerce", source_account="queued", destination="engagement_cloud",
+                                sync_enabled=True)
+        session.add(connection)
+        session.flush()
+        return connection.id
+
+
 def test_healthz_reports_the_queue_depth_and_how_long_the_oldest_task_waited(make_app, broker):
     app = make_app(HOST={"executor": "celery", "broker_url": broker})
+    with app.app_context():
+        Base.metadata.create_all(get_db().engine)
     celery = get_celery(app)
     celery.control.purge()
     scheduler = HostScheduler(app)  # not started: its executor only enqueues
@@ -248,8 +260,14 @@ def test_healthz_reports_the_queue_depth_and_how_long_the_oldest_task_waited(mak
             scheduler.executor.fast_lane(101)  # one is waiting already: not sent twice
             scheduler.executor.fast_lane(102)
         time.sleep(1.1)
+        with app.app_context():
+            scheduler.executor.cycle(world_connection(app), "scheduled")
         executor = app.test_client().get("/healthz").get_json()["executor"]
-        assert executor["status"] == "ok" and executor["queue_depth"] == 2, executor
+        assert executor["status"] == "ok" and executor["queue_depth"] == 3, executor
         assert 1.0 <= executor["oldest_waiting_seconds"] < 30
+        # Webhook changes wait in their own queue, never behind long cycles.
+        assert executor["queues"][FAST_LANE_QUEUE]["depth"] == 2
+        assert executor["queues"][CYCLE_QUEUE]["depth"] == 1
+        assert executor["queues"][CYCLE_QUEUE]["oldest_waiting_seconds"] < 1.0
     finally:
         celery.control.purge()
