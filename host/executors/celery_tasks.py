@@ -13,7 +13,8 @@ task harmless, so the scheduler may enqueue again whenever it cannot tell a task
 
 When a cycle job falls due the scheduler sets it again a lease's length ahead (``[sync]
 lock_seconds``) before enqueueing: the worker's cycle replaces it with the next cycle's time
-as it ends; if the task was lost with its worker, the job enqueues it again. A fast-lane task
+as it ends; if the task was lost with its worker, the job enqueues it again (not while the
+task still waits in the queue behind others: its result says it was not started). A fast-lane task
 is enqueued when the connection has none waiting or running (its result says which).
 
 ``/healthz`` reports the queue's depth and how long its oldest task has waited (Redis; RabbitMQ
@@ -52,6 +53,7 @@ QUEUES = (FAST_LANE_QUEUE, CYCLE_QUEUE)
 CYCLE_TASK = "host.cycle"
 FAST_LANE_TASK = "host.fast_lane"
 EXTENSION = "host.celery"
+LOST_AFTER = timedelta(hours=1)
 REDIS_SCHEMES = ("redis://", "rediss://", "redis+socket://")
 
 
@@ -98,6 +100,7 @@ def make_celery(app: Flask) -> Celery:
         accept_content=["json"],
         # One task at a time per worker process: the rest stay queued for whichever is idle.
         worker_prefetch_multiplier=1,
+        task_track_started=True,  # so a task still queued is told from one a dead worker held
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
     )
@@ -165,8 +168,11 @@ class CeleryExecutor:
         self.scheduler = scheduler
         self.celery = get_celery(app)
         self.recheck = timedelta(seconds=float(app.config.get("SYNC", {}).get("lock_seconds", 120)))
-        self._fast_lane: dict[int, tuple[Any, float]] = {}  # connection → (result, sent at)
-        self._guard = threading.Lock()  # the fast-lane thread and the tick both send
+        # connection → (result, sent at), of the last task sent (forgotten on a restart: then
+        # one more is sent, which does nothing if the first already ran)
+        self._cycles: dict[int, tuple[Any, float]] = {}
+        self._fast_lane: dict[int, tuple[Any, float]] = {}
+        self._guard = threading.Lock()  # the fast-lane thread and the jobs both send
 
     def cycle(self, connection_id: int, trigger: str) -> None:
         with get_db().transaction() as session:
@@ -189,7 +195,12 @@ class CeleryExecutor:
         with get_db().transaction() as session:
             if lane_busy(session, connection_id, CYCLE):
                 return  # it runs on a worker now
-        self._send(CYCLE_TASK, CYCLE_QUEUE, [connection_id, trigger, now.isoformat()])
+        with self._guard:
+            if _still_queued(self._cycles.get(connection_id)):
+                return  # sending it again would only queue a duplicate behind it
+            result = self._send(CYCLE_TASK, CYCLE_QUEUE, [connection_id, trigger, now.isoformat()])
+            if result is not None:
+                self._cycles[connection_id] = (result, time.monotonic())
 
     def fast_lane(self, connection_id: int) -> None:
         with self._guard:
@@ -211,6 +222,18 @@ class CeleryExecutor:
 
     def status(self) -> dict[str, Any]:
         return {"name": self.name, **queue_status(self.app)}
+
+
+def _still_queued(sent: tuple[Any, float] | None) -> bool:
+    """Whether a cycle task sent earlier still waits in the queue: no worker started it (a
+    started one whose worker died must be sent again), and it was sent less than
+    ``LOST_AFTER`` ago (a broker that lost its messages is not waited for longer)."""
+    if sent is None or time.monotonic() - sent[1] > LOST_AFTER.total_seconds():
+        return False
+    try:
+        return sent[0].state == "PENDING"
+    except Exception:  # the result store is away: send again, a duplicate does nothing
+        return False
 
 
 def _finished(result: Any) -> bool:

@@ -261,7 +261,9 @@ def test_healthz_reports_the_queue_depth_and_how_long_the_oldest_task_waited(mak
             scheduler.executor.fast_lane(102)
         time.sleep(1.1)
         with app.app_context():
-            scheduler.executor.cycle(world_connection(app), "scheduled")
+            connection_id = world_connection(app)
+            scheduler.executor.cycle(connection_id, "scheduled")
+            scheduler.executor.cycle(connection_id, "scheduled")  # its job again: still queued
         executor = app.test_client().get("/healthz").get_json()["executor"]
         assert executor["status"] == "ok" and executor["queue_depth"] == 3, executor
         assert 1.0 <= executor["oldest_waiting_seconds"] < 30
