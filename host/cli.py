@@ -111,11 +111,9 @@ def worker_command(celery_args: tuple[str, ...]) -> None:
             'workers serve the "celery" executor: set [host] executor = "celery" and [host] '
             "broker_url (or HOST_HOST__EXECUTOR and HOST_HOST__BROKER_URL)"
         )
-    from host.executors.celery_tasks import QUEUES, get_celery
+    from host.executors.celery_tasks import run_worker
 
-    told = any(arg in ("-Q", "--queues") or arg.startswith(("-Q", "--queues=")) for arg in celery_args)
-    queues = [] if told else ["--queues", ",".join(QUEUES)]  # both, unless told which
-    get_celery(app).worker_main(["worker", *queues, "--loglevel", "INFO", *celery_args])
+    run_worker(app, list(celery_args))
 
 
 def init_app(app: Flask, plugins: PluginHost) -> None:

@@ -82,7 +82,6 @@ def get_celery(app: Flask) -> Celery:
 
 def make_celery(app: Flask) -> Celery:
     from celery import Celery, Task
-    from celery.signals import worker_process_init
 
     class AppTask(Task):
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -106,12 +105,20 @@ def make_celery(app: Flask) -> Celery:
     )
     celery.task(name=CYCLE_TASK)(cycle_task)
     celery.task(name=FAST_LANE_TASK)(fast_lane_task)
+    return celery
+
+
+def run_worker(app: Flask, arguments: list[str]) -> None:
+    """Run a Celery worker of the app's tasks in this process (``flask --app host worker``)."""
+    from celery.signals import worker_process_init
 
     def fresh_connections(**_: Any) -> None:  # a forked worker child must not share sockets
         app.extensions["host.db"].engine.dispose(close=False)
 
     worker_process_init.connect(fresh_connections, weak=False)
-    return celery
+    told = any(arg in ("-Q", "--queues") or arg.startswith(("-Q", "--queues=")) for arg in arguments)
+    queues = [] if told else ["--queues", ",".join(QUEUES)]  # both, unless told which
+    get_celery(app).worker_main(["worker", *queues, "--loglevel", "INFO", *arguments])
 
 
 # ----------------------------------------------------------------------------- worker side
@@ -168,10 +175,11 @@ class CeleryExecutor:
         self.scheduler = scheduler
         self.celery = get_celery(app)
         self.recheck = timedelta(seconds=float(app.config.get("SYNC", {}).get("lock_seconds", 120)))
-        # connection → (result, sent at), of the last task sent (forgotten on a restart: then
-        # one more is sent, which does nothing if the first already ran)
-        self._cycles: dict[int, tuple[Any, float]] = {}
-        self._fast_lane: dict[int, tuple[Any, float]] = {}
+        # connection → (task id, sent at), of the last task sent (forgotten on a restart: then
+        # one more is sent, which does nothing if the first already ran). Ids, not results:
+        # a result object holds a subscription to the result store until it is collected.
+        self._cycles: dict[int, tuple[str, float]] = {}
+        self._fast_lane: dict[int, tuple[str, float]] = {}
         self._guard = threading.Lock()  # the fast-lane thread and the jobs both send
 
     def cycle(self, connection_id: int, trigger: str) -> None:
@@ -196,51 +204,49 @@ class CeleryExecutor:
             if lane_busy(session, connection_id, CYCLE):
                 return  # it runs on a worker now
         with self._guard:
-            if _still_queued(self._cycles.get(connection_id)):
+            if self._still_queued(self._cycles.get(connection_id)):
                 return  # sending it again would only queue a duplicate behind it
-            result = self._send(CYCLE_TASK, CYCLE_QUEUE, [connection_id, trigger, now.isoformat()])
-            if result is not None:
-                self._cycles[connection_id] = (result, time.monotonic())
+            task_id = self._send(CYCLE_TASK, CYCLE_QUEUE, [connection_id, trigger, now.isoformat()])
+            if task_id is not None:
+                self._cycles[connection_id] = (task_id, time.monotonic())
 
     def fast_lane(self, connection_id: int) -> None:
         with self._guard:
             sent = self._fast_lane.get(connection_id)
-            if sent is not None and not _finished(sent[0]) and time.monotonic() - sent[1] < self.recheck.total_seconds():
+            if sent is not None and not self._finished(sent[0]) and time.monotonic() - sent[1] < self.recheck.total_seconds():
                 return  # one is waiting or running: a waiting one takes the new events too
-            result = self._send(FAST_LANE_TASK, FAST_LANE_QUEUE, [connection_id])
-            if result is not None:
-                self._fast_lane[connection_id] = (result, time.monotonic())
+            task_id = self._send(FAST_LANE_TASK, FAST_LANE_QUEUE, [connection_id])
+            if task_id is not None:
+                self._fast_lane[connection_id] = (task_id, time.monotonic())
 
-    def _send(self, task: str, queue: str, args: list) -> Any:
+    def _send(self, task: str, queue: str, args: list) -> str | None:
         try:
             return self.celery.send_task(
                 task, args=args, queue=queue, headers={"enqueued_at": time.time()}
-            )
+            ).id
         except Exception as error:  # the broker is away: the next tick or job sends again
             log.error("could not enqueue %s%s: %s", task, args, error)
             return None
 
+    def _still_queued(self, sent: tuple[str, float] | None) -> bool:
+        """Whether a cycle task sent earlier still waits in the queue: no worker started it (a
+        started one whose worker died must be sent again), and it was sent less than
+        ``LOST_AFTER`` ago (a broker that lost its messages is not waited for longer)."""
+        if sent is None or time.monotonic() - sent[1] > LOST_AFTER.total_seconds():
+            return False
+        try:
+            return self.celery.AsyncResult(sent[0]).state == "PENDING"
+        except Exception:  # the result store is away: send again, a duplicate does nothing
+            return False
+
+    def _finished(self, task_id: str) -> bool:
+        try:
+            return bool(self.celery.AsyncResult(task_id).ready())
+        except Exception:  # the result store is away: do not hold the connection's events back
+            return True
+
     def status(self) -> dict[str, Any]:
         return {"name": self.name, **queue_status(self.app)}
-
-
-def _still_queued(sent: tuple[Any, float] | None) -> bool:
-    """Whether a cycle task sent earlier still waits in the queue: no worker started it (a
-    started one whose worker died must be sent again), and it was sent less than
-    ``LOST_AFTER`` ago (a broker that lost its messages is not waited for longer)."""
-    if sent is None or time.monotonic() - sent[1] > LOST_AFTER.total_seconds():
-        return False
-    try:
-        return sent[0].state == "PENDING"
-    except Exception:  # the result store is away: send again, a duplicate does nothing
-        return False
-
-
-def _finished(result: Any) -> bool:
-    try:
-        return bool(result.ready())
-    except Exception:  # the result store is away: do not hold the connection's events back
-        return True
 
 
 def queue_status(app: Flask) -> dict[str, Any]:
