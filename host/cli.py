@@ -93,10 +93,34 @@ def scheduler_command() -> None:
     scheduler.shutdown()
 
 
+@click.command(
+    "worker", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
+)
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+@with_appcontext
+def worker_command(celery_args: tuple[str, ...]) -> None:
+    """Run a worker for sync tasks ([host] executor = "celery"); start as many as needed, on
+    any machines sharing the database. Other options go to Celery's worker (--concurrency 4)."""
+    from flask import current_app
+
+    from host.executors import executor_name
+
+    app = current_app._get_current_object()
+    if executor_name(app) != "celery":
+        raise click.ClickException(
+            'workers serve the "celery" executor: set [host] executor = "celery" and [host] '
+            "broker_url (or HOST_HOST__EXECUTOR and HOST_HOST__BROKER_URL)"
+        )
+    from host.executors.celery_tasks import run_worker
+
+    run_worker(app, list(celery_args))
+
+
 def init_app(app: Flask, plugins: PluginHost) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(sync_command)
     app.cli.add_command(login_link_command)
     app.cli.add_command(scheduler_command)
+    app.cli.add_command(worker_command)
     app.cli.add_command(plugins_command)
     plugins.add_commands(app.cli)

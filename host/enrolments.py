@@ -22,7 +22,8 @@ wait longer to fill (``Pacer._interval``), so a steady trickle settles into call
 minutes or so instead of spending the allowance and then waiting most of an hour. Programs take turns, the one that called longest ago first,
 so a flash sale in one program does not starve the others. The allowance is counted from
 ``EnrolmentCall`` rows per destination account, so every connection and process sharing the
-account agrees and a restart forgets nothing. A spent allowance — our count, or the
+account agrees and a restart forgets nothing; a call is committed before it is counted, so
+processes racing for the allowance's last place never both take it. A spent allowance — our count, or the
 destination's own ``QuotaExceededError`` — leaves rows *waiting* with the time the next call
 may go (``due_at``); it is never an attempt.
 
@@ -246,6 +247,13 @@ class ProgramEnroller(Enroller):
             row.sent_at, row.call_id, row.due_at = context.now, call.id, None
         session.commit()  # from here on, a crash leaves the rows to be settled, never re-sent blindly
         rows = [row for row, _ in batch]
+        slot = _beyond_allowance(context, call)
+        if slot is not None:  # another process's call took the allowance's last place meanwhile
+            call.outcome = "withdrawn"
+            for row in rows:
+                _wait(row, slot, _allowance_reason(context.destination, slot))
+            session.commit()
+            return "unsent"
         try:
             enrolment_id = context.destination.enrol(
                 connection, program_id, [contact_id for _, contact_id in batch]
@@ -446,6 +454,33 @@ class Pacer:
         if len(made) < calls:
             return None
         return made[len(made) - calls] + timedelta(seconds=seconds)
+
+
+def _beyond_allowance(context: EnrolmentContext, call: EnrolmentCall) -> datetime | None:
+    """After ``call`` was committed: None when it fits the account's allowance beside the
+    calls every other process has committed; else when the next place frees up. Each process
+    commits its call before it counts, so of two racing for the last place the later count sees
+    both and withdraws (both may; neither goes beyond the allowance)."""
+    allowance = context.destination.enrolment_allowance
+    if not allowance:
+        return None
+    calls, seconds = allowance
+    window = timedelta(seconds=seconds)
+    others = list(
+        context.session.scalars(
+            select(EnrolmentCall.made_at)
+            .where(
+                EnrolmentCall.account_key == call.account_key,
+                EnrolmentCall.outcome.in_(COUNTED_CALLS),
+                EnrolmentCall.made_at > context.now - window,
+                EnrolmentCall.id != call.id,
+            )
+            .order_by(EnrolmentCall.made_at)
+        )
+    )
+    if len(others) < calls:
+        return None
+    return others[len(others) - calls] + window
 
 
 def _solo_first(rows: list[tuple[Enrolment, str]]) -> list[tuple[Enrolment, str]]:

@@ -14,6 +14,10 @@ query, so a receiver in another process is heard within that) and at once when t
 this process stored an event (``host.inbox.wake_fast_lane``). Its runs take the fast-lane lease,
 never the cycle's, so they go on while a cycle (a backfill) runs (``host.sync.fast_lane``).
 
+Where the work runs is the executor's business (``[host] executor``, ``host.executors``): here,
+in this process (``local``), or as Celery tasks for ``flask --app host worker`` processes on any
+machines (``celery``), the scheduler then only deciding when and enqueueing.
+
 One scheduler per deployment: inside the web process under ``make run`` (``[scheduler] enabled``)
 or alone with ``flask --app host scheduler`` in production. Even if two ran by mistake, the
 connection lease keeps cycles of one connection from overlapping.
@@ -34,10 +38,10 @@ from sqlalchemy import func, select
 from werkzeug.serving import is_running_from_reloader
 
 from host.db import get_db
+from host.executors import log_failure, make_executor
 from host.inbox import fast_lane_wakeup
-from host.incidents import log_unexpected
 from host.models import Connection, SyncRun, utcnow
-from host.sync import connections_with_events, purge_processed_events, run_cycle, run_fast_lane
+from host.sync import connections_with_events, purge_processed_events
 
 log = logging.getLogger(__name__)
 EXTENSION = "host.scheduler"
@@ -51,25 +55,10 @@ def cycle_job_id(connection_id: int) -> str:
 
 
 def run_cycle_job(connection_id: int, trigger: str = "scheduled") -> None:
-    """A stored job: run the connection's cycle, then plan the next one."""
+    """A stored job: the connection's cycle is due. The executor runs it and plans the next
+    one (``local``), or enqueues it for a worker (``celery``, ``host.executors``)."""
     with _app.app_context():
-        scheduler: HostScheduler = current_app.extensions[EXTENSION]
-        try:
-            started = run_cycle(connection_id, trigger=trigger) is not None
-        except Exception as error:
-            _log_failure(error, "cycle of connection %s failed", connection_id)
-            started = True  # it ran and failed: the next one comes after the interval as usual
-        if started:  # otherwise another cycle holds the connection and plans the next itself
-            scheduler.plan_next(connection_id)
-
-
-def _log_failure(error: Exception, what: str, *args: object) -> None:
-    """A job failed: the sync logged the traceback under a reference already, or this logs it."""
-    reference = getattr(error, "reference", None)
-    if reference:
-        log.error(f"{what} (reference %s, traceback above)", *args, reference)
-    else:
-        log_unexpected(log, error, what, *args)
+        current_app.extensions[EXTENSION].executor.cycle(connection_id, trigger)
 
 
 def tick_job() -> None:
@@ -107,6 +96,7 @@ class HostScheduler:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone="UTC",
         )
+        self.executor = make_executor(app, self)  # where cycles and fast-lane runs go
         app.extensions[EXTENSION] = self
 
     @property
@@ -126,6 +116,14 @@ class HostScheduler:
         )
         if not paused:
             self.start_fast_lane()
+
+    def start_planner(self) -> None:
+        """Only plan (a ``celery`` worker): write each next cycle into the stored schedule,
+        run no job (the scheduler process runs them)."""
+        try:
+            self.scheduler.start(paused=True)
+        except Exception:  # another worker created the job table on a fresh database just now
+            self.scheduler.start(paused=True)
 
     def start_fast_lane(self) -> None:
         """The fast lane's own thread (``poll``); started by ``start`` unless paused."""
@@ -153,7 +151,7 @@ class HostScheduler:
                 with self.app.app_context():
                     self.poll()
             except Exception as error:  # a database hiccup: the next round tries again
-                _log_failure(error, "the fast lane's look at the inbox failed")
+                log_failure(error, "the fast lane's look at the inbox failed")
                 self._stop.wait(self.poll_seconds * 5)
 
     def poll(self) -> None:
@@ -163,28 +161,33 @@ class HostScheduler:
         for connection_id in connections_with_events(enrolments=False):
             if self._stop.is_set():
                 return
-            try:
-                run_fast_lane(connection_id)
-            except Exception as error:
-                _log_failure(error, "fast lane of connection %s failed", connection_id)
+            self.executor.fast_lane(connection_id)
 
     def plan_next(self, connection_id: int) -> None:
         """After a cycle: the next one after the interval, or now if "Sync now" came meanwhile."""
+        state = self.last_ended(connection_id)
+        if state is None:
+            return
+        requested, finished = state
+        finished = finished or utcnow()
+        when = utcnow() if requested else max(finished + self.interval, utcnow())
+        self.set_job(connection_id, when, "manual" if requested else "scheduled")
+
+    def last_ended(self, connection_id: int) -> tuple[bool, datetime | None] | None:
+        """Whether "Sync now" waits, and when the last cycle ended (finished, failed or
+        stopped; None if none did); None when the connection is gone."""
         with get_db().transaction() as session:
             connection = session.get(Connection, connection_id)
             if connection is None:
-                return
+                return None
             requested = connection.sync_requested_at is not None
-            ended = session.scalar(  # the last cycle, whether it finished, failed or stopped
+            ended = session.scalar(
                 select(func.max(SyncRun.finished_at)).where(
                     SyncRun.connection_id == connection_id, SyncRun.trigger != "fast_lane"
                 )
             )
-            finished = max(
-                (moment for moment in (connection.last_sync_at, ended) if moment), default=utcnow()
-            )
-        when = utcnow() if requested else max(finished + self.interval, utcnow())
-        self._set_job(connection_id, when, "manual" if requested else "scheduled")
+            last = max((moment for moment in (connection.last_sync_at, ended) if moment), default=None)
+        return requested, last
 
     def tick(self) -> None:
         self.last_tick_at = utcnow()
@@ -197,10 +200,7 @@ class HostScheduler:
         for connection_id in ids:
             self.tick_connection(connection_id)
         for connection_id in connections_with_events():  # enrolments due too
-            try:
-                run_fast_lane(connection_id)
-            except Exception as error:
-                _log_failure(error, "fast lane of connection %s failed", connection_id)
+            self.executor.fast_lane(connection_id)
         if self.last_purge_at is None or self.last_tick_at - self.last_purge_at >= PURGE_EVERY:
             purge_processed_events()
             self.last_purge_at = self.last_tick_at
@@ -215,13 +215,13 @@ class HostScheduler:
                 return  # a cycle is running: it plans the next one (a request included) when done
             requested, last_sync_at = connection.sync_requested_at, connection.last_sync_at
         if requested is not None:
-            self._set_job(connection_id, now, "manual")
+            self.set_job(connection_id, now, "manual")
         elif self.scheduler.get_job(cycle_job_id(connection_id)) is None:
-            self._set_job(
+            self.set_job(
                 connection_id, max(now, last_sync_at + self.interval) if last_sync_at else now
             )
 
-    def _set_job(self, connection_id: int, when: datetime, trigger: str = "scheduled") -> None:
+    def set_job(self, connection_id: int, when: datetime, trigger: str = "scheduled") -> None:
         self.scheduler.add_job(
             "host.scheduler:run_cycle_job",
             "date",

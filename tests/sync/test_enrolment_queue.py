@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
+
+from host.enrolments import EnrolmentCall
 from host.sync.cursors import parse_time
 from tests.sync.fakes import at, customer, order, subscriber
 
@@ -124,3 +127,36 @@ def test_partial_batches_wait_longer_as_the_hours_allowance_fills_so_it_is_never
     world.time_passes(minutes=4)
     world.sync()
     assert len(world.destination.enrolments) == 4
+
+
+def test_two_processes_racing_for_the_allowances_last_call_never_both_make_it(world, monkeypatch):
+    """Another worker's call (for another store of the same account) commits between this
+    process's look at the allowance and its own call: this one withdraws and waits."""
+    from host.db import get_db
+    from host.enrolments import Pacer
+
+    world.destination.enrolment_allowance = (1, 3600)  # one call an hour
+    world.store.customers["9"] = customer(9, "new@example.com", at(11))
+    looked = Pacer._next_slot
+
+    def look_then_lose_the_race(self):
+        slot = looked(self)
+        if slot is None:  # the place looked free: the other worker takes it now
+            with get_db().transaction() as session:
+                session.add(EnrolmentCall(account_key=self.key, program_id="P-other",
+                                          contact_count=1, outcome="accepted", made_at=self.context.now))
+        return slot
+
+    monkeypatch.setattr(Pacer, "_next_slot", look_then_lose_the_race)
+    world.sync()
+
+    assert world.destination.enrolments == []  # the account's one call an hour was the other's
+    [waiting] = world.enrolments()
+    assert waiting.state == "pending" and waiting.attempts == 0 and "allowance" in waiting.reason
+    outcomes = sorted(call.outcome for call in world.query(select(EnrolmentCall)))
+    assert outcomes == ["accepted", "withdrawn"]
+
+    monkeypatch.undo()
+    world.time_passes(minutes=61)
+    world.sync()
+    assert world.destination.enrolled() == [("P-customer", "new@example.com")]

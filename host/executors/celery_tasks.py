@@ -1,0 +1,313 @@
+"""The ``celery`` executor: sync work as Celery tasks, run by ``flask --app host worker``.
+
+The scheduler decides when and enqueues (``CeleryExecutor``); workers on any machines run the
+very functions the local executor runs, on the shared database. Two rules keep a duplicate
+task harmless, so the scheduler may enqueue again whenever it cannot tell a task's fate:
+
+- The cycle's lease (``host.sync.lock``): a cycle task for a connection whose cycle runs
+  elsewhere does nothing (that cycle plans the next one as it ends). A worker that dies
+  mid-cycle stops renewing it; once it expired, the next task resumes from the ledger and
+  the cursors.
+- A cycle task carries when it was enqueued: if a cycle of the connection ended since and no
+  "Sync now" waits, the task was answered already and does nothing.
+
+When a cycle job falls due the scheduler sets it again a lease's length ahead (``[sync]
+lock_seconds``) before enqueueing: the worker's cycle replaces it with the next cycle's time
+as it ends; if the task was lost with its worker, the job enqueues it again (not while the
+task still waits in the queue behind others: its result says it was not started). A fast-lane task
+is enqueued when the connection has none waiting or running (its result says which).
+
+``/healthz`` reports the queue's depth and how long its oldest task has waited (Redis; RabbitMQ
+says the depth only: a waiting message cannot be read without taking it).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, current_app
+
+from host.config import ConfigError
+from host.db import get_db
+from host.executors import run_cycle_and_plan, run_fast_lane_logged
+from host.models import Connection, utcnow
+from host.sync import connections_with_events
+from host.sync.lock import CYCLE, lane_busy
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from host.scheduler import HostScheduler
+
+log = logging.getLogger(__name__)
+# Two queues, so a webhook's change never waits behind long cycles: workers take both unless
+# told (``flask --app host worker --queues connector-host.fast`` keeps one for the fast lane).
+CYCLE_QUEUE = "connector-host.cycles"
+FAST_LANE_QUEUE = "connector-host.fast"
+QUEUES = (FAST_LANE_QUEUE, CYCLE_QUEUE)
+CYCLE_TASK = "host.cycle"
+FAST_LANE_TASK = "host.fast_lane"
+EXTENSION = "host.celery"
+LOST_AFTER = timedelta(hours=1)
+REDIS_SCHEMES = ("redis://", "rediss://", "redis+socket://")
+
+
+def broker_url(app: Flask) -> str:
+    url = str(app.config.get("HOST", {}).get("broker_url") or "")
+    if not url:
+        raise ConfigError(
+            '[host] executor is "celery" but [host] broker_url is empty: '
+            "set it to redis://host:6379/0 or amqp://user:password@host:5672//"
+        )
+    return url
+
+
+def result_backend(url: str) -> str:
+    """Results (only whether a task finished) on Redis itself, or as RabbitMQ replies."""
+    return url if url.startswith(REDIS_SCHEMES) else "rpc://"
+
+
+def get_celery(app: Flask) -> Celery:
+    """The app's Celery application, made on first use (Celery is imported only then)."""
+    celery = app.extensions.get(EXTENSION)
+    if celery is None:
+        celery = app.extensions[EXTENSION] = make_celery(app)
+    return celery
+
+
+def make_celery(app: Flask) -> Celery:
+    from celery import Celery, Task
+
+    class AppTask(Task):
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    url = broker_url(app)
+    celery = Celery(app.import_name, task_cls=AppTask, set_as_current=False)
+    celery.conf.update(
+        broker_url=url,
+        result_backend=result_backend(url),
+        result_expires=3600,
+        task_default_queue=CYCLE_QUEUE,
+        task_serializer="json",
+        accept_content=["json"],
+        # One task at a time per worker process: the rest stay queued for whichever is idle.
+        worker_prefetch_multiplier=1,
+        task_track_started=True,  # so a task still queued is told from one a dead worker held
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+    )
+    celery.task(name=CYCLE_TASK)(cycle_task)
+    celery.task(name=FAST_LANE_TASK)(fast_lane_task)
+    return celery
+
+
+def run_worker(app: Flask, arguments: list[str]) -> None:
+    """Run a Celery worker of the app's tasks in this process (``flask --app host worker``)."""
+    from celery.signals import worker_process_init
+
+    def fresh_connections(**_: Any) -> None:  # a forked worker child must not share sockets
+        app.extensions["host.db"].engine.dispose(close=False)
+
+    worker_process_init.connect(fresh_connections, weak=False)
+    told = any(arg in ("-Q", "--queues") or arg.startswith(("-Q", "--queues=")) for arg in arguments)
+    queues = [] if told else ["--queues", ",".join(QUEUES)]  # both, unless told which
+    get_celery(app).worker_main(["worker", *queues, "--loglevel", "INFO", *arguments])
+
+
+# ----------------------------------------------------------------------------- worker side
+
+
+def cycle_task(connection_id: int, trigger: str, enqueued_at: str) -> str:
+    """Run the connection's cycle, as the local executor would; answer what happened."""
+    if answered_since(connection_id, datetime.fromisoformat(enqueued_at)):
+        return "answered"
+    return "ran" if run_cycle_and_plan(connection_id, trigger, _planner().plan_next) else "busy"
+
+
+def fast_lane_task(connection_id: int) -> str:
+    if connection_id not in connections_with_events():
+        return "nothing"  # a run before this one took the events
+    run_fast_lane_logged(connection_id)
+    return "ran"
+
+
+def answered_since(connection_id: int, enqueued_at: datetime) -> bool:
+    """Whether a cycle of the connection ended after ``enqueued_at`` and no "Sync now" waits
+    (or the connection is gone): a task enqueued then has nothing left to do."""
+    state = _planner().last_ended(connection_id)
+    if state is None:
+        return True
+    requested, last = state
+    return not requested and last is not None and last >= enqueued_at
+
+
+def _planner() -> HostScheduler:
+    """This worker process's hand on the stored schedule: a scheduler that never runs jobs
+    (paused), only plans each next cycle in the shared job store."""
+    from host.scheduler import EXTENSION as SCHEDULER
+    from host.scheduler import HostScheduler
+
+    app = current_app._get_current_object()
+    planner = app.extensions.get(SCHEDULER)
+    if planner is None:
+        planner = HostScheduler(app)
+        planner.start_planner()
+    return planner
+
+
+# -------------------------------------------------------------------------- scheduler side
+
+
+class CeleryExecutor:
+    """Enqueues; never runs sync work in the scheduler's process."""
+
+    name = "celery"
+
+    def __init__(self, app: Flask, scheduler: HostScheduler):
+        self.app = app
+        self.scheduler = scheduler
+        self.celery = get_celery(app)
+        self.recheck = timedelta(seconds=float(app.config.get("SYNC", {}).get("lock_seconds", 120)))
+        # connection → (task id, sent at), of the last task sent (forgotten on a restart: then
+        # one more is sent, which does nothing if the first already ran). Ids, not results:
+        # a result object holds a subscription to the result store until it is collected.
+        self._cycles: dict[int, tuple[str, float]] = {}
+        self._fast_lane: dict[int, tuple[str, float]] = {}
+        self._guard = threading.Lock()  # the fast-lane thread and the jobs both send
+
+    def cycle(self, connection_id: int, trigger: str) -> None:
+        with get_db().transaction() as session:
+            connection = session.get(Connection, connection_id)
+            if connection is None or not connection.sync_enabled or connection.destination is None:
+                return  # the tick gives it a job again once it may sync
+        state = self.scheduler.last_ended(connection_id)
+        if state is None:
+            return
+        requested, last = state
+        trigger = "manual" if requested else trigger
+        now = utcnow()
+        if not requested and last is not None and last + self.scheduler.interval > now:
+            # A cycle ended since this job was set (a worker's plan raced this job): keep the rule.
+            self.scheduler.set_job(connection_id, last + self.scheduler.interval, "scheduled")
+            return
+        # First the job again, a lease's length ahead: the worker's cycle replaces it with the
+        # next cycle's time as it ends; if the task is lost with its worker, this sends it again.
+        self.scheduler.set_job(connection_id, now + self.recheck, trigger)
+        with get_db().transaction() as session:
+            if lane_busy(session, connection_id, CYCLE):
+                return  # it runs on a worker now
+        with self._guard:
+            if self._still_queued(self._cycles.get(connection_id)):
+                return  # sending it again would only queue a duplicate behind it
+            task_id = self._send(CYCLE_TASK, CYCLE_QUEUE, [connection_id, trigger, now.isoformat()])
+            if task_id is not None:
+                self._cycles[connection_id] = (task_id, time.monotonic())
+
+    def fast_lane(self, connection_id: int) -> None:
+        with self._guard:
+            sent = self._fast_lane.get(connection_id)
+            if sent is not None and not self._finished(sent[0]) and time.monotonic() - sent[1] < self.recheck.total_seconds():
+                return  # one is waiting or running: a waiting one takes the new events too
+            task_id = self._send(FAST_LANE_TASK, FAST_LANE_QUEUE, [connection_id])
+            if task_id is not None:
+                self._fast_lane[connection_id] = (task_id, time.monotonic())
+
+    def _send(self, task: str, queue: str, args: list) -> str | None:
+        try:
+            return self.celery.send_task(
+                task, args=args, queue=queue, headers={"enqueued_at": time.time()}
+            ).id
+        except Exception as error:  # the broker is away: the next tick or job sends again
+            log.error("could not enqueue %s%s: %s", task, args, error)
+            return None
+
+    def _still_queued(self, sent: tuple[str, float] | None) -> bool:
+        """Whether a cycle task sent earlier still waits in the queue: no worker started it (a
+        started one whose worker died must be sent again), and it was sent less than
+        ``LOST_AFTER`` ago (a broker that lost its messages is not waited for longer)."""
+        if sent is None or time.monotonic() - sent[1] > LOST_AFTER.total_seconds():
+            return False
+        try:
+            return self.celery.AsyncResult(sent[0]).state == "PENDING"
+        except Exception:  # the result store is away: send again, a duplicate does nothing
+            return False
+
+    def _finished(self, task_id: str) -> bool:
+        try:
+            return bool(self.celery.AsyncResult(task_id).ready())
+        except Exception:  # the result store is away: do not hold the connection's events back
+            return True
+
+    def status(self) -> dict[str, Any]:
+        return {"name": self.name, **queue_status(self.app)}
+
+
+def queue_status(app: Flask) -> dict[str, Any]:
+    """Each queue's depth and its oldest task's wait in seconds (None when not known), and the
+    totals: all waiting tasks, the longest wait."""
+    try:
+        url = broker_url(app)
+        queues = _redis_queues(url) if url.startswith(REDIS_SCHEMES) else _amqp_queues(app)
+    except Exception as error:  # never the broker's address: it may hold a password
+        return {"status": "error", "error": error.__class__.__name__}
+    waits = [queue["oldest_waiting_seconds"] for queue in queues.values()]
+    return {
+        "status": "ok",
+        "queue_depth": sum(queue["depth"] for queue in queues.values()),
+        "oldest_waiting_seconds": max((wait for wait in waits if wait is not None), default=None),
+        "queues": queues,
+    }
+
+
+def _redis_queues(url: str) -> dict[str, dict[str, Any]]:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        return {
+            queue: {
+                "depth": client.llen(queue),
+                # kombu pushes on the left and takes from the right: the oldest is last
+                "oldest_waiting_seconds": _waited(client.lindex(queue, -1)),
+            }
+            for queue in QUEUES
+        }
+    finally:
+        client.close()
+
+
+def _amqp_queues(app: Flask) -> dict[str, dict[str, Any]]:
+    """RabbitMQ: the depth from a passive declare; a waiting message cannot be read without
+    taking it. A queue no worker declared yet holds nothing."""
+    from amqp.exceptions import NotFound
+
+    queues = {}
+    with get_celery(app).connection_for_write() as connection:
+        connection.ensure_connection(max_retries=1)
+        for queue in QUEUES:
+            channel = connection.channel()
+            try:
+                depth = channel.queue_declare(queue=queue, passive=True).message_count
+            except NotFound:  # the broker closed this channel: the next queue gets a new one
+                depth = 0
+            else:
+                channel.close()
+            queues[queue] = {"depth": depth, "oldest_waiting_seconds": None}
+    return queues
+
+
+def _waited(message: bytes | None) -> float | None:
+    if not message:
+        return None
+    try:
+        enqueued = json.loads(message)["headers"]["enqueued_at"]
+        return round(max(time.time() - float(enqueued), 0.0), 1)
+    except (ValueError, KeyError, TypeError):
+        return None
