@@ -178,19 +178,12 @@ def send_erasures(context: SyncContext, only: Collection[str] | None = None) -> 
 
 
 def _due(context: SyncContext, after_id: int, only: Collection[str] | None) -> list[LedgerEntry]:
-    now = context.ledger.clock()
     query = select(LedgerEntry).where(
         LedgerEntry.connection_id == context.connection.id,
         LedgerEntry.kind == ERASURE,
         LedgerEntry.outbox.is_not(None),
         LedgerEntry.id > after_id,
-        or_(
-            LedgerEntry.state != "failed",
-            and_(
-                LedgerEntry.attempts < context.max_attempts,
-                or_(LedgerEntry.next_attempt_at.is_(None), LedgerEntry.next_attempt_at <= now),
-            ),
-        ),
+        or_(LedgerEntry.state != "failed", context.ledger.retry_due()),
     )
     if only is not None:
         query = query.where(LedgerEntry.source_id.in_(sorted(only)))

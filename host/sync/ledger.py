@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -306,21 +306,24 @@ class Ledger:
         """Retried by later cycles (``retry_ids``) like a failed write, up to ``max_attempts``."""
         self.record_failure(row, REMOVAL_HASH, reason)
 
+    def retry_due(self) -> ColumnElement[bool]:
+        """The rows refused before and due for another try: under ``max_attempts``, back-off
+        over (a SQL condition, for every queue of the ledger's kinds)."""
+        return and_(
+            LedgerEntry.state == "failed",
+            LedgerEntry.attempts < self.max_attempts,
+            or_(LedgerEntry.next_attempt_at.is_(None), LedgerEntry.next_attempt_at <= self.clock()),
+        )
+
     def retry_ids(self, kind: str, limit: int = 1000) -> list[str]:
-        """Failed records due for another try: under ``max_attempts``, back-off over (a later
-        cycle re-reads them by id)."""
+        """Failed records due for another try (a later cycle re-reads them by id)."""
         return list(
             self.session.scalars(
                 select(LedgerEntry.source_id)
                 .where(
                     LedgerEntry.connection_id == self.connection_id,
                     LedgerEntry.kind == kind,
-                    LedgerEntry.state == "failed",
-                    LedgerEntry.attempts < self.max_attempts,
-                    or_(
-                        LedgerEntry.next_attempt_at.is_(None),
-                        LedgerEntry.next_attempt_at <= self.clock(),
-                    ),
+                    self.retry_due(),
                 )
                 .order_by(LedgerEntry.id)
                 .limit(limit)

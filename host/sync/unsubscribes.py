@@ -136,19 +136,13 @@ def record(context: SyncContext, unsubscribes: list[Unsubscribe]) -> int:
 
 
 def _waiting(context: SyncContext) -> list[LedgerEntry]:
-    ledger = context.ledger
     return list(
         context.session.scalars(
             select(LedgerEntry)
             .where(
                 LedgerEntry.connection_id == context.connection.id,
                 LedgerEntry.kind == WRITE_BACK,
-                or_(
-                    LedgerEntry.state == "pending",
-                    (LedgerEntry.state == "failed")
-                    & (LedgerEntry.attempts < ledger.max_attempts)
-                    & or_(LedgerEntry.next_attempt_at.is_(None), LedgerEntry.next_attempt_at <= ledger.clock()),
-                ),
+                or_(LedgerEntry.state == "pending", context.ledger.retry_due()),
             )
             .order_by(LedgerEntry.id)
             .limit(WRITE_BACKS_PER_CYCLE)
