@@ -1,6 +1,6 @@
 """Check a running demo (``make run``) from the emulators' public state alone: every contact who
 became a new customer, a new subscriber or placed a first order more than ``--grace`` minutes
-ago is enrolled in its program exactly once; nobody from the history is enrolled; the contacts,
+ago is enrolled in its program exactly once, in time; nobody from the history is enrolled; the contacts,
 books, orders and catalog are what the store says; the lifetime order fields of every contact
 in the books are what the store's orders say; an unsubscribe in Engagement Cloud that is later
 than the store's subscribe kept the contact out of the subscribers book and was written back to
@@ -12,9 +12,13 @@ the store (the write-back setting on, its default); a customer or subscriber del
 account" — the host's ``connections.connected_at``). Timing: what the store changes reaches
 Engagement Cloud through webhooks within seconds (``--sync-grace`` minutes are allowed after an
 order's last change or a deletion); an unsubscribe made in Engagement Cloud is read at the next
-full cycle (every 5 minutes: ``--cycle-grace``); enrolments go out in batches (``--grace``).
-Anything younger is counted as on its way, not judged. A contact that unsubscribed or was deleted
-may or may not have been enrolled before (the store no longer shows the episode): not judged.
+full cycle (every 5 minutes: ``--cycle-grace``); enrolments go out in batches, each within
+``--grace`` minutes of its trigger (DESIGN §1: 5) — later only while the account's hourly
+enrolment allowance is used up (``enrolments_per_hour`` calls in the hour before the moment it
+became late, from the emulator's enrolment records): otherwise it is LATE (email, program,
+trigger and sent time) or MISSING. Anything younger is counted as on its way, not judged. A
+contact that unsubscribed or was deleted may or may not have been enrolled before (the store no
+longer shows the episode): not judged.
 """
 
 from __future__ import annotations
@@ -52,19 +56,41 @@ def due_enrolments(store: dict, since: datetime) -> dict[tuple[str, str], dateti
     return due
 
 
-def check_enrolments(store, account, since, cutoff, grace, unjudged: set[str], problems: list) -> None:
+def check_enrolments(store, account, since, now, grace, unjudged: set[str], problems: list) -> None:
+    """Each due enrolment must be sent within ``grace`` minutes of its trigger (DESIGN §1: within 5
+    minutes while the allowance lasts). One sent later, or not sent yet, is excused only when the
+    account's allowance was used up when it became late (``enrolments_per_hour`` calls within the
+    hour before its deadline); one not sent yet, only if the allowance has had no free place for
+    ``grace`` minutes since (a place free longer than that and it did not go: missing)."""
     due = due_enrolments(store, since)
     sent: Counter = expected.enrolled(account)
-    late = {key: at for key, at in due.items() if at < cutoff}
-    problems += [("MISSING", key) for key in late if sent.get(key, 0) == 0 and key[1] not in unjudged]
+    first_sent = expected.first_enrolled(account)
+    calls, per_hour = expected.enrolment_calls(account), account.get("enrolments_per_hour")
+    limit = timedelta(minutes=grace)
+    late = {key: at for key, at in due.items() if at + limit < now}
+    waited: Counter = Counter()  # excused: waiting for the allowance, sent late or not yet
+    for key, at in sorted(late.items(), key=lambda item: item[1]):
+        program, email = key
+        deadline, sent_at = at + limit, first_sent.get(key)
+        if email in unjudged or (sent_at is not None and sent_at <= deadline):
+            continue
+        excused = expected.allowance_spent(calls, deadline, per_hour) and (
+            sent_at is not None or expected.allowance_spent(calls, max(deadline, now - limit), per_hour))
+        if excused:
+            waited["sent late" if sent_at else "not sent yet"] += 1
+        elif sent_at is None:
+            problems.append(("MISSING", (email, program, f"trigger {at:%H:%M:%S}", "not sent")))
+        else:
+            problems.append(("LATE", (email, program, f"trigger {at:%H:%M:%S}", f"sent {sent_at:%H:%M:%S}")))
     problems += [("ENROLLED TWICE", key) for key, n in sent.items() if n > 1]
     problems += [("NOT DUE (history)", key) for key in sent if key not in due and key[1] not in unjudged]
     for program in PROGRAMS.values():
         program_due = [k for k in due if k[0] == program]
         print(f"  {program:35} due {len(program_due):4}  due > {grace:g} min ago "
               f"{sum(1 for k in late if k[0] == program):4}  enrolled {sum(n for k, n in sent.items() if k[0] == program):4}")
-    calls = len(account.get("enrolments") or [])
-    print(f"  enrolment calls {calls}; still on their way (due < {grace:g} min ago): {len(due) - len(late)}; "
+    print(f"  enrolment calls {len(calls)} (allowance {per_hour or 'none'} an hour); still on their way "
+          f"(due < {grace:g} min ago): {len(due) - len(late)}; waiting for the allowance (excused): "
+          f"{waited['sent late']} sent late, {waited['not sent yet']} not sent yet; "
           f"not judged (unsubscribed or deleted since): {len({k for k in set(due) | set(sent) if k[1] in unjudged})}")
 
 
@@ -119,7 +145,8 @@ def main() -> int:
     parser.add_argument("--since", required=True, help="when the demo connected (ISO 8601, UTC)")
     parser.add_argument("--bigcommerce", default="http://127.0.0.1:5001")
     parser.add_argument("--engagement-cloud", default="http://127.0.0.1:5002")
-    parser.add_argument("--grace", type=float, default=5.0, help="minutes an enrolment may still be on its way")
+    parser.add_argument("--grace", type=float, default=5.0,
+                        help="minutes after its trigger an enrolment must be sent by, unless the allowance was used up")
     parser.add_argument("--sync-grace", type=float, default=1.5,
                         help="minutes a store change (an order, a deletion) may still be on its way")
     parser.add_argument("--cycle-grace", type=float, default=6.0,
@@ -139,7 +166,7 @@ def main() -> int:
     departures = expected.deletion_departures(store)
     unjudged = set(unsubscribed) | set(departures)
     problems: list[tuple[str, object]] = []
-    check_enrolments(store, account, since, now - timedelta(minutes=args.grace), args.grace, unjudged, problems)
+    check_enrolments(store, account, since, now, args.grace, unjudged, problems)
 
     wanted = expected.expected_state(store, unsubscribed)
     actual = expected.actual_state(account, CUSTOMERS_BOOK, SUBSCRIBERS_BOOK)

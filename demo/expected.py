@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -23,6 +23,7 @@ from typing import Any
 INCOMPLETE_STATUS_ID = 0  # an abandoned checkout: never counts as an order
 NEWSLETTER = "marketing_newsletter"
 CENTS = Decimal("0.01")
+HOUR = timedelta(hours=1)  # the window of Engagement Cloud's enrolment allowance
 
 
 def counts(order: dict[str, Any]) -> bool:
@@ -90,6 +91,32 @@ def enrolled(account: dict[str, Any]) -> Counter:
         for contact_id in enrolment["contacts"]:
             found[(program_of.get(enrolment["programId"]), email_of.get(contact_id))] += 1
     return found
+
+
+def enrolment_calls(account: dict[str, Any]) -> list[datetime]:
+    """When each of the account's enrolment calls was made (each accepted call is one enrolment,
+    with its ``dateCreated``), oldest first: the calls its ``enrolments_per_hour`` allowance counts."""
+    return sorted(order_time({"date_created": e["dateCreated"]}) for e in account.get("enrolments") or [])
+
+
+def first_enrolled(account: dict[str, Any]) -> dict[tuple[str, str], datetime]:
+    """(program name, email) → when the first call enrolling that contact in that program was made."""
+    email_of = {contact["id"]: contact["email"].lower() for contact in account["contacts"]}
+    program_of = {program["id"]: program["name"] for program in account["programs"]}
+    first: dict[tuple[str, str], datetime] = {}
+    for enrolment in account.get("enrolments") or []:
+        made = order_time({"date_created": enrolment["dateCreated"]})
+        for contact_id in enrolment["contacts"]:
+            key = (program_of.get(enrolment["programId"]), email_of.get(contact_id))
+            if key not in first or made < first[key]:
+                first[key] = made
+    return first
+
+
+def allowance_spent(calls: Iterable[datetime], moment: datetime, per_hour: int | None) -> bool:
+    """Whether the account's enrolment allowance was used up at ``moment``: ``per_hour`` calls
+    (``enrolment_calls``) within the hour before it. No allowance (0, None): never."""
+    return bool(per_hour) and sum(1 for made in calls if moment - HOUR < made <= moment) >= per_hour
 
 
 # ---------------------------------------------------------------------- record contents

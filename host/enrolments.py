@@ -17,9 +17,10 @@ enrolment — and moves it through:
 an hour per account, across all programs) of up to ``enrolment_batch_size`` contacts each.
 Due rows wait per program; a program calls when its batch is full, or when its last call is
 ``interval`` ago (a few minutes), so 20 calls carry up to 500 enrolments an hour and a lone
-welcome still goes within minutes. Once half the hour's allowance is used, partial batches
-wait longer to fill (``Pacer._interval``), so a steady trickle settles into calls every ten
-minutes or so instead of spending the allowance and then waiting most of an hour. Programs take turns, the one that called longest ago first,
+welcome still goes within minutes. A partial batch never waits longer than ``interval`` while the
+allowance has a call left, however much of it is used: each enrolment goes within minutes of
+its trigger while the allowance lasts (DESIGN §1); only once it is spent do rows wait, for
+the next free place. Programs take turns, the one that called longest ago first,
 so a flash sale in one program does not starve the others. The allowance is counted from
 ``EnrolmentCall`` rows per destination account, so every connection and process sharing the
 account agrees and a restart forgets nothing; a call is committed before it is counted, so
@@ -351,7 +352,11 @@ class ProgramEnroller(Enroller):
 
 
 class Pacer:
-    """Which programs may call now, within the destination's allowance, fairly."""
+    """Which programs may call now, within the destination's allowance, fairly.
+
+    A full batch calls at once; a partial one when its program last called ``interval`` ago
+    (never later, whatever share of the allowance is used); any call only while the allowance
+    has a place (``_next_slot``), else every waiting row waits for that place, never failing."""
 
     def __init__(self, context: EnrolmentContext):
         self.context = context
@@ -370,8 +375,9 @@ class Pacer:
             size = 1 if queue[0][0].attempts else self.batch_size  # a refused contact goes alone
             full = len(queue) >= size
             called = last_call.get(program)
-            if not full and called is not None and now < called + self._interval():
-                self._hold(queue, called + self._interval(),
+            interval = self.context.interval
+            if not full and called is not None and now < called + interval:
+                self._hold(queue, called + interval,
                            "waiting for its batch: one call per program every few minutes")
                 del queues[program]
                 continue
@@ -404,20 +410,6 @@ class Pacer:
             .group_by(EnrolmentCall.program_id)
         ).all()
         return dict(rows)
-
-    def _interval(self) -> timedelta:
-        """How long a program's partial batch waits to fill. The configured interval while less
-        than half the allowance is used; then it stretches as the allowance fills (twice as long
-        with a quarter left, ten times with a twentieth), so partial batches alone never spend
-        the whole allowance and leave a cliff of an hour: full batches can still use the rest."""
-        if not self.allowance:
-            return self.context.interval
-        calls, _ = self.allowance
-        used = len(self._calls_in_window())
-        left = calls - used
-        if used <= calls / 2 or left <= 0:
-            return self.context.interval
-        return self.context.interval * (calls / 2) / left
 
     def _calls_in_window(self) -> list[datetime]:
         """When the calls counting against the allowance were made, oldest first."""

@@ -10,6 +10,10 @@
                    "programs": [...], "enrolments": [...], "imports": [...]}],
      "requests": {"METHOD /path/template": count}}
 
+Each accepted enrolment call is one ``enrolments`` entry, with its ``dateCreated`` (when the call
+was made): those are the calls counted against the account's ``enrolments_per_hour`` allowance
+(a refused call creates none and is not counted), so a check can tell when it was used up.
+
 Contact ``status`` is the v3 email-channel word (``subscribed``, ``pendingOptIn``) and
 ``optInType`` the PascalCase response word (``VerifiedDouble``).
 """
@@ -163,6 +167,7 @@ class EmulatorState:
             "features": dict(account.features),
             "enforce_double_opt_in": account.enforce_double_opt_in,
             "rate_limit_per_minute": account.rate_limit_per_minute,
+            "enrolments_per_hour": account.enrolments_per_hour,
             "locked": account.locked,
             "disabled": account.disabled,
             "data_fields": [
@@ -211,6 +216,7 @@ class EmulatorState:
                     "contacts": list(e.enrolled_contact_ids or e.contact_ids),
                     "addressBooks": list(e.address_book_ids),
                     "status": e.status,
+                    "dateCreated": e.date_created,
                 }
                 for e in account.enrolments.values()
             ],

@@ -103,6 +103,10 @@ def test_enrolments_are_not_idempotent_and_finish_later():
     api.post("/v2/programs/enrolments", json=body)
     capped = api.post("/v2/programs/enrolments", json=body)
     assert capped.get_json() == {"message": "Error: ERROR_ENROLMENT_ALLOWANCE_EXCEEDED"}
+    account = api.state()["accounts"][0]  # the calls counted, when they were made: a refused one is not there
+    assert account["enrolments_per_hour"] == 3
+    assert [e["dateCreated"] for e in account["enrolments"]] == sorted(e["dateCreated"] for e in account["enrolments"])
+    assert len(account["enrolments"]) == 3 and all(e["dateCreated"].endswith("Z") for e in account["enrolments"])
     api.control("POST", "/clock", json={"advance": 3600})
     assert api.post("/v2/programs/enrolments", json=body).status_code == 201
 

@@ -3,7 +3,7 @@ waiting for the allowance is never a failure; the connection's own second has on
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -105,28 +105,61 @@ def test_records_stamped_in_the_connections_second_are_decided_by_the_backfills_
     assert world.destination.enrolled() == [("P-customer", "read-after-backfill@example.com")]
 
 
-def test_partial_batches_wait_longer_as_the_hours_allowance_fills_so_it_is_never_spent_by_a_trickle(world):
-    world.app.config["SYNC"]["enrolment_interval_seconds"] = 240
-    world.destination.enrolment_allowance = (4, 3600)
+def _calls_by_another_store(world, count: int) -> None:
+    """``count`` accepted enrolment calls of the same account (another store), spread over the
+    last 50 minutes: they count against its allowance of 20 an hour."""
+    from host.db import get_db
+    from host.enrolments import account_key
+    from host.models import Connection
+
+    now = datetime.now(UTC)
+    with world.app.app_context(), get_db().transaction() as session:
+        key = account_key(session.get(Connection, world.connection_id))
+        for n in range(count):
+            session.add(EnrolmentCall(account_key=key, program_id="P-other", contact_count=25, outcome="accepted",
+                                      made_at=now - timedelta(minutes=50) + timedelta(minutes=2 * n)))
+
+
+def test_with_15_of_20_calls_used_a_partial_batch_goes_within_5_minutes_of_its_trigger(world):
+    """DESIGN §1: each within 5 minutes of its trigger while the allowance lasts."""
+    world.app.config["SYNC"]["enrolment_interval_seconds"] = 240  # the product's default pacing
+    world.destination.enrolment_allowance = (20, 3600)  # Engagement Cloud's
     world.save("automation", {"new_customer_program_id": "P-customer"})
-
-    def one_new_customer_then_sync(n: int) -> int:
-        world.store.customers[f"t{n}"] = customer(f"t{n}", f"trickle{n}@example.com", at(11, n))
-        world.sync()
-        return len(world.destination.enrolments)
-
-    assert one_new_customer_then_sync(1) == 1
-    world.time_passes(minutes=4)
-    assert one_new_customer_then_sync(2) == 2  # half the allowance used: still every 4 minutes
-    world.time_passes(minutes=4)
-    assert one_new_customer_then_sync(3) == 3
-    world.time_passes(minutes=4)
-    assert one_new_customer_then_sync(4) == 3  # one call left: a partial batch now waits 8 minutes
+    _calls_by_another_store(world, 14)
+    world.store.customers["1"] = customer(1, "first@example.com", at(11, 1))
+    world.sync()  # the program's first call: at once (15 of 20 calls used now)
+    world.store.customers["2"] = customer(2, "second@example.com", at(11, 2))
+    world.sync()
     [waiting] = [row for row in world.enrolments() if row.state == "pending"]
     assert "batch" in waiting.reason and waiting.attempts == 0
-    world.time_passes(minutes=4)
+
+    world.time_passes(minutes=4)  # its trigger was 4 minutes ago
     world.sync()
-    assert len(world.destination.enrolments) == 4
+
+    assert [email for _, email in world.destination.enrolled()] == ["first@example.com", "second@example.com"]
+    second = next(row for row in world.enrolments() if row.contact_key == "second@example.com")
+    assert second.state == "active" and second.sent_at - second.created_at <= timedelta(minutes=5)
+
+
+def test_with_the_20_calls_used_a_partial_batch_waits_for_the_allowance_with_its_reason_never_failing(world):
+    world.app.config["SYNC"]["enrolment_interval_seconds"] = 240
+    world.destination.enrolment_allowance = (20, 3600)
+    world.save("automation", {"new_customer_program_id": "P-customer"})
+    _calls_by_another_store(world, 20)  # the oldest 50 minutes ago: a place frees in 10
+    world.store.customers["1"] = customer(1, "waits@example.com", at(11, 1))
+
+    for _ in range(3):
+        world.sync()
+        world.time_passes(minutes=3)
+    assert world.destination.enrolments == []
+    [row] = world.enrolments()
+    assert row.state == "pending" and row.attempts == 0
+    assert "hourly enrolment allowance" in row.reason and "next call goes at" in row.reason
+
+    world.time_passes(minutes=1.5)  # 10.5 minutes on: the oldest call left the hour
+    world.sync()
+    assert world.destination.enrolled() == [("P-customer", "waits@example.com")]
+    assert [row.state for row in world.enrolments()] == ["active"]
 
 
 def test_two_processes_racing_for_the_allowances_last_call_never_both_make_it(world, monkeypatch):
