@@ -128,7 +128,24 @@ class StreamCursor(Base):
     stream: Mapped[str] = mapped_column(String(64))
     value: Mapped[str | None] = mapped_column(String(255), default=None)
     last_full_refresh_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The read in progress, kept page by page so a cycle cut into slices (or a crash) goes on
+    # from where it was: ``host.sync.reads.ReadState``. None when no read is under way.
+    read_state: Mapped[dict[str, Any] | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WholeReadMark(Base):
+    """A record listed by the whole read in progress of a stream whose deletions only a whole
+    read reveals: the read's later slices add theirs, and the read's end judges the records it
+    never listed (``host.sync.erasure.reconcile``)."""
+
+    __tablename__ = "whole_read_marks"
+    __table_args__ = (Index("ix_whole_read_marks_stream", "connection_id", "stream"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    stream: Mapped[str] = mapped_column(String(64))
+    source_id: Mapped[str] = mapped_column(String(255))
 
 
 class LedgerEntry(Base):

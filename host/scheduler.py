@@ -2,7 +2,9 @@
 
 Each connection has one job, ``cycle:<id>``, a one-off run date: when a cycle finishes, the job
 is set again for ``[sync] interval_seconds`` later (five minutes after the last one finished, not
-on a fixed clock; a failed or stopped one too, as the Store tab then promises). A ``tick`` job
+on a fixed clock; a failed or stopped one too, as the Store tab then promises). A cycle cut into
+slices (the ``celery`` executor's ``[sync] slice_seconds``) has its next slice set at once: it
+queues behind the work already due, so one big store never holds the others back. A ``tick`` job
 every ``[sync] fast_lane_seconds`` answers "Sync now" requests, gives a job back to any
 connection without one (a new connection, a job lost to a crash), runs the fast lane for
 enrolments that fell due and purges old inbox events. Because the jobs live in the database, a
@@ -28,13 +30,13 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask, current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.serving import is_running_from_reloader
 
 from host.db import get_db
@@ -42,12 +44,19 @@ from host.executors import log_failure, make_executor
 from host.inbox import fast_lane_wakeup
 from host.models import Connection, SyncRun, utcnow
 from host.sync import connections_with_events, purge_processed_events
+from host.sync.context import CONTINUED, SLICED
 
 log = logging.getLogger(__name__)
 EXTENSION = "host.scheduler"
 TICK_JOB = "host:tick"
 PURGE_EVERY = timedelta(hours=1)  # forgetting old inbox events is housekeeping, not urgent
 _app: Flask | None = None  # the app whose jobs run in this process (jobs are stored by name)
+
+
+class CycleState(NamedTuple):
+    requested: bool  # "Sync now" waits
+    last: datetime | None  # when the last cycle, or slice of one, ended
+    sliced: bool  # that was a slice: the cycle goes on in the next one
 
 
 def cycle_job_id(connection_id: int) -> str:
@@ -164,30 +173,43 @@ class HostScheduler:
             self.executor.fast_lane(connection_id)
 
     def plan_next(self, connection_id: int) -> None:
-        """After a cycle: the next one after the interval, or now if "Sync now" came meanwhile."""
+        """After a cycle: the next one after the interval, now if "Sync now" came meanwhile,
+        or the cycle's next slice at once (behind the work already due)."""
         state = self.last_ended(connection_id)
         if state is None:
             return
-        requested, finished = state
-        finished = finished or utcnow()
-        when = utcnow() if requested else max(finished + self.interval, utcnow())
-        self.set_job(connection_id, when, "manual" if requested else "scheduled")
+        if state.requested:
+            self.set_job(connection_id, utcnow(), "manual")
+        elif state.sliced:
+            self.set_job(connection_id, utcnow(), CONTINUED)
+        else:
+            finished = state.last or utcnow()
+            self.set_job(connection_id, max(finished + self.interval, utcnow()), "scheduled")
 
-    def last_ended(self, connection_id: int) -> tuple[bool, datetime | None] | None:
-        """Whether "Sync now" waits, and when the last cycle ended (finished, failed or
-        stopped; None if none did); None when the connection is gone."""
+    def last_ended(self, connection_id: int) -> CycleState | None:
+        """Whether "Sync now" waits, when the last cycle (or slice of one) ended, and whether
+        that was a slice the cycle goes on from; None when the connection is gone."""
         with get_db().transaction() as session:
             connection = session.get(Connection, connection_id)
             if connection is None:
                 return None
-            requested = connection.sync_requested_at is not None
-            ended = session.scalar(
-                select(func.max(SyncRun.finished_at)).where(
-                    SyncRun.connection_id == connection_id, SyncRun.trigger != "fast_lane"
+            latest = session.execute(
+                select(SyncRun.status, SyncRun.finished_at)
+                .where(
+                    SyncRun.connection_id == connection_id,
+                    SyncRun.trigger != "fast_lane",
+                    SyncRun.finished_at.is_not(None),
                 )
-            )
+                .order_by(SyncRun.finished_at.desc())
+                .limit(1)
+            ).first()
+            ended = latest.finished_at if latest else None
             last = max((moment for moment in (connection.last_sync_at, ended) if moment), default=None)
-        return requested, last
+            return CycleState(
+                requested=connection.sync_requested_at is not None,
+                last=last,
+                sliced=latest is not None and latest.status == SLICED,
+            )
 
     def tick(self) -> None:
         self.last_tick_at = utcnow()
@@ -217,9 +239,13 @@ class HostScheduler:
         if requested is not None:
             self.set_job(connection_id, now, "manual")
         elif self.scheduler.get_job(cycle_job_id(connection_id)) is None:
-            self.set_job(
-                connection_id, max(now, last_sync_at + self.interval) if last_sync_at else now
-            )
+            state = self.last_ended(connection_id)
+            if state is not None and state.sliced:  # its next slice's job was lost: at once
+                self.set_job(connection_id, now, CONTINUED)
+            else:
+                self.set_job(
+                    connection_id, max(now, last_sync_at + self.interval) if last_sync_at else now
+                )
 
     def set_job(self, connection_id: int, when: datetime, trigger: str = "scheduled") -> None:
         self.scheduler.add_job(

@@ -16,7 +16,7 @@ def test_upgrade_from_empty_creates_exactly_the_models_schema(make_app):
 
     result = app.test_cli_runner().invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
-    assert "database at 0009" in result.output
+    assert "database at 0010" in result.output
 
     assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
     with app.app_context(), get_db().engine.connect() as connection:
@@ -32,7 +32,7 @@ def test_upgrade_is_idempotent(make_app):
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     second = runner.invoke(args=["db", "upgrade"])
     assert second.exit_code == 0
-    assert runner.invoke(args=["db", "current"]).output.strip() == "0009"
+    assert runner.invoke(args=["db", "current"]).output.strip() == "0010"
 
 
 def test_subscriber_contacts_synced_before_0007_do_not_send_their_consent_again(make_app):

@@ -65,11 +65,17 @@ def log_failure(error: Exception, what: str, *args: object) -> None:
         log_unexpected(log, error, what, *args)
 
 
-def run_cycle_and_plan(connection_id: int, trigger: str, plan_next: Callable[[int], None]) -> bool:
-    """Run the connection's cycle, then plan the next one; answer whether it ran (False: another
-    cycle holds the connection, and that one plans the next itself; or sync is off)."""
+def run_cycle_and_plan(
+    connection_id: int,
+    trigger: str,
+    plan_next: Callable[[int], None],
+    slice_seconds: float | None = None,
+) -> bool:
+    """Run the connection's cycle (or a slice of it, ``run_cycle``), then plan the next one;
+    answer whether it ran (False: another cycle holds the connection, and that one plans the
+    next itself; or sync is off)."""
     try:
-        started = run_cycle(connection_id, trigger=trigger) is not None
+        started = run_cycle(connection_id, trigger=trigger, slice_seconds=slice_seconds) is not None
     except Exception as error:
         log_failure(error, "cycle of connection %s failed", connection_id)
         started = True  # it ran and failed: the next one comes after the interval as usual

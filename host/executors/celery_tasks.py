@@ -1,7 +1,10 @@
 """The ``celery`` executor: sync work as Celery tasks, run by ``flask --app host worker``.
 
 The scheduler decides when and enqueues (``CeleryExecutor``); workers on any machines run the
-very functions the local executor runs, on the shared database. Two rules keep a duplicate
+very functions the local executor runs, on the shared database. A cycle task works at most
+``[sync] slice_seconds`` (60): it stops at the next page or batch boundary, and its next slice
+is enqueued at once, behind the tasks already waiting, so a store with a million customers
+takes turns with a hundred small ones instead of holding a worker for hours. Two rules keep a duplicate
 task harmless, so the scheduler may enqueue again whenever it cannot tell a task's fate:
 
 - The cycle's lease (``host.sync.lock``): a cycle task for a connection whose cycle runs
@@ -54,6 +57,7 @@ CYCLE_TASK = "host.cycle"
 FAST_LANE_TASK = "host.fast_lane"
 EXTENSION = "host.celery"
 LOST_AFTER = timedelta(hours=1)
+DEFAULT_SLICE_SECONDS = 60.0
 REDIS_SCHEMES = ("redis://", "rediss://", "redis+socket://")
 
 
@@ -128,7 +132,14 @@ def cycle_task(connection_id: int, trigger: str, enqueued_at: str) -> str:
     """Run the connection's cycle, as the local executor would; answer what happened."""
     if answered_since(connection_id, datetime.fromisoformat(enqueued_at)):
         return "answered"
-    return "ran" if run_cycle_and_plan(connection_id, trigger, _planner().plan_next) else "busy"
+    ran = run_cycle_and_plan(connection_id, trigger, _planner().plan_next, slice_seconds())
+    return "ran" if ran else "busy"
+
+
+def slice_seconds() -> float | None:
+    """How long one task works on a cycle before it re-enqueues the rest (``[sync]
+    slice_seconds``, 60; 0: a whole cycle a task)."""
+    return float(current_app.config.get("SYNC", {}).get("slice_seconds", DEFAULT_SLICE_SECONDS)) or None
 
 
 def fast_lane_task(connection_id: int) -> str:
@@ -144,8 +155,7 @@ def answered_since(connection_id: int, enqueued_at: datetime) -> bool:
     state = _planner().last_ended(connection_id)
     if state is None:
         return True
-    requested, last = state
-    return not requested and last is not None and last >= enqueued_at
+    return not state.requested and state.last is not None and state.last >= enqueued_at
 
 
 def _planner() -> HostScheduler:
@@ -190,10 +200,10 @@ class CeleryExecutor:
         state = self.scheduler.last_ended(connection_id)
         if state is None:
             return
-        requested, last = state
+        requested, last, sliced = state
         trigger = "manual" if requested else trigger
         now = utcnow()
-        if not requested and last is not None and last + self.scheduler.interval > now:
+        if not (requested or sliced) and last is not None and last + self.scheduler.interval > now:
             # A cycle ended since this job was set (a worker's plan raced this job): keep the rule.
             self.scheduler.set_job(connection_id, last + self.scheduler.interval, "scheduled")
             return

@@ -195,8 +195,9 @@ def flush_outbox(context: SyncContext, stream: Stream, only: Collection[str] | N
         del rows
         sender.add(planned)
         context.commit()
+        context.progressed = True
         context.run.page_done(stream.name)
-        if context.should_stop():
+        if context.should_stop() or context.slice_over():
             sender.finish()
             _remove_waiting(context, stream, collection, removal_ids)
             return False

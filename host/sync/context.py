@@ -5,7 +5,8 @@ takes the lease of the run's lane (the fast lane has its own, ``host.sync.lock``
 run never waits for a cycle), or answers None when that lane is busy or sync is off, records
 the run, and always releases the lease and closes the run, whatever happens inside.
 
-Work stops at the next page boundary when Data sync is switched off or the connection is
+A cycle given a time budget (``slice_seconds``) stops at the first page or batch boundary after
+it, to be continued by the next slice. Work stops at the next page boundary when Data sync is switched off or the connection is
 disconnected, linked to another account or removed meanwhile (``should_stop``); a cycle that
 meets the rows a removal deleted stops the same way. Before the lease goes, the old account's
 state is forgotten if a disconnect or reconnect marked it (``host.sync.forget``). An unexpected
@@ -44,6 +45,9 @@ from host.sync.profiles import ProfileUpdater
 from host.sync.runs import RunRecorder, clear_problems, record_problem
 
 log = logging.getLogger(__name__)
+# A cycle cut into slices: each slice but the last ends "sliced", and the next one, triggered
+# "continued", goes on from where it stopped (``host.sync.reads``).
+SLICED, CONTINUED = "sliced", "continued"
 Progress = Callable[[str, dict[str, int]], None]
 Generation = tuple  # (destination, destination account, connected_at): the account worked for
 
@@ -91,7 +95,10 @@ class SyncContext:
     problem_areas: set[str] = field(default_factory=set)  # areas with a problem on record
     paused: set[str] = field(default_factory=set)  # areas paused for the rest of this run
     worked_areas: set[str] = field(default_factory=set)  # areas whose problem is to be cleared
-    staged_cursors: dict[str, str | None] = field(default_factory=dict)  # stream → value read
+    continuing: bool = False  # a later slice of a cycle cut into slices (``host.sync.reads``)
+    deadline: float | None = None  # when this slice is over (``time.monotonic``); None: never
+    sliced: bool = False  # the slice ended at its deadline: the cycle goes on in another
+    progressed: bool = False  # this slice committed work (a page, a batch): it may end now
     writing: str | None = None  # the area being written now (where a problem belongs)
     retrying: bool = False  # in the once-a-cycle pass that re-sends failed records
     generation: Generation = ()  # the account this cycle works for (``generation_of``)
@@ -122,6 +129,14 @@ class SyncContext:
             clear_problems(self.database, self.connection.id, area)
             self.problem_areas.discard(area)
         self.worked_areas.clear()
+
+    def slice_over(self) -> bool:
+        """Whether this slice spent its time: the cycle stops at this boundary, to go on in the
+        next slice (enqueued at once, behind the other connections' work). A slice ends only
+        after it committed some work (``progressed``), so a cycle always moves on."""
+        if self.progressed and self.deadline is not None and time.monotonic() >= self.deadline:
+            self.sliced = True
+        return self.sliced
 
     def should_stop(self) -> bool:
         """Stop between pages: Data sync was switched off, the connection was disconnected,
@@ -263,6 +278,8 @@ def _forget_marked(database: Database, connection_id: int, lane: str = CYCLE) ->
 def _status(context: SyncContext) -> str:
     if context.should_stop():
         return "stopped"
+    if context.sliced:
+        return SLICED
     return "partial" if context.run.errors or context.paused else "finished"
 
 

@@ -40,6 +40,7 @@ from host.models import (
     LedgerEntry,
     StreamCursor,
     SyncRun,
+    WholeReadMark,
     utcnow,
 )
 from host.settings import get_settings, save_settings
@@ -48,7 +49,7 @@ from host.sync.lock import claim_if_free
 log = logging.getLogger(__name__)
 
 STATE_NAMESPACE = "sync_state"  # host-internal: {"forget_pending": bool}
-PER_ACCOUNT_STATE = (LedgerEntry, StreamCursor, Enrolment, DestinationJob)
+PER_ACCOUNT_STATE = (LedgerEntry, StreamCursor, WholeReadMark, Enrolment, DestinationJob)
 
 
 def forget_account_state(session: Session, connection: Connection) -> None:

@@ -12,12 +12,14 @@
 - A stream's cursor moves to what was read only once everything it fed was accepted:
   customers, subscribers and guests after the contacts; orders after the contacts and the
   orders. Profiles stay dirty and the outbox keeps its rows until then, so a crash or an
-  outage loses nothing, and a restart re-reads from the last accepted cursor.
+  outage loses nothing; the next run goes on reading from where the last read got
+  (``host.sync.reads``).
+- A cycle cut into slices stops at a batch boundary once its slice is over: the rest stays
+  dirty or queued for the next slice.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
@@ -29,8 +31,9 @@ from host.sync.context import writing
 from host.sync.cursors import CONTACT_SETTINGS, cursor_row, later
 from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT
 from host.sync.mapping_changes import forget_unmapped
-from host.sync.order_facts import mark_facts_read
+from host.sync.pages import PROFILE_KINDS
 from host.sync.profiles import load_profiles
+from host.sync.reads import ReadState
 
 if TYPE_CHECKING:
     from host.sync.context import SyncContext
@@ -38,12 +41,9 @@ if TYPE_CHECKING:
 CONTACT_BATCH = 500
 
 
-@dataclass
-class Staged:
-    """How far a stream was read this cycle, waiting for its records to be accepted."""
-
-    value: str | None
-    whole: bool  # read from the start (a full refresh)
+def waits_for_contacts(stream) -> bool:
+    """Streams whose records are kept and sent after the contacts phase."""
+    return stream.kind in PROFILE_KINDS or stream.kind in QUEUED_KINDS
 
 
 def send_everything(context: SyncContext) -> None:
@@ -68,8 +68,9 @@ def send_contacts(context: SyncContext) -> bool:
             last_id = batch[-1].id
             sender.send(batch)  # answers of earlier batches are applied as they arrive
             del batch
+            context.progressed = True
             context.run.all_done()  # contacts count under the streams that described them
-            if context.should_stop():  # a batch boundary: the rest stays dirty for the next run
+            if context.should_stop() or context.slice_over():  # the rest stays dirty for the next run
                 sender.finish()
                 context.run.all_done()
                 return False
@@ -151,15 +152,18 @@ def write_outbox(context: SyncContext, stream) -> bool:
 
 
 def promote_cursors(context: SyncContext, contacts_done: bool, queued_done: set[str]) -> None:
+    """Everything the reads fed was accepted: each deferred stream's cursor moves to where its
+    read got (``host.sync.reads``); a read that was read to its end is over."""
     if not contacts_done:
         return
     for stream in context.source.streams():
-        staged = context.staged_cursors.get(stream.name)
-        if staged is None or (stream.kind in QUEUED_KINDS and stream.name not in queued_done):
+        if stream.kind in QUEUED_KINDS and stream.name not in queued_done:
             continue
         row = cursor_row(context.session, context.connection.id, stream.name)
-        row.value = later(row.value, staged.value)
-        if staged.whole:
-            row.last_full_refresh_at = context.now
-            mark_facts_read(context.session, context.connection.id, stream)
+        state = ReadState.of(row)
+        if state is None:
+            continue
+        row.value = later(row.value, state.position)
+        if state.complete:
+            row.read_state = None
     context.commit()

@@ -70,15 +70,20 @@ def rabbitmq() -> str:
 @pytest.fixture
 def celery_loop(request, make_app):
     """A connected store, a host app with ``executor = "celery"`` (on Redis, or on the broker
-    named by the test's parameter), and the environment for its worker processes."""
-    broker = request.getfixturevalue(getattr(request, "param", "broker"))
+    named by the test's parameter), and the environment for its worker processes. A cycle is
+    one task unless the parameter gives ``slice_seconds``."""
+    options = getattr(request, "param", {})
+    options = {"broker": options} if isinstance(options, str) else options
+    broker = request.getfixturevalue(options.get("broker", "broker"))
     emulators = start_emulators(SIZE)
     try:
         with live_host() as (host_url, late):
             config = host_config(emulators, host_url)
             config["HOST"].update(executor="celery", broker_url=broker)
             # A short lease: a dead worker's cycle is enqueued again within seconds.
-            config["SYNC"] = {"fast_lane_seconds": 1, "lock_seconds": 10}
+            config["SYNC"] = {
+                "fast_lane_seconds": 1, "lock_seconds": 10, "slice_seconds": options.get("slice_seconds", 0)
+            }
             # Small batches: room to be killed half way through a cycle.
             config["PLUGINS"]["engagement_cloud"].update(contact_batch_size=60, order_batch_size=150)
             app = make_app(**config)
@@ -210,6 +215,33 @@ def test_two_workers_given_one_connection_twice_run_one_cycle(celery_loop):
         late = celery.send_task(CYCLE_TASK, args=[loop.connection_id, "scheduled", enqueued_at])
         assert late.get(timeout=60) == "answered"
     assert len(cycle_runs(loop)) == 1
+
+
+@pytest.mark.parametrize("celery_loop", [{"slice_seconds": 0.3}], indirect=True, ids=["sliced"])
+def test_a_cycle_cut_into_slices_goes_on_task_after_task_to_the_exact_state(celery_loop):
+    loop, environment = celery_loop
+    requests.post(f"{loop.emulators.bigcommerce.url}/_emulator/faults", json={"latency_ms": 20}, timeout=10)
+    with workers(loop, environment, 2):
+        scheduler = HostScheduler(loop.app)
+        scheduler.start()
+        try:
+            wait_for(
+                lambda: [run for run in cycle_runs(loop) if run.status == "finished"], 180, "the cycle's last slice"
+            )
+            with loop.app.app_context():
+                planned = scheduler.next_cycle_at(loop.connection_id)
+        finally:
+            scheduler.shutdown()
+    runs = cycle_runs(loop)
+    # Each slice a task, each enqueued at once after the last, on whichever worker was free.
+    assert [run.status for run in runs] == ["sliced"] * (len(runs) - 1) + ["finished"]
+    assert len(runs) >= 4, [run.phase for run in runs]
+    assert {run.trigger for run in runs[1:]} == {"continued"}
+    assert_never_two_at_once(runs)
+    actual = assert_exact_state(loop)  # nothing lost or sent twice between slices
+    assert actual["enrolments"] == []
+    # The next cycle: five minutes after the last slice, not after the first.
+    assert abs(planned - (runs[-1].finished_at + timedelta(seconds=300))) < timedelta(seconds=5)
 
 
 def lease_holder(loop: Loop) -> int | None:

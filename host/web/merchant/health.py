@@ -32,6 +32,7 @@ from host.models import (
 )
 from host.reasons import area_of, area_titles, ledger_areas
 from host.settings import get_settings
+from host.sync.context import SLICED
 from host.sync.erasure import COUNTS as DELETED_COUNTS
 from host.sync.tally import CONTACTS, OUTCOMES
 from host.web.merchant import indefinite, upper_first
@@ -421,14 +422,15 @@ def store_health(
         ]
     totals = {key: sum(area[key] for area in areas) for key in ("in_sync", "waiting", "excluded", "attention")}
     runs = select(SyncRun).where(SyncRun.connection_id == connection.id, SyncRun.trigger != FAST_LANE)
+    latest = session.scalar(runs.order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(1))
     running = session.scalar(
         select(func.count()).where(SyncRun.connection_id == connection.id, SyncRun.status == "running")
-    )
+    ) or (latest is not None and latest.status == SLICED)  # between two slices of one cycle
     full = session.scalar(
         runs.where(SyncRun.status.in_(COMPLETED)).order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(1)
     )
     ended_badly = session.scalar(  # a later full sync that failed or was interrupted: said apart
-        runs.where(SyncRun.status.not_in((*COMPLETED, "running")))
+        runs.where(SyncRun.status.not_in((*COMPLETED, "running", SLICED)))
         .where(SyncRun.started_at > full.started_at if full is not None else true())
         .order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(1)
     )
