@@ -111,7 +111,7 @@ def worker_command(celery_args: tuple[str, ...]) -> None:
             'workers serve the "celery" executor: set [host] executor = "celery" and [host] '
             "broker_url (or HOST_HOST__EXECUTOR and HOST_HOST__BROKER_URL)"
         )
-    from host.executors.celery_tasks import run_worker
+    from host.executors.celery_app import run_worker
 
     run_worker(app, list(celery_args))
 

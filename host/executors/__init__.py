@@ -124,7 +124,7 @@ def executor_status(app: Flask) -> dict[str, Any]:
     except ConfigError as error:
         return {"name": "unknown", "status": "error", "error": str(error)}
     if name == "celery":
-        from host.executors.celery_tasks import queue_status
+        from host.executors.queues import queue_status
 
         return {"name": name, **queue_status(app)}
     return {"name": name}

@@ -20,13 +20,11 @@ as it ends; if the task was lost with its worker, the job enqueues it again (not
 task still waits in the queue behind others: its result says it was not started). A fast-lane task
 is enqueued when the connection has none waiting or running (its result says which).
 
-``/healthz`` reports the queue's depth and how long its oldest task has waited (Redis; RabbitMQ
-says the depth only: a waiting message cannot be read without taking it).
+The Celery application itself is in ``celery_app``; ``/healthz``'s view of the queues in ``queues``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -35,94 +33,26 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
 
-from host.config import ConfigError
 from host.db import get_db
 from host.executors import run_cycle_and_plan, run_fast_lane_logged
+from host.executors.celery_app import (
+    CYCLE_QUEUE,
+    CYCLE_TASK,
+    FAST_LANE_QUEUE,
+    FAST_LANE_TASK,
+    get_celery,
+)
+from host.executors.queues import queue_status
 from host.models import Connection, utcnow
 from host.sync import connections_with_events
 from host.sync.lock import CYCLE, lane_busy
 
 if TYPE_CHECKING:
-    from celery import Celery
-
     from host.scheduler import HostScheduler
 
 log = logging.getLogger(__name__)
-# Two queues, so a webhook's change never waits behind long cycles: workers take both unless
-# told (``flask --app host worker --queues connector-host.fast`` keeps one for the fast lane).
-CYCLE_QUEUE = "connector-host.cycles"
-FAST_LANE_QUEUE = "connector-host.fast"
-QUEUES = (FAST_LANE_QUEUE, CYCLE_QUEUE)
-CYCLE_TASK = "host.cycle"
-FAST_LANE_TASK = "host.fast_lane"
-EXTENSION = "host.celery"
 LOST_AFTER = timedelta(hours=1)
 DEFAULT_SLICE_SECONDS = 60.0
-REDIS_SCHEMES = ("redis://", "rediss://", "redis+socket://")
-
-
-def broker_url(app: Flask) -> str:
-    url = str(app.config.get("HOST", {}).get("broker_url") or "")
-    if not url:
-        raise ConfigError(
-            '[host] executor is "celery" but [host] broker_url is empty: '
-            "set it to redis://host:6379/0 or amqp://user:password@host:5672//"
-        )
-    return url
-
-
-def result_backend(url: str) -> str:
-    """Results (only whether a task finished) on Redis itself, or as RabbitMQ replies."""
-    return url if url.startswith(REDIS_SCHEMES) else "rpc://"
-
-
-def get_celery(app: Flask) -> Celery:
-    """The app's Celery application, made on first use (Celery is imported only then)."""
-    celery = app.extensions.get(EXTENSION)
-    if celery is None:
-        celery = app.extensions[EXTENSION] = make_celery(app)
-    return celery
-
-
-def make_celery(app: Flask) -> Celery:
-    from celery import Celery, Task
-
-    class AppTask(Task):
-        def __call__(self, *args: Any, **kwargs: Any) -> Any:
-            with app.app_context():
-                return self.run(*args, **kwargs)
-
-    url = broker_url(app)
-    celery = Celery(app.import_name, task_cls=AppTask, set_as_current=False)
-    celery.conf.update(
-        broker_url=url,
-        result_backend=result_backend(url),
-        result_expires=3600,
-        task_default_queue=CYCLE_QUEUE,
-        task_serializer="json",
-        accept_content=["json"],
-        # One task at a time per worker process: the rest stay queued for whichever is idle.
-        worker_prefetch_multiplier=1,
-        task_track_started=True,  # so a task still queued is told from one a dead worker held
-        broker_connection_retry_on_startup=True,
-        worker_hijack_root_logger=False,
-    )
-    celery.task(name=CYCLE_TASK)(cycle_task)
-    celery.task(name=FAST_LANE_TASK)(fast_lane_task)
-    return celery
-
-
-def run_worker(app: Flask, arguments: list[str]) -> None:
-    """Run a Celery worker of the app's tasks in this process (``flask --app host worker``)."""
-    from celery.signals import worker_process_init
-
-    def fresh_connections(**_: Any) -> None:  # a forked worker child must not share sockets
-        app.extensions["host.db"].engine.dispose(close=False)
-
-    worker_process_init.connect(fresh_connections, weak=False)
-    told = any(arg in ("-Q", "--queues") or arg.startswith(("-Q", "--queues=")) for arg in arguments)
-    queues = [] if told else ["--queues", ",".join(QUEUES)]  # both, unless told which
-    get_celery(app).worker_main(["worker", *queues, "--loglevel", "INFO", *arguments])
 
 
 # ----------------------------------------------------------------------------- worker side
@@ -257,67 +187,3 @@ class CeleryExecutor:
 
     def status(self) -> dict[str, Any]:
         return {"name": self.name, **queue_status(self.app)}
-
-
-def queue_status(app: Flask) -> dict[str, Any]:
-    """Each queue's depth and its oldest task's wait in seconds (None when not known), and the
-    totals: all waiting tasks, the longest wait."""
-    try:
-        url = broker_url(app)
-        queues = _redis_queues(url) if url.startswith(REDIS_SCHEMES) else _amqp_queues(app)
-    except Exception as error:  # never the broker's address: it may hold a password
-        return {"status": "error", "error": error.__class__.__name__}
-    waits = [queue["oldest_waiting_seconds"] for queue in queues.values()]
-    return {
-        "status": "ok",
-        "queue_depth": sum(queue["depth"] for queue in queues.values()),
-        "oldest_waiting_seconds": max((wait for wait in waits if wait is not None), default=None),
-        "queues": queues,
-    }
-
-
-def _redis_queues(url: str) -> dict[str, dict[str, Any]]:
-    import redis
-
-    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        return {
-            queue: {
-                "depth": client.llen(queue),
-                # kombu pushes on the left and takes from the right: the oldest is last
-                "oldest_waiting_seconds": _waited(client.lindex(queue, -1)),
-            }
-            for queue in QUEUES
-        }
-    finally:
-        client.close()
-
-
-def _amqp_queues(app: Flask) -> dict[str, dict[str, Any]]:
-    """RabbitMQ: the depth from a passive declare; a waiting message cannot be read without
-    taking it. A queue no worker declared yet holds nothing."""
-    from amqp.exceptions import NotFound
-
-    queues = {}
-    with get_celery(app).connection_for_write() as connection:
-        connection.ensure_connection(max_retries=1)
-        for queue in QUEUES:
-            channel = connection.channel()
-            try:
-                depth = channel.queue_declare(queue=queue, passive=True).message_count
-            except NotFound:  # the broker closed this channel: the next queue gets a new one
-                depth = 0
-            else:
-                channel.close()
-            queues[queue] = {"depth": depth, "oldest_waiting_seconds": None}
-    return queues
-
-
-def _waited(message: bytes | None) -> float | None:
-    if not message:
-        return None
-    try:
-        enqueued = json.loads(message)["headers"]["enqueued_at"]
-        return round(max(time.time() - float(enqueued), 0.0), 1)
-    except (ValueError, KeyError, TypeError):
-        return None

@@ -23,7 +23,7 @@ import requests
 from sqlalchemy import select
 
 from host.db import get_db
-from host.executors.celery_tasks import CYCLE_QUEUE, CYCLE_TASK, FAST_LANE_QUEUE, get_celery
+from host.executors.celery_app import CYCLE_QUEUE, CYCLE_TASK, FAST_LANE_QUEUE, get_celery
 from host.models import Base, Connection, SyncRun, utcnow
 from host.scheduler import HostScheduler
 from host.testing.broker import BrokerUnavailable, redis_broker
@@ -217,7 +217,7 @@ def test_two_workers_given_one_connection_twice_run_one_cycle(celery_loop):
     assert len(cycle_runs(loop)) == 1
 
 
-@pytest.mark.parametrize("celery_loop", [{"slice_seconds": 0.3}], indirect=True, ids=["sliced"])
+@pytest.mark.parametrize("celery_loop", [{"slice_seconds": 0.1}], indirect=True, ids=["sliced"])
 def test_a_cycle_cut_into_slices_goes_on_task_after_task_to_the_exact_state(celery_loop):
     loop, environment = celery_loop
     requests.post(f"{loop.emulators.bigcommerce.url}/_emulator/faults", json={"latency_ms": 20}, timeout=10)
@@ -235,7 +235,7 @@ def test_a_cycle_cut_into_slices_goes_on_task_after_task_to_the_exact_state(cele
     runs = cycle_runs(loop)
     # Each slice a task, each enqueued at once after the last, on whichever worker was free.
     assert [run.status for run in runs] == ["sliced"] * (len(runs) - 1) + ["finished"]
-    assert len(runs) >= 4, [run.phase for run in runs]
+    assert len(runs) >= 3, [run.phase for run in runs]
     assert {run.trigger for run in runs[1:]} == {"continued"}
     assert_never_two_at_once(runs)
     actual = assert_exact_state(loop)  # nothing lost or sent twice between slices
