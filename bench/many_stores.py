@@ -297,12 +297,21 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                    "--without-mingle"], environment, logs / f"worker{n}.log")
             for n in range(args.workers)
         ]))
+        foreign: set[str] = set()
+
+        def others() -> set[str]:
+            """Workers on this broker that are not this run's (a shared RabbitMQ vhost: another
+            host's or a test's workers take this run's tasks, its purge drops them)."""
+            names = {name for reply in celery.control.ping(timeout=0.5) for name in reply}
+            return {name for name in names if not (name.startswith("bench") and f"-{os.getpid()}@" in name)}
+
         deadline = time.monotonic() + 60
         while len(celery.control.ping(timeout=0.5)) < args.workers:
             if time.monotonic() > deadline or any(w.poll() is not None for w in workers):
                 raise RuntimeError(f"the workers did not start: see {logs}/worker*.log")
             time.sleep(0.2)
         print(f"{args.workers} worker(s) ready: pids {[w.pid for w in workers]}")
+        foreign |= others()
 
         scheduler_start = utcnow()
         clock = time.monotonic()
@@ -346,6 +355,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 break
             if time.monotonic() - last_report > 10:
                 last_report = time.monotonic()
+                foreign |= others()
                 print(f"  {time.monotonic() - clock:6.1f} s: {len(finished)}/{len(stores)} first syncs finished"
                       + (f", {len(failed)} failed" if failed else ""))
             time.sleep(0.25)
@@ -409,6 +419,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                    "; ".join(wrong[:6]) or f"{len(stores)} stores, {len(sharing)} accounts "
                    f"({sum(len(m) > 1 for m in sharing.values())} shared by two stores)")
 
+        checks.add("this run's workers were the broker's only ones", not foreign,
+                   f"also answering: {sorted(foreign)} (their tasks and purges mix with this run's: "
+                   "give the run a broker or vhost of its own)" if foreign else "")
+
         # --------------------------------------------------------------- overlapping runs
         overlapped = {by_connection[cid].store_hash: o for cid, rs in runs.items() if (o := overlaps(rs))}
         checks.add("no connection ever ran two cycles at once", not overlapped,
@@ -456,6 +470,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 if killed else "no worker was killed (the big store's cycle was never seen mid-cycle)",
             )
             summary["kill"] = {**killed, "big_runs": statuses, "holders_after_kill": sorted(holders_after_kill)}
+        summary["big_store_runs"] = [
+            {"status": run.status, "started_s": seconds(run.started_at), "finished_s": seconds(run.finished_at)}
+            for run in big_runs
+        ]
 
         # --------------------------------------------------------------- throughput
         total = sum(records.values())
@@ -510,7 +528,8 @@ def report(summary: dict[str, Any], args: argparse.Namespace) -> None:
           f"it started {fair['small_finished_before_big_started']}, while it ran "
           f"{fair['small_finished_while_big_ran']}, after {fair['small_finished_after_big']}; "
           f"all small before big: {'yes' if fair['all_small_before_big'] else 'no'}")
-    print(f"cycle runs: {summary['cycle_runs']} {summary['run_statuses']}")
+    print(f"cycle runs: {summary['cycle_runs']} {summary['run_statuses']}; the big store's: "
+          + ", ".join(f"{r['status']} {r['started_s']}–{r['finished_s']} s" for r in summary["big_store_runs"]))
     for name, result in summary["checks"].items():
         print(f"  [{'ok' if result['ok'] else 'FAILED'}] {name}: {result['detail']}")
     print("ALL CHECKS PASSED" if summary["ok"] else "SOME CHECKS FAILED")
