@@ -61,13 +61,16 @@ class Emulators:
     bigcommerce: RunningServer
     engagement_cloud: RunningServer
 
-    def store(self) -> dict[str, Any]:
-        state = requests.get(f"{self.bigcommerce.url}/_emulator/state", timeout=120).json()
-        return next(s for s in state["stores"] if s["store_hash"] == STORE_HASH)
+    def store(self, store_hash: str = STORE_HASH) -> dict[str, Any]:
+        state = self.bigcommerce_state()
+        return next(s for s in state["stores"] if s["store_hash"] == store_hash)
 
-    def account(self) -> dict[str, Any]:
+    def account(self, api_user: str = API_USER) -> dict[str, Any]:
         state = self.engagement_cloud_state()
-        return next(a for a in state["accounts"] if a["api_user"] == API_USER)
+        return next(a for a in state["accounts"] if a["api_user"] == api_user)
+
+    def bigcommerce_state(self) -> dict[str, Any]:
+        return requests.get(f"{self.bigcommerce.url}/_emulator/state", timeout=120).json()
 
     def engagement_cloud_state(self) -> dict[str, Any]:
         return requests.get(f"{self.engagement_cloud.url}/_emulator/state", timeout=120).json()
@@ -109,20 +112,34 @@ def start_emulators(size: StoreSize) -> Emulators:
         store_hash=STORE_HASH, name="Loopback Outdoor", seed=size.seed, customers=size.customers,
         subscribers=size.subscribers, orders=size.orders, products=size.products,
     )
-    bigcommerce = start_server(
-        # The host listens on loopback http: the emulator must accept that webhook destination.
-        bigcommerce_emulator.create_app(stores=[store], webhook_retry_scale=0.001,
-                                        modes={"webhook_destinations": "any"})
-    )
-    account = engagement_cloud_emulator.AccountSeed(
-        api_user=API_USER,
-        password=API_PASSWORD,
-        address_books=[CUSTOMERS_BOOK, SUBSCRIBERS_BOOK],
+    return start_emulators_for([store], [account_seed()])
+
+
+def account_seed(
+    api_user: str = API_USER, password: str = API_PASSWORD,
+    books: list[str] | tuple[str, ...] = (CUSTOMERS_BOOK, SUBSCRIBERS_BOOK),
+) -> engagement_cloud_emulator.AccountSeed:
+    """An Engagement Cloud account with ``books`` and the three active ``PROGRAMS``."""
+    return engagement_cloud_emulator.AccountSeed(
+        api_user=api_user,
+        password=password,
+        address_books=list(books),
         programs=[engagement_cloud_emulator.ProgramSeed(name=n, status="Active") for n in PROGRAMS.values()],
         enrolments_per_hour=1000,
     )
+
+
+def start_emulators_for(
+    stores: list[bigcommerce_emulator.StoreSpec], accounts: list[engagement_cloud_emulator.AccountSeed]
+) -> Emulators:
+    """One BigCommerce emulator with ``stores`` and one Engagement Cloud emulator with ``accounts``."""
+    bigcommerce = start_server(
+        # The host listens on loopback http: the emulator must accept that webhook destination.
+        bigcommerce_emulator.create_app(stores=stores, webhook_retry_scale=0.001,
+                                        modes={"webhook_destinations": "any"})
+    )
     engagement_cloud = start_server(
-        engagement_cloud_emulator.create_app(accounts=[account], processing_delay=0.01)
+        engagement_cloud_emulator.create_app(accounts=accounts, processing_delay=0.01)
     )
     return Emulators(bigcommerce, engagement_cloud)
 
@@ -206,9 +223,15 @@ def live_host() -> Iterator[tuple[str, LateApp]]:
         thread.join(timeout=5)
 
 
-def install_and_connect(app, emulators: Emulators, host_url: str, scopes: list[str] | None = None) -> int:
+def install_and_connect(
+    app, emulators: Emulators, host_url: str, scopes: list[str] | None = None, *,
+    store_hash: str = STORE_HASH, api_user: str = API_USER, password: str = API_PASSWORD,
+    books: tuple[str, str] = (CUSTOMERS_BOOK, SUBSCRIBERS_BOOK),
+) -> int:
     """Install from the control panel, connect the account, choose books and programs; the app
-    asks for ``scopes`` (default: the emulator's, full access)."""
+    asks for ``scopes`` (default: the emulator's, full access). By default the loopback store
+    and account; ``store_hash``, ``api_user``/``password`` and ``books`` (customers, subscribers)
+    name others."""
     callbacks = {name: f"{host_url}/bigcommerce/{name}" for name in ("auth", "load", "uninstall", "remove_user")}
     requests.post(
         f"{emulators.bigcommerce.url}/_emulator/apps",
@@ -219,22 +242,22 @@ def install_and_connect(app, emulators: Emulators, host_url: str, scopes: list[s
     ).raise_for_status()
     answer = requests.post(
         f"{emulators.bigcommerce.url}/_emulator/control-panel/install",
-        json={"client_id": CLIENT_ID, "store_hash": STORE_HASH, "user": "owner"},
+        json={"client_id": CLIENT_ID, "store_hash": store_hash, "user": "owner"},
         timeout=120,
     ).json()
     assert answer.get("status") == 200 and answer.get("code_exchanged"), answer
     with app.app_context(), get_db().transaction() as session:
-        connection = session.scalar(select(Connection).where(Connection.source_account == STORE_HASH))
+        connection = session.scalar(select(Connection).where(Connection.source_account == store_hash))
         plugins = get_plugins()
         connections.connect(
             session, plugins, connection, "engagement_cloud",
-            {"username": API_USER, "password": API_PASSWORD},
+            {"username": api_user, "password": password},
         )
         destination = plugins.destination("engagement_cloud")
-        books = {book.name: book.id for book in destination.address_books(connection)}
+        book_ids = {book.name: book.id for book in destination.address_books(connection)}
         programs = {program.name: program.id for program in destination.programs(connection)}
         save_settings(session, connection, "contacts", {
-            "customers_book_id": books[CUSTOMERS_BOOK], "subscribers_book_id": books[SUBSCRIBERS_BOOK],
+            "customers_book_id": book_ids[books[0]], "subscribers_book_id": book_ids[books[1]],
         })
         save_settings(session, connection, "automation", {
             setting: programs[name] for setting, name in PROGRAMS.items()
