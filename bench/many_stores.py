@@ -267,7 +267,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         config["HOST"].update(executor="celery", broker_url=broker_url)
         # A tick a second enqueues at once; a short lease: a dead worker's cycle is sent again
         # within seconds; a long interval: no second cycle in the measurement.
-        config["SYNC"] = {"fast_lane_seconds": 1, "lock_seconds": args.lock_seconds, "interval_seconds": 3600}
+        config["SYNC"] = {"fast_lane_seconds": 1, "lock_seconds": args.lock_seconds, "interval_seconds": 3600,
+                          "slice_seconds": args.slice_seconds}
         app = create_app({"INSTANCE_PATH": folder, "DATABASE": {"url": database_url}, **config})
         with app.app_context():
             Base.metadata.create_all(get_db().engine)
@@ -556,6 +557,9 @@ def main() -> int:
     parser.add_argument("--kill-phase", default="reading orders", help="the big store's phase to kill in")
     parser.add_argument("--kill-after", type=float, default=8.0,
                         help="or kill once its cycle has run this many seconds (phases may change)")
+    parser.add_argument("--slice-seconds", type=float, default=2,
+                        help="[sync] slice_seconds: a task's share of a cycle (60 in production, where a "
+                             "big store's backfill takes hours; scaled down with the stores; 0: whole cycles)")
     parser.add_argument("--lock-seconds", type=float, default=10, help="[sync] lock_seconds (the lease)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for every first sync")
     parser.add_argument("--logs", default=None, help="keep the worker and scheduler logs in this folder")

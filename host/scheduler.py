@@ -225,6 +225,7 @@ class HostScheduler:
             self.executor.fast_lane(connection_id)
         if self.last_purge_at is None or self.last_tick_at - self.last_purge_at >= PURGE_EVERY:
             purge_processed_events()
+            self.executor.purge()
             self.last_purge_at = self.last_tick_at
 
     def tick_connection(self, connection_id: int) -> None:

@@ -48,6 +48,9 @@ class Executor(Protocol):
     def status(self) -> dict[str, Any]:
         """For ``/healthz``: the executor's name, and for a queue its depth and oldest wait."""
 
+    def purge(self) -> None:
+        """Hourly housekeeping: forget what the executor keeps of finished work."""
+
 
 def executor_name(app: Flask) -> str:
     name = str(app.config.get("HOST", {}).get("executor", "local") or "local").lower()
@@ -107,6 +110,9 @@ class LocalExecutor:
 
     def status(self) -> dict[str, Any]:
         return {"name": self.name}
+
+    def purge(self) -> None:
+        pass  # it keeps nothing
 
 
 def make_executor(app: Flask, scheduler: HostScheduler) -> Executor:

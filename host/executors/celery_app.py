@@ -34,9 +34,14 @@ def broker_url(app: Flask) -> str:
     return url
 
 
-def result_backend(url: str) -> str:
-    """Results (only whether a task finished) on Redis itself, or as RabbitMQ replies."""
-    return url if url.startswith(REDIS_SCHEMES) else "rpc://"
+def result_backend(app: Flask, url: str) -> str:
+    """Where a task's state (waiting, started, done) is kept for the scheduler to ask: on Redis
+    itself, or, with RabbitMQ, in the host's own database (Celery's ``celery_taskmeta`` table).
+    Not RabbitMQ replies (``rpc://``): those reach only the thread that sent the task, and the
+    scheduler asks from other threads, so every task there looked still waiting."""
+    if url.startswith(REDIS_SCHEMES):
+        return url
+    return "db+" + str(app.config["DATABASE"]["url"])
 
 
 def get_celery(app: Flask) -> Celery:
@@ -59,7 +64,7 @@ def make_celery(app: Flask) -> Celery:
     celery = Celery(app.import_name, task_cls=AppTask, set_as_current=False)
     celery.conf.update(
         broker_url=url,
-        result_backend=result_backend(url),
+        result_backend=result_backend(app, url),
         result_expires=3600,
         task_default_queue=CYCLE_QUEUE,
         task_serializer="json",

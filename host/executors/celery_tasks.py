@@ -187,3 +187,10 @@ class CeleryExecutor:
 
     def status(self) -> dict[str, Any]:
         return {"name": self.name, **queue_status(self.app)}
+
+    def purge(self) -> None:
+        """Task states older than an hour (Redis expires its own; the database keeps them)."""
+        try:
+            self.celery.backend.cleanup()
+        except Exception as error:  # the next hour tries again
+            log.warning("could not forget old task states: %s", error)

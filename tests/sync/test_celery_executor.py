@@ -217,7 +217,12 @@ def test_two_workers_given_one_connection_twice_run_one_cycle(celery_loop):
     assert len(cycle_runs(loop)) == 1
 
 
-@pytest.mark.parametrize("celery_loop", [{"slice_seconds": 0.1}], indirect=True, ids=["sliced"])
+@pytest.mark.parametrize(
+    "celery_loop",
+    [{"slice_seconds": 0.1}, {"slice_seconds": 0.1, "broker": "rabbitmq"}],
+    indirect=True,
+    ids=["redis", "rabbitmq"],  # the scheduler must hear that a slice's task was taken, on both
+)
 def test_a_cycle_cut_into_slices_goes_on_task_after_task_to_the_exact_state(celery_loop):
     loop, environment = celery_loop
     requests.post(f"{loop.emulators.bigcommerce.url}/_emulator/faults", json={"latency_ms": 20}, timeout=10)
