@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from host.db import Database, get_db
@@ -40,7 +40,7 @@ from host.sources import Source
 from host.sync import versions  # noqa: F401  (counts profile changes on every flush)
 from host.sync.forget import STATE_NAMESPACE, forget_if_pending
 from host.sync.ledger import RETRY_BASE_SECONDS, Ledger
-from host.sync.lock import CYCLE, Lease, claim_other_lane, lane_of
+from host.sync.lock import CYCLE, Lease, LeaseLost, claim_other_lane, lane_of
 from host.sync.profiles import ProfileUpdater
 from host.sync.runs import RunRecorder, clear_problems, record_problem
 
@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 # A cycle cut into slices: each slice but the last ends "sliced", and the next one, triggered
 # "continued", goes on from where it stopped (``host.sync.reads``).
 SLICED, CONTINUED = "sliced", "continued"
+LOST = "lost"  # the lease ran out under it: not a status written anywhere (``Lease.fence``)
 Progress = Callable[[str, dict[str, int]], None]
 Generation = tuple  # (destination, destination account, connected_at): the account worked for
 
@@ -161,6 +162,7 @@ def cycle_scope(
         yield None
         return
     session = sessionmaker(database.engine, expire_on_commit=False)()
+    event.listen(session, "before_commit", lease.fence)  # a lost lease commits nothing more
     try:
         connection = session.get(Connection, connection_id)
         if connection is not None and not _forget_left_over(session, connection, lane):
@@ -187,6 +189,12 @@ def cycle_scope(
                 plugins.before_sync_cycle(connection, run.row())  # never run beside a cycle's work
             yield context
             status = _status(context)
+        except LeaseLost:
+            # Held up past its lease (another process may run the connection now): it stops,
+            # and leaves the run's record as the process that took over wrote it.
+            session.rollback()
+            log.warning("sync of connection %s stopped: its lease ran out and was not renewed", connection_id)
+            status = LOST
         except Exception as error:
             session.rollback()
             if stop_reason(database, connection_id, generation) in ("removed", "changed"):
@@ -202,7 +210,7 @@ def cycle_scope(
                 run.error("cycle", unexpected_error_message(trigger, reference, config))
                 raise
         finally:
-            row = run.finish(status)
+            row = run.row() if status == LOST else run.finish(status)
             if status in ("finished", "partial") and trigger != "fast_lane":
                 with database.transaction() as update_session:
                     current = update_session.get(Connection, connection_id)

@@ -19,6 +19,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -104,9 +105,19 @@ def lane_busy(session: Session, connection_id: int, lane: str = CYCLE) -> bool:
     return not _process_gone(row[0])
 
 
+class LeaseLost(Exception):
+    """The lease ran out while its holder was held up (a frozen process, a machine cut off) and
+    another process may have taken the connection: the holder's work must not be committed."""
+
+
 class Lease:
     """``with Lease(...) as lease:`` holds one lane's lock of the connection (the cycle's unless
-    told); ``lease.held`` says it still does."""
+    told); ``lease.held`` says it still does.
+
+    ``fence(session)``, run before each commit of the holder's work, keeps a holder that was held
+    up past its expiry (a stopped process, a machine cut off from the database) from committing
+    anything once it wakes: when the lease was last confirmed more than half its length ago, it is
+    renewed in that very transaction, or the commit fails with ``LeaseLost``."""
 
     def __init__(
         self,
@@ -125,6 +136,7 @@ class Lease:
         self.owner = f"{HOSTNAME}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self.on_beat = on_beat
         self.held = False
+        self.confirmed_at = 0.0  # ``time.monotonic()`` of the last acquire or renewal
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -154,18 +166,31 @@ class Lease:
                         .values({self.owner_column: self.owner, self.expires_column: now + self.duration})
                     ).rowcount
         self.held = bool(taken)
+        self.confirmed_at = time.monotonic()
         return self.held
 
     def renew(self) -> bool:
         """Push the expiry forward; False (and ``held`` False) when the lease was lost."""
-        now = utcnow()
         with self.database.transaction() as session:
-            renewed = session.execute(
-                update(Connection)
-                .where(Connection.id == self.connection_id, self.owner_column == self.owner)
-                .values({self.expires_column: now + self.duration})
-            ).rowcount
+            return self._renew_in(session)
+
+    def fence(self, session: Session) -> None:
+        """Before a commit of the holder's work: raise ``LeaseLost`` unless the lease is surely
+        still held (confirmed less than half its length ago, or renewed in ``session`` now)."""
+        stale = time.monotonic() - self.confirmed_at > self.duration.total_seconds() / 2
+        if not self.held or (stale and not self._renew_in(session)):
+            raise LeaseLost(f"the {self.lane} lease of connection {self.connection_id} was lost")
+
+    def _renew_in(self, session: Session) -> bool:
+        renewed = session.execute(
+            update(Connection)
+            .where(Connection.id == self.connection_id, self.owner_column == self.owner)
+            .values({self.expires_column: utcnow() + self.duration})
+            .execution_options(synchronize_session=False)
+        ).rowcount
         self.held = bool(renewed)
+        if self.held:
+            self.confirmed_at = time.monotonic()
         return self.held
 
     def release(self) -> None:

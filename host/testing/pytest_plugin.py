@@ -127,7 +127,10 @@ def make_app(tmp_path, database_url, isolated_environment, no_real_network):
         if database.engine.dialect.name == "postgresql":
             Base.metadata.drop_all(database.engine)
             with database.engine.begin() as connection:
-                connection.execute(text("DROP TABLE IF EXISTS alembic_version, apscheduler_jobs"))
+                # and the tables others keep in it: migrations, the schedule, Celery's task states
+                connection.execute(text(
+                    "DROP TABLE IF EXISTS alembic_version, apscheduler_jobs, celery_taskmeta, celery_tasksetmeta"
+                ))
         database.engine.dispose()
 
 
