@@ -25,7 +25,7 @@ from sqlalchemy import select
 from host.db import get_db
 from host.executors.celery_app import CYCLE_QUEUE, CYCLE_TASK, FAST_LANE_QUEUE, get_celery
 from host.models import Base, Connection, SyncRun, utcnow
-from host.scheduler import HostScheduler
+from host.scheduler import HostScheduler, request_sync
 from host.testing.broker import BrokerUnavailable, redis_broker
 from tests.sync.loopback import (
     StoreSize,
@@ -129,6 +129,22 @@ def workers(
                 process.kill()
 
 
+@contextmanager
+def scheduling(loop: Loop) -> Iterator[HostScheduler]:
+    """The scheduler process's part, in this process: it decides when, and enqueues."""
+    scheduler = HostScheduler(loop.app)
+    scheduler.start()
+    try:
+        yield scheduler
+    finally:
+        scheduler.shutdown()
+
+
+def slow_store(loop: Loop) -> None:
+    """Store answers 20 ms slower: a cycle still runs when the next task or check comes."""
+    requests.post(f"{loop.emulators.bigcommerce.url}/_emulator/faults", json={"latency_ms": 20}, timeout=10)
+
+
 def wait_for(condition: Callable[[], object], seconds: float, what: str) -> object:
     deadline = time.monotonic() + seconds
     while True:
@@ -160,35 +176,30 @@ def assert_never_two_at_once(runs: list[SyncRun]) -> None:
 @pytest.mark.parametrize("celery_loop", ["broker", "rabbitmq"], indirect=True, ids=["redis", "rabbitmq"])
 def test_the_scheduler_enqueues_and_a_worker_brings_the_store_to_the_exact_state(celery_loop):
     loop, environment = celery_loop
-    with workers(loop, environment, 1, pool=("--concurrency", "2")):  # forked children, the default
-        scheduler = HostScheduler(loop.app)
-        scheduler.start()
-        try:
-            first = wait_for(
-                lambda: [run for run in cycle_runs(loop) if run.status != "running"], 120, "the first cycle"
-            )[0]
-            assert first.status == "finished", first.errors
-            assert_exact_state(loop)
-            # The worker planned the next cycle five minutes after this one finished.
-            with loop.app.app_context():
-                planned = scheduler.next_cycle_at(loop.connection_id)
-            assert abs(planned - (first.finished_at + timedelta(seconds=300))) < timedelta(seconds=5)
+    with workers(loop, environment, 1, pool=("--concurrency", "2")), scheduling(loop) as scheduler:  # forked children, the default
+        first = wait_for(
+            lambda: [run for run in cycle_runs(loop) if run.status != "running"], 120, "the first cycle"
+        )[0]
+        assert first.status == "finished", first.errors
+        assert_exact_state(loop)
+        # The worker planned the next cycle five minutes after this one finished.
+        with loop.app.app_context():
+            planned = scheduler.next_cycle_at(loop.connection_id)
+        assert abs(planned - (first.finished_at + timedelta(seconds=300))) < timedelta(seconds=5)
 
-            # A webhook's change reaches Engagement Cloud through the fast lane, on a worker.
-            started = time.monotonic()
-            loop.emulators.create("customers", email="arrived.by.webhook@example.org", accepts_marketing=True)
-            wait_for(
-                lambda: "arrived.by.webhook@example.org" in actual_state(loop.emulators.account())["contacts"],
-                30, "the fast lane",
-            )
-            assert time.monotonic() - started < 15
+        # A webhook's change reaches Engagement Cloud through the fast lane, on a worker.
+        started = time.monotonic()
+        loop.emulators.create("customers", email="arrived.by.webhook@example.org", accepts_marketing=True)
+        wait_for(
+            lambda: "arrived.by.webhook@example.org" in actual_state(loop.emulators.account())["contacts"],
+            30, "the fast lane",
+        )
+        assert time.monotonic() - started < 15
 
-            health = loop.app.test_client().get("/healthz")
-            executor = health.get_json()["executor"]
-            assert health.status_code == 200 and executor["name"] == "celery", executor
-            assert executor["status"] == "ok" and executor["queue_depth"] == 0
-        finally:
-            scheduler.shutdown()
+        health = loop.app.test_client().get("/healthz")
+        executor = health.get_json()["executor"]
+        assert health.status_code == 200 and executor["name"] == "celery", executor
+        assert executor["status"] == "ok" and executor["queue_depth"] == 0
     assert len(cycle_runs(loop)) == 1  # nothing ran twice
     assert_never_two_at_once(cycle_runs(loop))
 
@@ -196,7 +207,7 @@ def test_the_scheduler_enqueues_and_a_worker_brings_the_store_to_the_exact_state
 def test_two_workers_given_one_connection_twice_run_one_cycle(celery_loop):
     loop, environment = celery_loop
     # Slow store answers: the first cycle still runs when the second worker takes its task.
-    requests.post(f"{loop.emulators.bigcommerce.url}/_emulator/faults", json={"latency_ms": 20}, timeout=10)
+    slow_store(loop)
     celery = get_celery(loop.app)
     with workers(loop, environment, 2):
         enqueued_at = utcnow().isoformat()
@@ -225,18 +236,13 @@ def test_two_workers_given_one_connection_twice_run_one_cycle(celery_loop):
 )
 def test_a_cycle_cut_into_slices_goes_on_task_after_task_to_the_exact_state(celery_loop):
     loop, environment = celery_loop
-    requests.post(f"{loop.emulators.bigcommerce.url}/_emulator/faults", json={"latency_ms": 20}, timeout=10)
-    with workers(loop, environment, 2):
-        scheduler = HostScheduler(loop.app)
-        scheduler.start()
-        try:
-            wait_for(
-                lambda: [run for run in cycle_runs(loop) if run.status == "finished"], 180, "the cycle's last slice"
-            )
-            with loop.app.app_context():
-                planned = scheduler.next_cycle_at(loop.connection_id)
-        finally:
-            scheduler.shutdown()
+    slow_store(loop)
+    with workers(loop, environment, 2), scheduling(loop) as scheduler:
+        wait_for(
+            lambda: [run for run in cycle_runs(loop) if run.status == "finished"], 180, "the cycle's last slice"
+        )
+        with loop.app.app_context():
+            planned = scheduler.next_cycle_at(loop.connection_id)
     runs = cycle_runs(loop)
     # Each slice a task, each enqueued at once after the last, on whichever worker was free.
     assert [run.status for run in runs] == ["sliced"] * (len(runs) - 1) + ["finished"]
@@ -249,6 +255,46 @@ def test_a_cycle_cut_into_slices_goes_on_task_after_task_to_the_exact_state(cele
     assert abs(planned - (runs[-1].finished_at + timedelta(seconds=300))) < timedelta(seconds=5)
 
 
+def set_sync_enabled(loop: Loop, enabled: bool) -> None:
+    """Data sync On or Off, as the Store tab's switch saves it."""
+    with loop.app.app_context(), get_db().transaction() as session:
+        session.get(Connection, loop.connection_id).sync_enabled = enabled
+
+
+@pytest.mark.parametrize("celery_loop", [{"slice_seconds": 0.1}], indirect=True, ids=["sliced"])
+def test_data_sync_off_holds_a_cycle_between_slices_and_sync_now_starts_one_at_once(celery_loop):
+    loop, environment = celery_loop
+    slow_store(loop)
+    with workers(loop, environment, 2), scheduling(loop):
+        wait_for(lambda: any(run.status == "sliced" for run in cycle_runs(loop)), 60, "a first slice")
+        set_sync_enabled(loop, False)  # Data sync Off, between two slices of the backfill
+        wait_for(lambda: all(run.status != "running" for run in cycle_runs(loop)), 30, "the slice to end")
+        held = len(cycle_runs(loop))
+        time.sleep(4)  # several ticks and lease lengths: nothing runs while it is off
+        assert len(cycle_runs(loop)) == held
+        assert cycle_runs(loop)[-1].status in ("sliced", "stopped")
+
+        set_sync_enabled(loop, True)  # On again: the cycle goes on from where it was
+        first = wait_for(
+            lambda: [run for run in cycle_runs(loop) if run.status == "finished"], 120, "the rest of the cycle"
+        )[0]
+        assert_exact_state(loop)
+
+        with loop.app.app_context():  # "Sync now": a cycle at once, not five minutes later
+            request_sync(loop.connection_id)
+        asked = utcnow()
+        manual = wait_for(
+            lambda: [run for run in cycle_runs(loop) if run.trigger == "manual"], 30, "the Sync now cycle"
+        )[0]
+        assert first.finished_at < manual.started_at < asked + timedelta(seconds=15)
+        wait_for(  # its slices, to the last
+            lambda: cycle_runs(loop)[-1].status == "finished" and cycle_runs(loop)[-1].id > manual.id,
+            60, "the Sync now cycle's last slice",
+        )
+    assert_never_two_at_once(cycle_runs(loop))
+    assert_exact_state(loop)
+
+
 def lease_holder(loop: Loop) -> int | None:
     """The pid of the process holding the connection's cycle lease (owner ``host:pid:…``)."""
     with loop.app.app_context(), get_db().transaction() as session:
@@ -258,22 +304,17 @@ def lease_holder(loop: Loop) -> int | None:
 
 def test_a_worker_killed_mid_cycle_leaves_its_store_to_another_which_finishes_it_exactly(celery_loop):
     loop, environment = celery_loop
-    requests.post(f"{loop.emulators.bigcommerce.url}/_emulator/faults", json={"latency_ms": 20}, timeout=10)
-    with workers(loop, environment, 2) as processes:
-        scheduler = HostScheduler(loop.app)
-        scheduler.start()
-        try:
-            wait_for(
-                lambda: any(run.phase == "reading orders" for run in cycle_runs(loop)), 90, "the cycle to read orders"
-            )
-            victim = next(process for process in processes if process.pid == lease_holder(loop))
-            victim.send_signal(signal.SIGKILL)
-            victim.wait(timeout=10)
-            done = wait_for(
-                lambda: [run for run in cycle_runs(loop) if run.status == "finished"], 120, "another worker"
-            )
-        finally:
-            scheduler.shutdown()
+    slow_store(loop)
+    with workers(loop, environment, 2) as processes, scheduling(loop):
+        wait_for(
+            lambda: any(run.phase == "reading orders" for run in cycle_runs(loop)), 90, "the cycle to read orders"
+        )
+        victim = next(process for process in processes if process.pid == lease_holder(loop))
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        done = wait_for(
+            lambda: [run for run in cycle_runs(loop) if run.status == "finished"], 120, "another worker"
+        )
     assert [run.status for run in cycle_runs(loop)] == ["interrupted", "finished"], done
     assert_never_two_at_once(cycle_runs(loop))
     actual = assert_exact_state(loop)  # nothing lost, no contact or order twice
