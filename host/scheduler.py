@@ -44,7 +44,7 @@ from host.executors import log_failure, make_executor
 from host.inbox import fast_lane_wakeup
 from host.models import Connection, SyncRun, utcnow
 from host.sync import connections_with_events, purge_processed_events
-from host.sync.context import CONTINUED, SLICED
+from host.sync.runs import CONTINUED, SLICED
 
 log = logging.getLogger(__name__)
 EXTENSION = "host.scheduler"

@@ -94,7 +94,7 @@ def _plan(
 def queue_collection(context: SyncContext, stream: Stream, records: list[dict[str, Any]]) -> None:
     """Keep the page's changed records and removals in the outbox, in the page's transaction."""
     planned, removals = _plan(context, stream, records)
-    run = context.run.run_id
+    run = context.run.tally.run_id
     for row, digest, mapped in planned:
         context.run.tally.queued(stream.name, row.outbox)  # counted when sent
         context.ledger.queue(row, digest, mapped.key, mapped.payload, run)

@@ -42,12 +42,16 @@ from host.sync.forget import STATE_NAMESPACE, forget_if_pending
 from host.sync.ledger import RETRY_BASE_SECONDS, Ledger
 from host.sync.lock import CYCLE, Lease, LeaseLost, claim_other_lane, lane_of
 from host.sync.profiles import ProfileUpdater
-from host.sync.runs import RunRecorder, clear_problems, record_problem
+from host.sync.runs import (
+    CONTINUED,
+    SLICED,
+    RunRecorder,
+    clear_problems,
+    first_slice_id,
+    record_problem,
+)
 
 log = logging.getLogger(__name__)
-# A cycle cut into slices: each slice but the last ends "sliced", and the next one, triggered
-# "continued", goes on from where it stopped (``host.sync.reads``).
-SLICED, CONTINUED = "sliced", "continued"
 LOST = "lost"  # the lease ran out under it: not a status written anywhere (``Lease.fence``)
 Progress = Callable[[str, dict[str, int]], None]
 Generation = tuple  # (destination, destination account, connected_at): the account worked for
@@ -175,7 +179,8 @@ def cycle_scope(
             connection.sync_requested_at = None  # this cycle answers any "Sync now" so far
             session.commit()
         generation = generation_of(connection)
-        run = RunRecorder(database, connection_id, trigger, progress)
+        counted_with = first_slice_id(session, connection_id) if trigger == CONTINUED else None
+        run = RunRecorder(database, connection_id, trigger, progress, counted_with)
         lease.on_beat = run.beat
         lease.start_heartbeat()
         plugins = get_plugins()

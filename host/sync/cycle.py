@@ -29,7 +29,7 @@ from host.sync.collection_writes import (
     finish_collection,
     open_collection,
 )
-from host.sync.context import CONTINUED, Progress, SyncContext, cycle_scope
+from host.sync.context import Progress, SyncContext, cycle_scope
 from host.sync.cursors import cursor_row, full_refresh_due, later
 from host.sync.erasure import DELETED_KINDS, erasure_phase, reconcile
 from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT
@@ -38,6 +38,7 @@ from host.sync.pages import process_page
 from host.sync.phases import send_everything, waits_for_contacts, write_outbox
 from host.sync.reads import ReadState, continue_since, drop_marks, keep_marks, kept_marks
 from host.sync.removals import settle_gone
+from host.sync.runs import CONTINUED
 from host.sync.unsubscribes import sync_unsubscribes
 
 log = logging.getLogger(__name__)

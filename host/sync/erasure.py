@@ -154,7 +154,7 @@ def queue_erasure(context: SyncContext, profile: ContactProfile) -> None:
             books.append(str(book))
     key = erasure_key(email)
     row = context.ledger.entry(context.ledger.entries(ERASURE, [key]), ERASURE, key)
-    row.outbox = {"key": email, "payload": {"books": books}, "remove": REMOVED, "run": context.run.run_id}
+    row.outbox = {"key": email, "payload": {"books": books}, "remove": REMOVED, "run": context.run.tally.run_id}
     row.state, row.reason, row.attempts, row.next_attempt_at = "pending", None, 0, None
     profile.dirty, profile.run_reads = False, None
 

@@ -152,8 +152,9 @@ def write_outbox(context: SyncContext, stream) -> bool:
 
 
 def promote_cursors(context: SyncContext, contacts_done: bool, queued_done: set[str]) -> None:
-    """Everything the reads fed was accepted: each deferred stream's cursor moves to where its
-    read got (``host.sync.reads``); a read that was read to its end is over."""
+    """Everything the reads fed was accepted: each stream's cursor moves to where its read got
+    (``host.sync.reads``). A read kept "complete" stays so: the later slices of this cycle do
+    not read it again, and the next cycle begins a new one from there."""
     if not contacts_done:
         return
     for stream in context.source.streams():
@@ -161,9 +162,6 @@ def promote_cursors(context: SyncContext, contacts_done: bool, queued_done: set[
             continue
         row = cursor_row(context.session, context.connection.id, stream.name)
         state = ReadState.of(row)
-        if state is None:
-            continue
-        row.value = later(row.value, state.position)
-        if state.complete:
-            row.read_state = None
+        if state is not None:
+            row.value = later(row.value, state.position)
     context.commit()

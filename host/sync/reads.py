@@ -16,8 +16,9 @@ still moves only after the destination accepted what the stream fed
   id the read listed, so each slice that stops keeps its ids (``WholeReadMark``) and says up to
   where (``marked``); a read that went further than its marks (a crash) lists again from the
   start rather than judge a record it may have listed unseen.
-- ``complete``: the listing was read to its end; it waits for its records to be accepted. The
-  later slices of the same cycle do not read it again.
+- ``complete``: the listing was read to its end (its records may still wait to be accepted).
+  The later slices of the same cycle do not read it again; the next cycle begins a new read
+  from its position.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from host.db import Database
@@ -24,6 +25,10 @@ from host.models import ConnectionProblem, SyncRun, utcnow
 from host.sync.tally import RunTally
 
 COUNTERS = ("read", "sent", "unchanged", "excluded", "failed")
+# A cycle cut into slices: each slice but the last ends "sliced", and the next one, triggered
+# "continued", goes on from where it stopped (``host.sync.reads``). Its records are counted as
+# the cycle's: a record read by one slice and sent by another counts once over the slices.
+SLICED, CONTINUED = "sliced", "continued"
 
 
 def empty_counts() -> dict[str, int]:
@@ -39,7 +44,10 @@ class RunRecorder:
         connection_id: int,
         trigger: str,
         progress: Callable[[str, dict[str, int]], None] | None = None,
+        counted_with: int | None = None,
     ):
+        """``counted_with``: the run whose records this one counts as its own (the first slice
+        of the cycle it continues, ``first_slice_id``)."""
         self.database = database
         self.connection_id = connection_id
         self.counts: dict[str, dict[str, int]] = {}
@@ -62,7 +70,9 @@ class RunRecorder:
             )
             session.add(run)
         self.run_id = run.id
-        self.tally = RunTally(self.add, run.id)  # so that each stream's row adds up (``host.sync.tally``)
+        # So that each stream's rows add up (``host.sync.tally``); the tally's run id also marks
+        # what this run leaves in the outbox and on the profiles.
+        self.tally = RunTally(self.add, counted_with or run.id)
         self._row = run  # the last state written (or kept, once the row is gone)
         self.started_at = run.started_at
 
@@ -150,3 +160,58 @@ def clear_problems(database: Database, connection_id: int, area: str) -> None:
                 ConnectionProblem.connection_id == connection_id, ConnectionProblem.area == area
             )
         )
+
+
+def first_slice_id(session: Session, connection_id: int) -> int | None:
+    """The run that began the cycle a "continued" slice goes on with: the earliest of the
+    sliced runs that end the connection's cycle runs (None when the last one was not sliced)."""
+    first = None
+    for run_id, status in session.execute(
+        select(SyncRun.id, SyncRun.status)
+        .where(
+            SyncRun.connection_id == connection_id,
+            SyncRun.trigger != "fast_lane",
+            SyncRun.status != "running",  # a slice that died: the one starting now takes over
+        )
+        .order_by(SyncRun.id.desc())
+    ):
+        if status != SLICED:
+            break
+        first = run_id
+    return first
+
+
+def cycle_of(session: Session, run: SyncRun) -> list[SyncRun]:
+    """``run`` and the sliced runs of its cycle before it, oldest first."""
+    runs = [run]
+    if run.trigger != CONTINUED:
+        return runs
+    for earlier in session.scalars(
+        select(SyncRun)
+        .where(
+            SyncRun.connection_id == run.connection_id,
+            SyncRun.trigger != "fast_lane",
+            SyncRun.id < run.id,
+        )
+        .order_by(SyncRun.id.desc())
+    ):
+        if earlier.status not in (SLICED, "interrupted"):  # a killed slice is part of it too
+            break
+        runs.append(earlier)
+        if earlier.trigger != CONTINUED:
+            break  # the slice that began it
+    return runs[::-1]
+
+
+def added_counts(counts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several runs' counts as one (the slices of one cycle): numbers add up, level by level."""
+    total: dict[str, Any] = {}
+    for values in counts:
+        for key, value in (values or {}).items():
+            if isinstance(value, dict):
+                total[key] = added_counts([total.get(key) or {}, value])
+            elif isinstance(value, int | float) and isinstance(total.get(key, 0), int | float):
+                total[key] = total.get(key, 0) + value
+            else:
+                total[key] = value
+    return total

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from host.db import get_db
 from host.models import Connection, StreamCursor, SyncRun
 from host.sync.reads import ReadState
+from host.web.merchant.health import store_health
 from tests.sync.loopback import StoreSize, connected_loop
 from tests.sync.test_end_to_end import Loop, assert_exact_state
 
@@ -66,13 +67,31 @@ def test_a_backfill_cut_into_slices_reaches_the_exact_state_reading_each_record_
     # count, under "read", what a slice took from the outbox that another one read.)
     assert SIZE.customers <= read_counts(cycle_runs(loop), "customers") <= SIZE.customers + 3 * len(statuses)
     with loop.app.app_context(), get_db().transaction() as session:
-        cursors = session.scalars(select(StreamCursor).where(StreamCursor.stream.in_(["customers", "orders"])))
-        assert [cursor.read_state for cursor in cursors] == [None, None]  # the reads are over
+        cursors = list(session.scalars(select(StreamCursor).where(StreamCursor.stream.in_(["customers", "orders"]))))
+        states = [ReadState.of(cursor) for cursor in cursors]
+        assert all(state.complete for state in states)  # the reads are over
+        assert [cursor.value for cursor in cursors] == [state.position for state in states]
+
+    # The Store tab shows the cycle whole: from its first slice, every stream adding up over
+    # the slices, each record counted once (an order read by one slice and sent by another too).
+    shown = last_full_sync_shown(loop)
+    runs = cycle_runs(loop)
+    assert shown["started_at"] == runs[0].started_at.isoformat() and shown["trigger"] == "scheduled"
+    rows = {row["name"]: row for row in [*shown["streams"], shown["contacts"]]}
+    for name, row in rows.items():
+        assert row["read"] == row["sent"] + row["unchanged"] + row["excluded"] + row["failed"], (name, row)
+    assert rows["orders"]["read"] <= SIZE.orders and rows["customers"]["read"] >= SIZE.customers
 
     # Nothing left over: the next cycle, sliced or not, sends nothing.
     writes = loop.emulators.engagement_cloud_writes()
     assert loop.cycle(trigger="scheduled").status == "finished"
     assert loop.emulators.engagement_cloud_writes() == writes
+
+
+def last_full_sync_shown(loop: Loop) -> dict:
+    """The Store tab's "Last full sync", as its page and status endpoint show it."""
+    with loop.app.app_context(), get_db().transaction() as session:
+        return store_health(session, session.get(Connection, loop.connection_id), max_attempts=5)["last_full_run"]
 
 
 def latest_customer(loop: Loop) -> dict:

@@ -32,8 +32,8 @@ from host.models import (
 )
 from host.reasons import area_of, area_titles, ledger_areas
 from host.settings import get_settings
-from host.sync.context import SLICED
 from host.sync.erasure import COUNTS as DELETED_COUNTS
+from host.sync.runs import SLICED, added_counts, cycle_of
 from host.sync.tally import CONTACTS, OUTCOMES
 from host.web.merchant import indefinite, upper_first
 from host.web.merchant.status import deleted_in_run
@@ -222,10 +222,10 @@ def _program_areas(
 
 
 # ---------------------------------------------------------------------- runs
-def _duration(run: SyncRun) -> float | None:
-    if run.finished_at is None or run.started_at is None:
+def _duration(started_at: datetime | None, finished_at: datetime | None) -> float | None:
+    if finished_at is None or started_at is None:
         return None
-    return max((run.finished_at - run.started_at).total_seconds(), 0.0)
+    return max((finished_at - started_at).total_seconds(), 0.0)
 
 
 def duration_text(seconds: float | None) -> str:
@@ -260,18 +260,24 @@ def run_rows(counts: dict[str, Any] | None) -> tuple[list[dict], dict | None, di
     return streams, contacts, enrolments
 
 
-def _full_run(run: SyncRun | None, nouns: dict[str, str]) -> dict[str, Any] | None:
+def _full_run(session: Session, run: SyncRun | None, nouns: dict[str, str]) -> dict[str, Any] | None:
+    """A full sync as the Store tab shows it: a cycle cut into slices (the ``celery``
+    executor) is shown whole, from its first slice's start, with the counts of all its slices."""
     if run is None:
         return None
-    streams, contacts, enrolments = run_rows(run.counts)
-    seconds = _duration(run)
+    slices = cycle_of(session, run)
+    counts = added_counts([part.counts for part in slices])
+    errors = {key: value for part in slices for key, value in (part.errors or {}).items()}
+    first = slices[0]
+    streams, contacts, enrolments = run_rows(counts)
+    seconds = _duration(first.started_at, run.finished_at)
     return {
-        "id": run.id, "trigger": run.trigger, "status": run.status,
-        "started_at": _iso(run.started_at), "finished_at": _iso(run.finished_at),
+        "id": run.id, "trigger": first.trigger, "status": run.status,
+        "started_at": _iso(first.started_at), "finished_at": _iso(run.finished_at),
         "duration_seconds": seconds, "duration": duration_text(seconds),
         "streams": streams, "contacts": contacts, "contacts_note": contacts_note(nouns),
-        "enrolments": enrolments, "errors": run.errors or {},
-        "deleted_contacts": deleted_in_run(run.counts),
+        "enrolments": enrolments, "errors": errors,
+        "deleted_contacts": deleted_in_run(counts),
     }
 
 
@@ -449,8 +455,8 @@ def store_health(
                 connection, running=bool(running), interval_seconds=interval_seconds, scheduler=scheduler, now=now
             ),
         },
-        "last_full_run": _full_run(full, nouns),
-        "full_run_failure": _full_run(ended_badly, nouns),
+        "last_full_run": _full_run(session, full, nouns),
+        "full_run_failure": _full_run(session, ended_badly, nouns),
         "instant_updates": _instant_updates(session, connection, now),
     }
 
