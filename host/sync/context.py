@@ -6,8 +6,9 @@ run never waits for a cycle), or answers None when that lane is busy or sync is 
 the run, and always releases the lease and closes the run, whatever happens inside.
 
 A cycle given a time budget (``slice_seconds``) stops at the first page or batch boundary after
-it, to be continued by the next slice. Work stops at the next page boundary when Data sync is switched off or the connection is
-disconnected, linked to another account or removed meanwhile (``should_stop``); a cycle that
+it, to be continued by the next slice. Work stops at the next page boundary when Data sync is
+switched off or the connection is disconnected, linked to another account or removed
+meanwhile (``should_stop``); a cycle that
 meets the rows a removal deleted stops the same way. Before the lease goes, the old account's
 state is forgotten if a disconnect or reconnect marked it (``host.sync.forget``). An unexpected
 error is logged with its traceback under a reference, and the run says in plain words that the

@@ -5,8 +5,9 @@ Each page is one transaction (``pages``): profile facts, events, ledger rows and
 are committed together, with how far the stream's read got (``reads``): a crash, or the end
 of a slice of a cycle cut into slices, goes on from there. A stream's cursor moves only after
 the destination accepted what the stream fed, and the destination's writes are idempotent by
-key, so nothing is lost and nothing is duplicated. A record that fails is marked in the ledger and never holds the cursor back; it is
-re-read by id in later cycles until ``max_attempts``.
+key, so nothing is lost and nothing is duplicated. A record that fails is marked in the
+ledger and never holds the cursor back; it is re-read by id in later cycles until
+``max_attempts``.
 """
 
 from __future__ import annotations
@@ -89,11 +90,7 @@ def sync_stream(context: SyncContext, stream: Stream, *, full: bool = False) -> 
         return  # read to its end by an earlier slice of this cycle: it waits to be accepted
     state, since = _read_plan(context, stream, cursor, state, full)
     deferred = waits_for_contacts(stream)
-    # Written through one writer for the whole read (products): the cursor moves once the
-    # writer accepted everything read (``finish_collection``), like a deferred stream's.
-    written = stream.kind in MAPPERS and not deferred
-    # Listed in cursor order: the read may stop after any page and go on from there.
-    resumable = stream.ordered_by_cursor and stream.cursor_field is not None
+    written, resumable = _written(stream), _resumable(stream)
     # A whole read of customers or subscribers is a reconciliation: what it no longer lists was
     # deleted in the store (``erasure.reconcile``).
     seen: set[str] | None = set() if state.whole and stream.kind in DELETED_KINDS else None
@@ -141,6 +138,17 @@ def sync_stream(context: SyncContext, stream: Stream, *, full: bool = False) -> 
         discard_collection(context, stream)  # a read that stopped on an error: its answers are lost
 
 
+def _written(stream: Stream) -> bool:
+    """Written through one writer for the whole read (products): the cursor moves once the
+    writer accepted everything read (``finish_collection``), like a deferred stream's."""
+    return stream.kind in MAPPERS and not waits_for_contacts(stream)
+
+
+def _resumable(stream: Stream) -> bool:
+    """Listed in cursor order: the read may stop after any page and go on from there."""
+    return stream.ordered_by_cursor and stream.cursor_field is not None
+
+
 def _read_plan(
     context: SyncContext, stream: Stream, cursor, state: ReadState | None, full: bool
 ) -> tuple[ReadState, str | None]:
@@ -170,11 +178,11 @@ def _read_plan(
 def _stop_reading(context, stream, cursor, state: ReadState, read_up_to, accepted: bool, seen) -> None:
     """The cycle stops (its slice is over, or it was told to) after a page: keep where the read
     got, so the next slice goes on from there."""
-    if stream.kind in MAPPERS and not waits_for_contacts(stream):
+    if _written(stream):
         if not _finish_written(context, stream, cursor, read_up_to, accepted):
             return
         state.position = later(state.position, read_up_to)
-    if not stream.ordered_by_cursor or stream.cursor_field is None:
+    if not _resumable(stream):
         return  # it cannot go on from a page: the next read starts again
     if seen is not None:  # the read's last slice judges the records it never listed
         keep_marks(context.session, context.connection.id, stream, seen)

@@ -162,45 +162,39 @@ def clear_problems(database: Database, connection_id: int, area: str) -> None:
         )
 
 
-def first_slice_id(session: Session, connection_id: int) -> int | None:
-    """The run that began the cycle a "continued" slice goes on with: the earliest of the
-    sliced runs that end the connection's cycle runs (None when the last one was not sliced)."""
-    first = None
-    for run_id, status in session.execute(
-        select(SyncRun.id, SyncRun.status)
-        .where(
-            SyncRun.connection_id == connection_id,
-            SyncRun.trigger != "fast_lane",
-            SyncRun.status != "running",  # a slice that died: the one starting now takes over
-        )
-        .order_by(SyncRun.id.desc())
-    ):
-        if status != SLICED:
+# The runs a cycle cut into slices leaves before its last: slices that ended at their deadline,
+# and slices whose process died (marked "interrupted" by the next, or still "running" until then).
+SLICE_STATUSES = (SLICED, "interrupted", "running")
+
+
+def earlier_slices(session: Session, connection_id: int, before_id: int | None = None) -> list[SyncRun]:
+    """The slices of the cycle that a "continued" run (``before_id``, or one starting now) goes
+    on with, oldest first: back to the slice that began the cycle (the one not "continued")."""
+    query = select(SyncRun).where(SyncRun.connection_id == connection_id, SyncRun.trigger != "fast_lane")
+    if before_id is not None:
+        query = query.where(SyncRun.id < before_id)
+    slices = []
+    for run in session.scalars(query.order_by(SyncRun.id.desc())):
+        if run.status not in SLICE_STATUSES:
             break
-        first = run_id
-    return first
+        slices.append(run)
+        if run.trigger != CONTINUED:
+            break  # the slice that began it
+    return slices[::-1]
+
+
+def first_slice_id(session: Session, connection_id: int) -> int | None:
+    """The run that began the cycle a "continued" slice starting now goes on with (None when
+    the last cycle run was not a slice)."""
+    slices = earlier_slices(session, connection_id)
+    return slices[0].id if slices else None
 
 
 def cycle_of(session: Session, run: SyncRun) -> list[SyncRun]:
-    """``run`` and the sliced runs of its cycle before it, oldest first."""
-    runs = [run]
+    """``run`` and the slices of its cycle before it, oldest first."""
     if run.trigger != CONTINUED:
-        return runs
-    for earlier in session.scalars(
-        select(SyncRun)
-        .where(
-            SyncRun.connection_id == run.connection_id,
-            SyncRun.trigger != "fast_lane",
-            SyncRun.id < run.id,
-        )
-        .order_by(SyncRun.id.desc())
-    ):
-        if earlier.status not in (SLICED, "interrupted"):  # a killed slice is part of it too
-            break
-        runs.append(earlier)
-        if earlier.trigger != CONTINUED:
-            break  # the slice that began it
-    return runs[::-1]
+        return [run]
+    return [*earlier_slices(session, run.connection_id, run.id), run]
 
 
 def added_counts(counts: list[dict[str, Any]]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from host.db import get_db
 from host.models import Connection, StreamCursor, SyncRun
 from host.sync.reads import ReadState
+from host.sync.runs import cycle_of, first_slice_id
 from host.web.merchant.health import store_health
 from tests.sync.loopback import StoreSize, connected_loop
 from tests.sync.test_end_to_end import Loop, assert_exact_state
@@ -135,3 +136,30 @@ def test_a_whole_read_that_went_past_its_kept_ids_lists_again_from_the_start(loo
     assert statuses[-1] == "finished"
     assert read_counts(cycle_runs(loop)[before:], "customers") >= SIZE.customers
     assert_exact_state(loop)  # nobody listed was taken for deleted
+
+
+def test_a_cycles_slices_are_found_past_a_killed_slice_and_back_to_the_run_that_began_it(app):
+    """The slices a continued run counts with and the Store tab adds up: a slice whose worker
+    died belongs to the cycle; a Sync now that began a new cycle between slices begins its own."""
+    with app.app_context(), get_db().transaction() as session:
+        session.add(Connection(id=1, source="test", source_account="slices"))
+        session.flush()
+        runs = [
+            SyncRun(connection_id=1, trigger=trigger, status=status)
+            for trigger, status in [
+                ("scheduled", "finished"),
+                ("scheduled", "sliced"),  # an earlier cycle, left between slices by Sync now
+                ("manual", "sliced"),  # the cycle Sync now began
+                ("continued", "interrupted"),  # its worker was killed
+                ("continued", "sliced"),
+                ("fast_lane", "finished"),
+            ]
+        ]
+        session.add_all(runs)
+        session.flush()
+        assert first_slice_id(session, 1) == runs[2].id
+        last = SyncRun(connection_id=1, trigger="continued", status="finished")
+        session.add(last)
+        session.flush()
+        assert [run.id for run in cycle_of(session, last)] == [runs[2].id, runs[3].id, runs[4].id, last.id]
+        assert cycle_of(session, runs[0]) == [runs[0]]
