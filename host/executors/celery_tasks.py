@@ -140,6 +140,11 @@ class CeleryExecutor:
         # First the job again, a lease's length ahead: the worker's cycle replaces it with the
         # next cycle's time as it ends; if the task is lost with its worker, this sends it again.
         self.scheduler.set_job(connection_id, now + self.recheck, trigger)
+        if self.scheduler.last_ended(connection_id) != state:
+            # A cycle (or slice) ended while this job was being set; its worker's plan may have
+            # been written before this job and so overwritten: plan again from what ended.
+            self.scheduler.plan_next(connection_id)
+            return
         with get_db().transaction() as session:
             if lane_busy(session, connection_id, CYCLE):
                 return  # it runs on a worker now

@@ -357,3 +357,44 @@ def test_healthz_reports_the_queue_depth_and_how_long_the_oldest_task_waited(mak
         assert executor["queues"][CYCLE_QUEUE]["oldest_waiting_seconds"] < 1.0
     finally:
         celery.control.purge()
+
+
+def test_a_slice_ending_while_the_scheduler_sets_its_recheck_keeps_the_next_cycle_five_minutes_away(
+    make_app, broker
+):
+    """The scheduler's job for a cycle's next slice fires while that slice's task (sent
+    earlier) runs; the slice ends the cycle and its worker plans the next cycle just before the
+    scheduler writes its own recheck: the plan that stays is still five minutes after the end."""
+    app = make_app(HOST={"executor": "celery", "broker_url": broker}, SYNC={"lock_seconds": 10})
+    with app.app_context():
+        Base.metadata.create_all(get_db().engine)
+    scheduler = HostScheduler(app)
+    scheduler.start_planner()  # the stored schedule, no job run here
+    try:
+        with app.app_context():
+            connection_id = world_connection(app)
+            with get_db().transaction() as session:
+                session.add(SyncRun(connection_id=connection_id, trigger="scheduled", status="sliced",
+                                    finished_at=utcnow()))
+            ended = []
+            write_job = scheduler.set_job
+
+            def worker_ends_the_cycle_first(connection, when, trigger="scheduled"):
+                if trigger == "continued" and not ended:  # the scheduler's recheck, about to be written
+                    with get_db().transaction() as session:
+                        last = SyncRun(connection_id=connection_id, trigger="continued", status="finished",
+                                       finished_at=utcnow())
+                        session.add(last)
+                    ended.append(last.finished_at)
+                    scheduler.plan_next(connection_id)  # the worker's plan, as its cycle ends
+                write_job(connection, when, trigger)
+
+            scheduler.set_job = worker_ends_the_cycle_first
+            scheduler.executor.cycle(connection_id, "continued")
+            planned = scheduler.next_cycle_at(connection_id)
+        assert ended, "the race was not played"
+        assert abs(planned - (ended[0] + timedelta(seconds=300))) < timedelta(seconds=2)
+        assert app.test_client().get("/healthz").get_json()["executor"]["queue_depth"] == 0  # nothing sent
+    finally:
+        scheduler.shutdown()
+        get_celery(app).control.purge()
