@@ -15,9 +15,11 @@ It prints the table of the issue #13 targets with each measured value and its ra
 target, and writes it to the "Sync end to end" section of docs/benchmarks.md (``--database``
 runs write their own section). ``--throttled`` adds a backfill at the Standard plan's rate limit
 (150 requests / 30 s) on the smallest size: its wall against the bound (BigCommerce calls ÷ 5
-per second).
+per second). ``--profile DIR`` samples the backfill's process with py-spy (``pip install
+py-spy``; 100 a second, every thread) into ``DIR/<size>.txt`` (collapsed stacks, for a flame
+graph) and prints where its time went, by function (``bench/profile_summary.py``).
 
-    .venv/bin/python bench/sync_end_to_end.py [--sizes 33k,165k,330k] [--database postgresql+psycopg://postgres@127.0.0.1:5432/test] [--throttled] [--no-write]
+    .venv/bin/python bench/sync_end_to_end.py [--sizes 33k,165k,330k] [--database postgresql+psycopg://postgres@127.0.0.1:5432/test] [--throttled] [--no-write] [--profile DIR]
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.floor import Floor, measure_floor  # noqa: E402
+from bench.profile_summary import summarize  # noqa: E402
 from bench.report import write_section  # noqa: E402
 from host import create_app  # noqa: E402
 from host.db import get_db  # noqa: E402
@@ -86,11 +89,17 @@ main()
 """
 
 
-def run_sync(environment: dict[str, str], store_hash: str = STORE_HASH) -> tuple[float, float, int]:
-    """Run one cycle in a subprocess: (seconds, peak memory in MB, exit code)."""
+def run_sync(
+    environment: dict[str, str], store_hash: str = STORE_HASH, profile: Path | None = None
+) -> tuple[float, float, int]:
+    """Run one cycle in a subprocess: (seconds, peak memory in MB, exit code); under py-spy
+    when ``profile`` names the file for its collapsed stacks."""
+    command = [sys.executable, "-c", SYNC_WITH_PEAK, store_hash]
+    if profile is not None:
+        command = ["py-spy", "record", "--rate", "100", "--format", "raw", "--output", str(profile), "--", *command]
     started = time.perf_counter()
     process = subprocess.run(
-        [sys.executable, "-c", SYNC_WITH_PEAK, store_hash],
+        command,
         cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     seconds = time.perf_counter() - started
@@ -129,7 +138,9 @@ class Measure:
         return self.records / self.backfill[0]
 
 
-def measure(label: str, size: StoreSize, database: str | None, *, throttled: bool = False) -> Measure:
+def measure(
+    label: str, size: StoreSize, database: str | None, *, throttled: bool = False, profile: Path | None = None
+) -> Measure:
     emulators = start_emulators(size)
     bc, ec = emulators.bigcommerce.url, emulators.engagement_cloud.url
     try:
@@ -154,7 +165,7 @@ def measure(label: str, size: StoreSize, database: str | None, *, throttled: boo
                               json={"enabled": True, "quota": quota, "window_ms": window * 1000},
                               timeout=30).raise_for_status()
             bc_before, ec_before = _requests(bc), _requests(ec)
-            backfill = run_sync(environment)
+            backfill = run_sync(environment, profile=profile)
             bc_after, ec_after = _requests(bc), _requests(ec)
             expected, actual = expected_state(emulators.store()), actual_state(emulators.account())
             exact = all(expected[part] == actual[part] for part in expected) and not (
@@ -274,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", default=None, help="a PostgreSQL server URL (default: SQLite)")
     parser.add_argument("--throttled", action="store_true", help="also a backfill at 150 requests / 30 s")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--profile", type=Path, default=None, metavar="DIR",
+                        help="sample each backfill with py-spy into DIR/<size>.txt and print where its time went")
     args = parser.parse_args(argv)
     chosen = []
     for spec in args.sizes.split(","):
@@ -282,8 +295,14 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for label, size in chosen:
         print(f"store {label} {size} ...", flush=True)
-        results.append(measure(label, size, args.database))
+        profile = None
+        if args.profile is not None:
+            args.profile.mkdir(parents=True, exist_ok=True)
+            profile = args.profile / f"{label}.txt"
+        results.append(measure(label, size, args.database, profile=profile))
         print(results[-1], flush=True)
+        if profile is not None and profile.exists():
+            print(summarize(profile), flush=True)
     if args.throttled:
         label, size = chosen[0]
         print(f"throttled store {label} ...", flush=True)
