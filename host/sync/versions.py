@@ -1,7 +1,8 @@
 """Two lanes, one profile: the cycle and the fast lane may send the same contact at once.
 
-Every change of a contact profile's row through the ORM raises its ``version`` by one, in the
-UPDATE itself (``version = version + 1``, so two writers never hand out the same number). A lane
+Every flush that changes a contact profile's row through the ORM raises its ``version`` by one,
+in the database's own arithmetic and in the same transaction (``version = version + 1``, so two
+writers never hand out the same number). A lane
 remembers the version of each profile it read to send; once the destination answered,
 ``settle_sent`` clears ``dirty`` only where the version is still that one. Where the other lane
 changed the profile meanwhile, the write just made may have landed after the other lane's newer
@@ -20,8 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import event, select, update
+from sqlalchemy import event, inspect, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import PASSIVE_NO_INITIALIZE, get_history
 
 from host.models import ContactProfile, LedgerEntry
 from host.sync.ledger import CUSTOMER_CONTACT, SUBSCRIBER_CONTACT
@@ -31,26 +33,51 @@ RESEND_STREAM = "_contacts"  # inbox events that only ask the fast lane to send 
 IGNORED = frozenset({"version", "updated_at", "run_reads"})  # run_reads: counting only
 
 
+CHANGED = "host.sync.versions:changed"  # ``Session.info``: the profiles the flush under way changes
+
+
 @event.listens_for(Session, "before_flush")
 def _count_profile_changes(session: Session, _context, _instances) -> None:
-    """A profile written through the ORM counts one change, in the database's own arithmetic."""
+    """Note the profiles this flush changes; ``_raise_versions`` counts them once it ran."""
+    changed = []
     for instance in session.dirty:
         if not isinstance(instance, ContactProfile) or instance in session.new:
             continue
-        state = _inspect(instance)
         # Only attributes set since the load are in committed_state: look at those alone (a
         # backfill flushes hundreds of profiles a page, each with a dozen attributes).
         if any(
-            key not in IGNORED and state.attrs[key].history.has_changes()
-            for key in state.committed_state
+            key not in IGNORED and get_history(instance, key, PASSIVE_NO_INITIALIZE).has_changes()
+            for key in inspect(instance).committed_state
         ):
-            instance.version = ContactProfile.version + 1
+            changed.append(instance)
+    if changed:
+        session.info.setdefault(CHANGED, []).extend(changed)
 
 
-def _inspect(instance):
-    from sqlalchemy import inspect
+@event.listens_for(Session, "after_flush_postexec")
+def _raise_versions(session: Session, _context) -> None:
+    """A profile written through the ORM counts one change, in the database's own arithmetic,
+    in the flush's transaction: one UPDATE for all of them, not one ``version = version + 1``
+    in each row's own UPDATE (an expression keeps the ORM from batching a page's UPDATEs).
+    The row is locked by this transaction's write already, so no other writer comes between."""
+    changed = session.info.pop(CHANGED, None)
+    if not changed:
+        return
+    ids = sorted({profile.id for profile in changed})
+    for start in range(0, len(ids), CHUNK):
+        session.execute(
+            update(ContactProfile)
+            .where(ContactProfile.id.in_(ids[start : start + CHUNK]))
+            .values(version=ContactProfile.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+    for profile in changed:
+        session.expire(profile, ["version"])  # read afresh when asked (``read_versions``)
 
-    return inspect(instance)
+
+@event.listens_for(Session, "after_rollback")
+def _forget_changes(session: Session) -> None:
+    session.info.pop(CHANGED, None)
 
 
 def read_versions(profiles: Iterable[ContactProfile]) -> dict[int, int]:
